@@ -1,0 +1,393 @@
+//! [`Context`]: cancellation and a deadline, carried into every task.
+
+mod node;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use self::node::Node;
+
+/// Why a [`Context`] is done.
+///
+/// The twin of Go's `context.Canceled` and `context.DeadlineExceeded`. A context's error
+/// never changes once set: the first reason wins.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{Context, ContextError};
+///
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// cancel.cancel();
+/// assert_eq!(ctx.err(), Some(ContextError::Canceled));
+/// assert_eq!(ContextError::Canceled.to_string(), "context canceled");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContextError {
+    /// The context, or one of its parents, was cancelled.
+    Canceled,
+    /// The context's deadline, or one of its parents', has passed.
+    DeadlineExceeded,
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContextError::Canceled => "context canceled",
+            ContextError::DeadlineExceeded => "context deadline exceeded",
+        })
+    }
+}
+
+impl std::error::Error for ContextError {}
+
+/// Cancellation and a deadline, handed to every [`Runner`](crate::Runner).
+///
+/// The twin of Go's `context.Context` without the values: a context is *done* once it is
+/// cancelled through a [`CancelHandle`], once its deadline passes, or once any of its parents
+/// is done. Children are made with [`with_cancel`](Context::with_cancel),
+/// [`with_timeout`](Context::with_timeout) and [`with_deadline`](Context::with_deadline);
+/// the root is [`Context::background`], which is never done.
+///
+/// A `Context` is a cheap handle: cloning it is a reference-count increment, and
+/// [`is_done`](Context::is_done) and [`err`](Context::err) read one atomic (plus the clock
+/// when the context has a deadline). Nothing waits on a context until
+/// [`done`](Context::done) is first polled.
+///
+/// Deadlines are [`tokio::time::Instant`]s, so tokio's paused clock (`start_paused`) drives
+/// them in tests.
+///
+/// # Why not a `CancellationToken`
+///
+/// tokio-util's [`CancellationToken`](tokio_util::sync::CancellationToken) has one parent,
+/// no reason and no deadline, and reads its state under a mutex. A task's context needs two
+/// parents (the caller's context and its [`Tasks`](crate::Tasks)' shutdown), a sticky
+/// reason and a deadline, on a path taken for every task; so the tree is this crate's own,
+/// built from the same ideas and from tokio's `Notify`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::{Context, ContextError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let root = Context::background();
+/// let (request, cancel_request) = root.with_cancel();
+/// let (call, _cancel_call) = request.with_timeout(Duration::from_secs(5));
+///
+/// assert!(!call.is_done());
+/// assert!(call.deadline().is_some());
+///
+/// // Cancelling a parent reaches every child.
+/// cancel_request.cancel();
+/// call.done().await;
+/// assert_eq!(call.err(), Some(ContextError::Canceled));
+/// assert!(!root.is_done());
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Context {
+    /// `None` is the background context: never done, no deadline, nothing allocated.
+    node: Option<Arc<Node>>,
+}
+
+/// Cancels the [`Context`] it was made with, and through it all that context's children.
+///
+/// Returned by [`Context::with_cancel`], [`Context::with_timeout`] and
+/// [`Context::with_deadline`]. Cancelling twice is harmless; dropping the handle does
+/// **not** cancel (unlike Go, where forgetting to call `cancel` leaks: here the context is
+/// freed with its last handle).
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::Context;
+///
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// let also_cancel = cancel.clone();
+/// drop(cancel);
+/// assert!(!ctx.is_done());
+/// also_cancel.cancel();
+/// assert!(ctx.is_done());
+/// ```
+#[derive(Clone)]
+pub struct CancelHandle {
+    node: Arc<Node>,
+}
+
+impl CancelHandle {
+    /// Cancels the context and all its children. Does nothing if it is done already: the
+    /// first reason stays.
+    pub fn cancel(&self) {
+        self.node.cancel(ContextError::Canceled);
+    }
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("err", &self.node.err())
+            .finish()
+    }
+}
+
+impl Context {
+    /// The root context: never done, with no deadline. Allocates nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = async_tasks::Context::background();
+    /// assert!(!ctx.is_done());
+    /// assert_eq!(ctx.deadline(), None);
+    /// ```
+    #[must_use]
+    pub fn background() -> Context {
+        Context { node: None }
+    }
+
+    /// A child context that is done when this one is, or when the returned handle cancels it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, ContextError};
+    ///
+    /// let (parent, cancel_parent) = Context::background().with_cancel();
+    /// let (child, _cancel_child) = parent.with_cancel();
+    /// cancel_parent.cancel();
+    /// assert_eq!(child.err(), Some(ContextError::Canceled));
+    /// ```
+    #[must_use]
+    pub fn with_cancel(&self) -> (Context, CancelHandle) {
+        self.child(None)
+    }
+
+    /// A child context whose deadline is `timeout` from now (or the parent's, if earlier).
+    ///
+    /// A timeout so long that the deadline cannot be represented adds no deadline of its own:
+    /// `with_timeout(Duration::MAX)` is `with_cancel()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, ContextError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(10));
+    /// ctx.done().await;
+    /// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    ///
+    /// let (forever, _cancel) = Context::background().with_timeout(Duration::MAX);
+    /// assert_eq!(forever.deadline(), None);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelHandle) {
+        self.child(Instant::now().checked_add(timeout))
+    }
+
+    /// A child context with deadline `at`, or the parent's deadline if that is earlier.
+    ///
+    /// A deadline in the past gives a context that is done at once with
+    /// [`ContextError::DeadlineExceeded`] (unless the parent was done first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::Context;
+    /// use tokio::time::Instant;
+    ///
+    /// let soon = Instant::now() + Duration::from_secs(1);
+    /// let later = soon + Duration::from_secs(60);
+    /// let (parent, _c1) = Context::background().with_deadline(soon);
+    /// let (child, _c2) = parent.with_deadline(later);
+    /// assert_eq!(child.deadline(), Some(soon)); // the earliest deadline wins
+    /// ```
+    #[must_use]
+    pub fn with_deadline(&self, at: Instant) -> (Context, CancelHandle) {
+        self.child(Some(at))
+    }
+
+    fn child(&self, deadline: Option<Instant>) -> (Context, CancelHandle) {
+        let node = Node::new([self.node.as_ref(), None], deadline);
+        (
+            Context {
+                node: Some(Arc::clone(&node)),
+            },
+            CancelHandle { node },
+        )
+    }
+
+    /// A context that is done when either `self` or `other` is, with the earlier of their
+    /// deadlines. Allocates nothing when one of them is the background context.
+    pub(crate) fn join(&self, other: &Context) -> Context {
+        match (&self.node, &other.node) {
+            (None, _) => other.clone(),
+            (_, None) => self.clone(),
+            (Some(a), Some(b)) => Context {
+                node: Some(Node::new([Some(a), Some(b)], None)),
+            },
+        }
+    }
+
+    /// The instant after which this context is done by itself, if it has one: the earliest of
+    /// its own deadline and its parents'.
+    #[must_use]
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.as_ref().and_then(|node| node.deadline())
+    }
+
+    /// Why this context is done, or `None` while it is live.
+    ///
+    /// Once `Some`, it never changes. A passed deadline counts even if nothing has awaited
+    /// [`done`](Context::done).
+    #[must_use]
+    pub fn err(&self) -> Option<ContextError> {
+        self.node.as_ref().and_then(|node| node.err())
+    }
+
+    /// Whether this context is done: `self.err().is_some()`.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.err().is_some()
+    }
+
+    /// Resolves once this context is done: cancelled, past its deadline, or a parent done.
+    /// Never resolves for [`Context::background`].
+    ///
+    /// With a deadline, the returned future holds a tokio timer, so it must be polled inside
+    /// a tokio runtime with time enabled.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only observes. Dropping the future loses nothing, and a
+    /// new call resolves just as the dropped one would have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::Context;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// let waiter = tokio::spawn({
+    ///     let ctx = ctx.clone();
+    ///     async move { ctx.done().await; ctx.err() }
+    /// });
+    /// cancel.cancel();
+    /// assert!(waiter.await.unwrap().is_some());
+    /// # }
+    /// ```
+    pub async fn done(&self) {
+        match &self.node {
+            Some(node) => node.done().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves once this context is cancelled (by a handle or a parent), ignoring deadlines.
+    pub(crate) async fn cancelled(&self) {
+        match &self.node {
+            Some(node) => node.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Cancels this context with `reason` (the owner of the context, e.g. `Tasks`, only).
+    pub(crate) fn cancel_with(&self, reason: ContextError) {
+        if let Some(node) = &self.node {
+            node.cancel(reason);
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Context");
+        match &self.node {
+            None => s.field("background", &true),
+            Some(node) => s
+                .field("err", &node.err())
+                .field("deadline", &node.deadline()),
+        };
+        s.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn background_is_never_done_and_allocates_nothing() {
+        let ctx = Context::background();
+        assert!(ctx.node.is_none());
+        assert_eq!(ctx.err(), None);
+        assert_eq!(format!("{ctx:?}"), "Context { background: true }");
+    }
+
+    #[test]
+    fn join_with_background_reuses_the_other_node() {
+        let (ctx, _cancel) = Context::background().with_cancel();
+        let joined = Context::background().join(&ctx);
+        assert!(Arc::ptr_eq(
+            joined.node.as_ref().unwrap(),
+            ctx.node.as_ref().unwrap()
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn join_is_done_when_either_side_is_and_takes_the_earlier_deadline() {
+        let (a, cancel_a) = Context::background().with_timeout(Duration::from_secs(10));
+        let (b, _cancel_b) = Context::background().with_timeout(Duration::from_secs(5));
+        let joined = a.join(&b);
+        assert_eq!(joined.deadline(), b.deadline());
+        cancel_a.cancel();
+        assert_eq!(joined.err(), Some(ContextError::Canceled));
+        assert_eq!(b.err(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_is_noticed_without_anyone_waiting() {
+        let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
+        let (child, _c) = ctx.with_cancel();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+        assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_reason_wins_even_when_noticed_late() {
+        // The deadline passes unobserved, then someone cancels: the deadline came first.
+        let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        cancel.cancel();
+        assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+
+        // Cancelled first, then the deadline passes: stays Canceled.
+        let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(1));
+        cancel.cancel();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(ctx.err(), Some(ContextError::Canceled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_child_whose_own_deadline_passed_before_the_parent_was_cancelled() {
+        let (parent, cancel) = Context::background().with_cancel();
+        let (child, _c) = parent.with_timeout(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        cancel.cancel();
+        assert_eq!(parent.err(), Some(ContextError::Canceled));
+        assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+    }
+}

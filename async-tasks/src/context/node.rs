@@ -1,0 +1,302 @@
+//! The private state behind a [`Context`](super::Context): one node of the cancellation tree.
+//!
+//! Invariants:
+//! - `state` moves from `LIVE` to `CANCELED` or `DEADLINE` at most once and never changes
+//!   again: the first reason wins (`err()` is sticky).
+//! - A node is done whenever one of its parents is. Cancellation is pushed down eagerly by
+//!   [`Node::cancel`], so reading a node's own `state` is enough: no walk up the parents.
+//! - `deadline` is the earliest of the node's own deadline and all its parents' deadlines, so
+//!   a node whose `deadline` has passed is done even if nobody has cancelled it yet; that case
+//!   is noticed lazily by whoever reads the state ([`Node::err`]) and then stored.
+//! - A node is listed in the `children` of each of its (at most two) parents from its
+//!   registration until it is dropped, unless that parent is done: a done parent's list is
+//!   `closed` and empty, and a child registered after that is born done.
+//! - Nothing waits on a node until [`Node::done`] is first polled: the only waiter list is
+//!   the `Notify`, which costs nothing while empty.
+//!
+//! Lock order: a node's `children` lock is never held while taking another node's lock,
+//! so there is no lock order to respect.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::ContextError;
+use crate::loom::{AtomicU8, Mutex, lock};
+
+const LIVE: u8 = 0;
+const CANCELED: u8 = 1;
+const DEADLINE: u8 = 2;
+
+/// Marks a parent link whose child was never listed (the parent was already done).
+const UNLISTED: usize = usize::MAX;
+
+fn encode(err: ContextError) -> u8 {
+    match err {
+        ContextError::Canceled => CANCELED,
+        ContextError::DeadlineExceeded => DEADLINE,
+    }
+}
+
+fn decode(state: u8) -> Option<ContextError> {
+    match state {
+        CANCELED => Some(ContextError::Canceled),
+        DEADLINE => Some(ContextError::DeadlineExceeded),
+        _ => None,
+    }
+}
+
+pub(crate) struct Node {
+    state: AtomicU8,
+    deadline: Option<Instant>,
+    notify: Notify,
+    children: Mutex<Children>,
+    parents: [Option<Link>; 2],
+}
+
+/// A child's link to one parent: the parent, and the child's slot in its `children`.
+struct Link {
+    parent: Arc<Node>,
+    /// Written once under the parent's `children` lock, read under it again on drop.
+    slot: std::sync::atomic::AtomicUsize,
+}
+
+/// The live children of a node, in a slab so that a child leaves in O(1) without moving
+/// its siblings' slots.
+#[derive(Default)]
+struct Children {
+    closed: bool,
+    slots: Vec<Option<Weak<Node>>>,
+    free: Vec<usize>,
+}
+
+impl Children {
+    fn insert(&mut self, child: Weak<Node>) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(child);
+                slot
+            }
+            None => {
+                self.slots.push(Some(child));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        if self.closed || slot == UNLISTED {
+            return;
+        }
+        self.slots[slot] = None;
+        self.free.push(slot);
+    }
+
+    /// Closes the list and hands back everything that was in it.
+    fn close(&mut self) -> Vec<Option<Weak<Node>>> {
+        self.closed = true;
+        self.free = Vec::new();
+        std::mem::take(&mut self.slots)
+    }
+}
+
+impl Node {
+    /// A node that is a child of every node in `parents` (at most two), with `deadline` of
+    /// its own on top of theirs.
+    pub(crate) fn new(parents: [Option<&Arc<Node>>; 2], deadline: Option<Instant>) -> Arc<Node> {
+        let deadline = parents
+            .iter()
+            .flatten()
+            .filter_map(|p| p.deadline)
+            .chain(deadline)
+            .min();
+        let node = Arc::new(Node {
+            state: AtomicU8::new(LIVE),
+            deadline,
+            notify: Notify::new(),
+            children: Mutex::new(Children::default()),
+            parents: parents.map(|p| {
+                p.map(|parent| Link {
+                    parent: Arc::clone(parent),
+                    slot: std::sync::atomic::AtomicUsize::new(UNLISTED),
+                })
+            }),
+        });
+        for link in node.parents.iter().flatten() {
+            let mut children = lock(&link.parent.children);
+            if children.closed {
+                drop(children);
+                // The parent finished before we could listen: inherit its reason.
+                let reason = link.parent.state.load(Ordering::Acquire);
+                node.cancel(decode(reason).unwrap_or(ContextError::Canceled));
+            } else {
+                let slot = children.insert(Arc::downgrade(&node));
+                // Relaxed: the slot is only ever read under this same lock.
+                link.slot.store(slot, Ordering::Relaxed);
+            }
+        }
+        node
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Why this node is done, or `None` while it is live.
+    pub(crate) fn err(&self) -> Option<ContextError> {
+        // Acquire: pairs with the AcqRel exchange in `cancel`, so whoever sees a node done
+        // also sees everything its canceller did before cancelling.
+        if let Some(err) = decode(self.state.load(Ordering::Acquire)) {
+            return Some(err);
+        }
+        let deadline = self.deadline?;
+        if Instant::now() < deadline {
+            return None;
+        }
+        self.cancel(ContextError::DeadlineExceeded);
+        decode(self.state.load(Ordering::Acquire))
+    }
+
+    /// Marks this node and all its descendants done, each with `reason` unless its own
+    /// deadline had passed already (then that came first). A node that is done already
+    /// keeps its reason.
+    pub(crate) fn cancel(&self, reason: ContextError) {
+        let now = Instant::now();
+        let mut pending = self.cancel_one(reason, now);
+        // Iterative, so that a deep chain of contexts cannot overflow the stack.
+        while let Some((child, reason)) = pending.pop() {
+            pending.extend(child.cancel_one(reason, now));
+        }
+    }
+
+    /// Cancels this node alone and returns its children with the reason they inherit.
+    fn cancel_one(&self, reason: ContextError, now: Instant) -> Vec<(Arc<Node>, ContextError)> {
+        let reason = match self.deadline {
+            Some(deadline) if deadline <= now => ContextError::DeadlineExceeded,
+            _ => reason,
+        };
+        // AcqRel: the winner publishes the reason (Release) and sees any earlier state; a
+        // loser just learns the node is done already.
+        if self
+            .state
+            .compare_exchange(LIVE, encode(reason), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Vec::new();
+        }
+        self.notify.notify_waiters();
+        let children = lock(&self.children).close();
+        children
+            .into_iter()
+            .flatten()
+            .filter_map(|child| child.upgrade())
+            .map(|child| (child, reason))
+            .collect()
+    }
+
+    /// Resolves once the node is done. Registers a waiter only when first polled.
+    pub(crate) async fn done(&self) {
+        // Created before the state check: `notify_waiters` reaches a `Notified` from the
+        // moment it exists, so a cancel between the check and the await is not missed.
+        let notified = self.notify.notified();
+        if self.err().is_some() {
+            return;
+        }
+        match self.deadline {
+            None => notified.await,
+            Some(deadline) => {
+                tokio::select! {
+                    biased;
+                    () = notified => {}
+                    () = tokio::time::sleep_until(deadline) => {
+                        self.cancel(ContextError::DeadlineExceeded);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves once the node is cancelled, ignoring its deadline (for callers that run
+    /// their own timer, like `sleep_until`).
+    pub(crate) async fn cancelled(&self) {
+        let notified = self.notify.notified();
+        if decode(self.state.load(Ordering::Acquire)).is_some() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for link in self.parents.iter().flatten() {
+            let mut children = lock(&link.parent.children);
+            children.remove(link.slot.load(Ordering::Relaxed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(node: &Arc<Node>) -> usize {
+        lock(&node.children).slots.iter().flatten().count()
+    }
+
+    #[test]
+    fn a_dropped_child_leaves_its_parents_list() {
+        let a = Node::new([None, None], None);
+        let b = Node::new([None, None], None);
+        let child = Node::new([Some(&a), Some(&b)], None);
+        assert_eq!((listed(&a), listed(&b)), (1, 1));
+        drop(child);
+        assert_eq!((listed(&a), listed(&b)), (0, 0));
+        // The freed slot is reused rather than the list growing.
+        let again = Node::new([Some(&a), None], None);
+        assert_eq!(lock(&a.children).slots.len(), 1);
+        drop(again);
+    }
+
+    #[test]
+    fn cancel_reaches_grandchildren_through_either_parent() {
+        let a = Node::new([None, None], None);
+        let b = Node::new([None, None], None);
+        let child = Node::new([Some(&a), Some(&b)], None);
+        let grandchild = Node::new([Some(&child), None], None);
+        b.cancel(ContextError::Canceled);
+        assert_eq!(grandchild.err(), Some(ContextError::Canceled));
+        assert_eq!(a.err(), None);
+        // A done parent's list is closed and empty: nothing is kept alive by it.
+        assert_eq!(listed(&b), 0);
+        assert!(lock(&b.children).closed);
+    }
+
+    #[test]
+    fn a_child_of_a_done_parent_is_born_done_with_its_reason() {
+        let parent = Node::new([None, None], None);
+        parent.cancel(ContextError::DeadlineExceeded);
+        let child = Node::new([Some(&parent), None], None);
+        assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+    }
+
+    #[test]
+    fn a_deep_chain_cancels_without_recursion() {
+        let root = Node::new([None, None], None);
+        let mut chain = vec![Arc::clone(&root)];
+        for _ in 0..100_000 {
+            let next = Node::new([chain.last(), None], None);
+            chain.push(next);
+        }
+        root.cancel(ContextError::Canceled);
+        assert_eq!(
+            chain.last().and_then(|n| n.err()),
+            Some(ContextError::Canceled)
+        );
+        // Dropping a long chain from the root end must not recurse either: each node is
+        // freed by its own `Vec` slot here.
+        while chain.pop().is_some() {}
+    }
+}

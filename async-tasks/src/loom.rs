@@ -1,0 +1,24 @@
+//! The atomics and locks this crate owns, from `std` normally and from `loom` when built
+//! with `RUSTFLAGS="--cfg async_tasks_loom"` for model checking.
+//!
+//! Only the crate's own synchronisation goes through here. Reference counts (`Arc`, `Weak`)
+//! and tokio's primitives (`Notify`, `Mutex`, timers) are used as they are: they are not what
+//! our models check, and tokio verifies its own with loom.
+
+#[cfg(not(async_tasks_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8};
+#[cfg(not(async_tasks_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
+
+#[cfg(async_tasks_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8};
+#[cfg(async_tasks_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning: every critical section in this crate leaves its data
+/// consistent before anything that can panic, so a poisoned lock holds valid data.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

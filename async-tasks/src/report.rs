@@ -1,0 +1,147 @@
+//! How the end of a run is judged and reported: the one place that decides which outcomes
+//! are errors, and that turns them into tracing events and span status.
+//!
+//! Policy (shared by `Tasks` and `run_group`):
+//! - `Ok(())` and errors that are, or are caused by, [`ContextError::Canceled`] are quiet;
+//! - any other error is one ERROR event with an `error` field (its `Display`);
+//! - a panic is one ERROR event with a `panic` field (its message);
+//! - both failures also mark the current span `otel.status_code = "ERROR"` with the message
+//!   in `otel.status_message`, so OpenTelemetry exports the run as failed.
+
+use std::any::Any;
+use std::error::Error;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+
+use crate::{BoxError, ContextError};
+
+/// How one run ended.
+pub(crate) enum Outcome {
+    /// Returned `Ok(())`.
+    Finished,
+    /// Returned an error that is, or wraps, [`ContextError::Canceled`].
+    Canceled(BoxError),
+    /// Returned any other error.
+    Failed(BoxError),
+    /// Panicked; the payload is kept so that it can be resumed.
+    Panicked(Box<dyn Any + Send>),
+}
+
+impl Outcome {
+    /// Whether the run returned an error or panicked (cancellation included).
+    pub(crate) fn is_failure(&self) -> bool {
+        !matches!(self, Outcome::Finished)
+    }
+
+    /// Whether a loop should go on after this outcome (Go's `Loop` goes on after `Canceled`
+    /// and lets its context check end it).
+    pub(crate) fn keeps_looping(&self) -> bool {
+        matches!(self, Outcome::Finished | Outcome::Canceled(_))
+    }
+}
+
+/// Runs `fut` to completion, catching a panic instead of letting it unwind.
+pub(crate) async fn catch<F>(fut: F) -> Outcome
+where
+    F: Future<Output = Result<(), BoxError>>,
+{
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(())) => Outcome::Finished,
+        Ok(Err(err)) if is_canceled(&*err) => Outcome::Canceled(err),
+        Ok(Err(err)) => Outcome::Failed(err),
+        Err(payload) => Outcome::Panicked(payload),
+    }
+}
+
+/// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`].
+pub(crate) fn is_canceled(err: &(dyn Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |&err| err.source())
+        .any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
+}
+
+/// The message a panic was raised with, as `std` prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+/// Reports `outcome` in the current span, as the module docs describe.
+pub(crate) fn report(outcome: &Outcome) {
+    match outcome {
+        Outcome::Finished | Outcome::Canceled(_) => {}
+        Outcome::Failed(err) => {
+            tracing::error!(error = %err, "task failed");
+            mark_failed(&err.to_string());
+        }
+        Outcome::Panicked(payload) => {
+            let message = panic_message(&**payload);
+            tracing::error!(panic = message, "task panicked");
+            mark_failed(message);
+        }
+    }
+}
+
+fn mark_failed(message: &str) {
+    let span = tracing::Span::current();
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_message", message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(ContextError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "wrapped: {}", self.0)
+        }
+    }
+
+    impl Error for Wrapped {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn canceled_is_found_anywhere_in_the_source_chain() {
+        assert!(is_canceled(&ContextError::Canceled));
+        assert!(is_canceled(&Wrapped(ContextError::Canceled)));
+        assert!(!is_canceled(&Wrapped(ContextError::DeadlineExceeded)));
+        assert!(!is_canceled(&*BoxError::from("context canceled")));
+    }
+
+    #[test]
+    fn panic_messages_of_both_payload_kinds() {
+        let text: Box<dyn Any + Send> = Box::new("static");
+        let owned: Box<dyn Any + Send> = Box::new(String::from("owned"));
+        let other: Box<dyn Any + Send> = Box::new(7_u8);
+        assert_eq!(panic_message(&*text), "static");
+        assert_eq!(panic_message(&*owned), "owned");
+        assert_eq!(panic_message(&*other), "Box<dyn Any>");
+    }
+
+    #[tokio::test]
+    async fn catch_sorts_every_outcome() {
+        assert!(matches!(catch(async { Ok(()) }).await, Outcome::Finished));
+        let canceled = catch(async { Err(ContextError::Canceled.into()) }).await;
+        assert!(matches!(canceled, Outcome::Canceled(_)));
+        let deadline = catch(async { Err(ContextError::DeadlineExceeded.into()) }).await;
+        assert!(matches!(deadline, Outcome::Failed(_)));
+        let panicked = catch(async { panic!("boom") }).await;
+        match panicked {
+            Outcome::Panicked(payload) => assert_eq!(panic_message(&*payload), "boom"),
+            _ => panic!("expected a panic"),
+        }
+    }
+}

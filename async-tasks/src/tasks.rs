@@ -1,0 +1,562 @@
+//! [`Tasks`]: spawns runners as traced tokio tasks, waits for them, and shuts them down.
+//!
+//! Invariants:
+//! - every task is counted by the tracker from before `run*()` returns until its future is
+//!   dropped, whether it finished or its runtime went away (`running()`, `wait()`);
+//! - every task's context is a child of the `Tasks`' own shutdown context, so `shutdown`
+//!   reaches all of them, including those started after it (born cancelled);
+//! - a task never unwinds into tokio: panics are caught and reported in `report.rs`.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use crate::registry::{Entry, Registry};
+use crate::report::{catch, report};
+use crate::{Context, ContextError, Runner};
+
+/// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
+/// `otel.name`, and room for the failure status that `report` records.
+macro_rules! task_span {
+    ($tasks:expr $(, parent: $parent:expr)?) => {{
+        let name: &str = &$tasks.shared.name;
+        tracing::info_span!(
+            $(parent: $parent,)?
+            "task",
+            task.name = name,
+            otel.name = name,
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+        )
+    }};
+}
+
+/// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
+/// waits for them all, and shuts them down.
+///
+/// The twin of Go's `async.Tasks`, with more: panics are caught and reported instead of
+/// killing the process, and [`shutdown`](Tasks::shutdown) cancels every task and waits for
+/// them with a grace period.
+///
+/// Every run happens inside a span named `"task"` at INFO, with fields `task.name` and
+/// `otel.name` set to this `Tasks`' name (so OpenTelemetry shows the run under that name).
+/// A run that fails with an error other than [`ContextError::Canceled`] is reported as one
+/// ERROR event with an `error` field; a panic as one ERROR event with a `panic` field; both
+/// also set `otel.status_code = "ERROR"` and `otel.status_message` on the span.
+///
+/// Each task's context is a child of both the caller's context and this `Tasks`' own
+/// shutdown context. `Tasks` is a cheap handle: clones share the same tasks. Dropping it
+/// neither cancels nor detaches anything; the tasks run on.
+///
+/// [`Tasks::new`] needs no runtime; each task is spawned on the tokio runtime current at the
+/// `run*()` call.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::{sleep, Context, Func, Tasks};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let tasks = Tasks::new("example");
+/// let (ctx, cancel) = Context::background().with_cancel();
+///
+/// tasks.run(&ctx, Func::new(|_ctx| async {
+///     println!("Run example");
+///     Ok(())
+/// }));
+/// tasks.run_loop(&ctx, Func::new(|ctx| async move {
+///     sleep(&ctx, Duration::from_secs(1)).await?; // a poller's pause
+///     Ok(())
+/// }));
+///
+/// sleep(&ctx, Duration::from_secs(3)).await.unwrap();
+/// cancel.cancel();
+/// tasks.wait().await;
+/// assert_eq!(tasks.running(), 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Tasks {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: Box<str>,
+    /// Parent of every task's context; cancelled by `shutdown`.
+    ctx: Context,
+    /// Closed at creation and never reopened, so `wait()` returns whenever it is empty:
+    /// Go's `WaitGroup` semantics.
+    tracker: TaskTracker,
+    registry: Arc<Registry>,
+}
+
+/// Returned by [`Tasks::shutdown`] when tasks were still running after the grace period.
+///
+/// Says how many and which: each by its runner's [`name`](Runner::name), or the `Tasks`'
+/// name for runners without one. The tasks are not aborted; they were cancelled and may
+/// still finish.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::{Func, Tasks};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let tasks = Tasks::new("svc");
+/// // A runner that ignores its context.
+/// tasks.run(
+///     &async_tasks::Context::background(),
+///     Func::named("stubborn", |_ctx| async {
+///         tokio::time::sleep(Duration::from_secs(3600)).await;
+///         Ok(())
+///     }),
+/// );
+/// let err = tasks.shutdown(Duration::from_secs(1)).await.unwrap_err();
+/// assert_eq!(err.running(), 1);
+/// assert_eq!(err.names(), ["stubborn"]);
+/// assert_eq!(
+///     err.to_string(),
+///     "shutdown of tasks `svc` timed out with 1 task still running: stubborn"
+/// );
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownTimeout {
+    tasks: String,
+    names: Vec<String>,
+}
+
+impl ShutdownTimeout {
+    /// How many tasks were still running.
+    #[must_use]
+    pub fn running(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The names of the tasks still running, sorted.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The name of the [`Tasks`] that was shut down.
+    #[must_use]
+    pub fn tasks_name(&self) -> &str {
+        &self.tasks
+    }
+}
+
+impl fmt::Display for ShutdownTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.names.len();
+        write!(
+            f,
+            "shutdown of tasks `{}` timed out with {n} task{} still running: {}",
+            self.tasks,
+            if n == 1 { "" } else { "s" },
+            self.names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for ShutdownTimeout {}
+
+impl Tasks {
+    /// An empty set of tasks named `name`. Needs no runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tasks = async_tasks::Tasks::new("workers");
+    /// assert_eq!(tasks.name(), "workers");
+    /// assert_eq!(tasks.running(), 0);
+    /// ```
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> Tasks {
+        // The handle is not kept: `shutdown` cancels through `Context::cancel_with`.
+        let (ctx, _) = Context::background().with_cancel();
+        let tracker = TaskTracker::new();
+        tracker.close();
+        Tasks {
+            shared: Arc::new(Shared {
+                name: name.into().into_boxed_str(),
+                ctx,
+                tracker,
+                registry: Arc::default(),
+            }),
+        }
+    }
+
+    /// This set's name: the `task.name` and `otel.name` of its spans.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Runs `runner` once in a new tokio task: the twin of Go's `Tasks.Run`.
+    ///
+    /// The run gets a context that is a child of `ctx` and of this set's shutdown, and a
+    /// `"task"` span whose parent is the span current here. The runner runs even if `ctx`
+    /// is done already (it sees the error, as in Go). The task counts in
+    /// [`running`](Tasks::running) from the moment this returns.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime. A panic inside `runner` does not propagate:
+    /// it is caught and reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("example");
+    /// tasks.run(&Context::background(), Func::new(|_ctx| async { Ok(()) }));
+    /// assert_eq!(tasks.running(), 1);
+    /// tasks.wait().await;
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
+        let name = runner.name();
+        let ctx = ctx.join(&self.shared.ctx);
+        // Contextual parent: the span current here, without cloning it.
+        let span = task_span!(self);
+        let task = async move {
+            report(&catch(runner.run(ctx)).await);
+        };
+        self.spawn(name, task.instrument(span));
+    }
+
+    /// Runs `runner` over and over in a new tokio task until its context is done, it fails
+    /// or it panics: the twin of Go's `Tasks.Loop` (`loop` is a keyword in Rust).
+    ///
+    /// The context is checked before each iteration, so a loop whose `ctx` is done already
+    /// runs zero times. Each iteration runs in its own `"task"` span, a child of the span
+    /// current here. An error that is [`ContextError::Canceled`] does not stop the loop by
+    /// itself (the context check does, as in Go); any other error and any panic are
+    /// reported and end it.
+    ///
+    /// A runner that returns at once does not starve the runtime: each iteration spends
+    /// tokio's cooperative budget, so the loop yields when the budget runs out.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("example");
+    /// let count = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&count);
+    /// tasks.run_loop(&Context::background(), Func::new(move |_ctx| {
+    ///     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+    ///     async move {
+    ///         if n == 3 {
+    ///             return Err("done after three".into()); // an error ends the loop
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }));
+    /// tasks.wait().await;
+    /// assert_eq!(count.load(Ordering::SeqCst), 3);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
+        let name = runner.name();
+        let ctx = ctx.join(&self.shared.ctx);
+        let parent = tracing::Span::current();
+        let this = self.clone();
+        let task = async move {
+            while !ctx.is_done() {
+                let span = task_span!(this, parent: &parent);
+                let outcome = async {
+                    let outcome = catch(runner.run(ctx.clone())).await;
+                    report(&outcome);
+                    outcome
+                }
+                .instrument(span)
+                .await;
+                if !outcome.keeps_looping() {
+                    break;
+                }
+                // Yields only once tokio's budget for this task is spent, so a runner that
+                // returns at once cannot starve the runtime, at no cost otherwise.
+                tokio::task::consume_budget().await;
+            }
+        };
+        self.spawn(name, task);
+    }
+
+    /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
+    /// `RunBackground`.
+    ///
+    /// The runner's context has no deadline and is cancelled only by this set's
+    /// [`shutdown`](Tasks::shutdown); cancelling `ctx` does not reach it. Its span starts a
+    /// new trace (no parent), with a `follows_from` link to the span current here.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("example");
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// tasks.run_background(&ctx, Func::new(move |ctx| {
+    ///     cancel.cancel(); // cancelling the caller's context...
+    ///     async move {
+    ///         assert_eq!(ctx.err(), None); // ...does not reach the task
+    ///         Ok(())
+    ///     }
+    /// }));
+    /// tasks.wait().await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
+        let name = runner.name();
+        let ctx = self.shared.ctx.clone();
+        let span = task_span!(self, parent: None);
+        span.follows_from(&tracing::Span::current());
+        let task = async move {
+            report(&catch(runner.run(ctx)).await);
+        };
+        self.spawn(name, task.instrument(span));
+    }
+
+    #[track_caller]
+    fn spawn<F>(&self, name: Option<&'static str>, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            panic!(
+                "`Tasks::run*` was called outside of a tokio runtime: call it from inside \
+                 `#[tokio::main]`, `Runtime::block_on` or a `Runtime::enter` guard"
+            );
+        };
+        let listed = self.shared.registry.insert(Entry { name });
+        self.shared.tracker.spawn_on(
+            async move {
+                let _listed = listed;
+                task.await;
+            },
+            &runtime,
+        );
+    }
+
+    /// Waits until no task of this set is running: the twin of Go's `Tasks.Wait`.
+    ///
+    /// Returns once [`running`](Tasks::running) is zero, so it also waits for tasks that
+    /// running tasks started on this set. It can be called again after more runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only observes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("example");
+    /// tasks.run(&Context::background(), Func::new(|_ctx| async { Ok(()) }));
+    /// tasks.wait().await;
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn wait(&self) {
+        self.shared.tracker.wait().await;
+    }
+
+    /// How many tasks of this set are running now (started and not yet finished).
+    #[must_use]
+    pub fn running(&self) -> usize {
+        self.shared.tracker.len()
+    }
+
+    /// Cancels every task of this set and waits up to `grace` for them to finish.
+    ///
+    /// Tasks started after this call get a context that is already cancelled. Calling it
+    /// again waits again.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`], naming the tasks still running when `grace` ran out. They are
+    /// not aborted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the tasks are cancelled as soon as this is first polled, and dropping the
+    /// future only stops the waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// tasks.run_loop(&Context::background(), Func::new(|ctx| async move {
+    ///     ctx.done().await; // a well-behaved poller
+    ///     Ok(())
+    /// }));
+    /// tasks.shutdown(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
+        self.shared.ctx.cancel_with(ContextError::Canceled);
+        if tokio::time::timeout(grace, self.wait()).await.is_ok() {
+            return Ok(());
+        }
+        let mut names: Vec<String> = self
+            .shared
+            .registry
+            .entries()
+            .into_iter()
+            .map(|entry| entry.name.unwrap_or(&self.shared.name).to_owned())
+            .collect();
+        names.sort();
+        Err(ShutdownTimeout {
+            tasks: self.shared.name.to_string(),
+            names,
+        })
+    }
+}
+
+impl fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tasks")
+            .field("name", &self.name())
+            .field("running", &self.running())
+            .field("shut_down", &self.shared.ctx.is_done())
+            .finish()
+    }
+}
+
+/// The default [`Tasks`], named `"async.run"`, used by [`run`], [`run_loop`] and
+/// [`run_background`]: the twin of Go's `async.Default`.
+///
+/// Created on first use; needs no runtime. Its tasks are spawned on the runtime current at
+/// each call, so it serves several runtimes (each test's, for example).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(async_tasks::default_tasks().name(), "async.run");
+/// ```
+#[must_use]
+pub fn default_tasks() -> &'static Tasks {
+    static DEFAULT: LazyLock<Tasks> = LazyLock::new(|| Tasks::new("async.run"));
+    &DEFAULT
+}
+
+/// Runs `runner` once on [`default_tasks()`]: see [`Tasks::run`]. The twin of Go's
+/// `async.Run`.
+///
+/// # Panics
+///
+/// Panics if called outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{default_tasks, run, Context, Func};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// run(&Context::background(), Func::new(|_ctx| async {
+///     println!("Run example");
+///     Ok(())
+/// }));
+/// default_tasks().wait().await;
+/// # }
+/// ```
+#[track_caller]
+pub fn run<R: Runner + 'static>(ctx: &Context, runner: R) {
+    default_tasks().run(ctx, runner);
+}
+
+/// Runs `runner` in a loop on [`default_tasks()`]: see [`Tasks::run_loop`]. The twin of
+/// Go's `async.Loop`.
+///
+/// # Panics
+///
+/// Panics if called outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{default_tasks, run_loop, Context, Func};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// run_loop(&ctx, Func::new(move |_ctx| {
+///     cancel.cancel(); // stop after this iteration
+///     async { Ok(()) }
+/// }));
+/// default_tasks().wait().await;
+/// # }
+/// ```
+#[track_caller]
+pub fn run_loop<R: Runner + 'static>(ctx: &Context, runner: R) {
+    default_tasks().run_loop(ctx, runner);
+}
+
+/// Runs `runner` once on [`default_tasks()`], detached from `ctx`: see
+/// [`Tasks::run_background`]. The twin of Go's `async.RunBackground`.
+///
+/// # Panics
+///
+/// Panics if called outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{default_tasks, run_background, Context, Func};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// run_background(&Context::background(), Func::new(|ctx| async move {
+///     assert!(ctx.deadline().is_none());
+///     Ok(())
+/// }));
+/// default_tasks().wait().await;
+/// # }
+/// ```
+#[track_caller]
+pub fn run_background<R: Runner + 'static>(ctx: &Context, runner: R) {
+    default_tasks().run_background(ctx, runner);
+}

@@ -1,0 +1,1 @@
+//! Runnable examples for async-tasks: see `examples/`.

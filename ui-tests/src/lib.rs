@@ -1,0 +1,1 @@
+//! Compile-fail and compile-pass tests for `#[async_task]`, run by `ui.rs` with trybuild.

@@ -1,8 +1,12 @@
-//! The live tasks of one `Tasks`, by name and kind, for shutdown reports.
+//! The live *named* tasks of one `Tasks`, for shutdown reports.
+//!
+//! Only runners with a [`name`](crate::Runner::name) are listed: an unnamed task would only
+//! be listed under the `Tasks`' own name, which its count (the tracker's) already gives, and
+//! listing costs two lock round trips on every spawn.
 //!
 //! Invariants:
-//! - a task is listed from just before it is spawned until its future is dropped (finished,
-//!   or dropped with its runtime), by the [`Listed`] guard that the future owns;
+//! - a named task is listed from just before it is spawned until its future is dropped
+//!   (finished, or dropped with its runtime), by the [`Listed`] guard that the future owns;
 //! - a slot is reused only after its task has left, so a guard never removes someone else.
 
 use std::sync::Arc;
@@ -12,8 +16,8 @@ use crate::loom::{Mutex, lock};
 /// One listed task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
-    /// The runner's name, if it has one.
-    pub(crate) name: Option<&'static str>,
+    /// The runner's name.
+    pub(crate) name: &'static str,
 }
 
 #[derive(Default)]
@@ -80,12 +84,12 @@ mod tests {
     #[test]
     fn guards_list_and_unlist_and_slots_are_reused() {
         let registry = Arc::new(Registry::default());
-        let a = registry.insert(Entry { name: Some("a") });
-        let b = registry.insert(Entry { name: None });
+        let a = registry.insert(Entry { name: "a" });
+        let b = registry.insert(Entry { name: "b" });
         assert_eq!(registry.entries().len(), 2);
         drop(a);
-        assert_eq!(registry.entries(), [Entry { name: None }]);
-        let c = registry.insert(Entry { name: Some("c") });
+        assert_eq!(registry.entries(), [Entry { name: "b" }]);
+        let c = registry.insert(Entry { name: "c" });
         assert_eq!(lock(&registry.slots).entries.len(), 2);
         drop((b, c));
         assert!(registry.entries().is_empty());

@@ -11,7 +11,9 @@
 use std::any::Any;
 use std::error::Error;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use futures_util::FutureExt;
 
@@ -42,16 +44,64 @@ impl Outcome {
     }
 }
 
+impl From<Result<(), BoxError>> for Outcome {
+    fn from(result: Result<(), BoxError>) -> Self {
+        match result {
+            Ok(()) => Outcome::Finished,
+            Err(err) if is_canceled(&*err) => Outcome::Canceled(err),
+            Err(err) => Outcome::Failed(err),
+        }
+    }
+}
+
 /// Runs `fut` to completion, catching a panic instead of letting it unwind.
-pub(crate) async fn catch<F>(fut: F) -> Outcome
+///
+/// A combinator rather than an `async fn`, so that `fut` is stored once, not twice.
+pub(crate) fn catch<F>(fut: F) -> impl Future<Output = Outcome>
 where
     F: Future<Output = Result<(), BoxError>>,
 {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(())) => Outcome::Finished,
-        Ok(Err(err)) if is_canceled(&*err) => Outcome::Canceled(err),
-        Ok(Err(err)) => Outcome::Failed(err),
-        Err(payload) => Outcome::Panicked(payload),
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(|result| result.map_or_else(Outcome::Panicked, Outcome::from))
+}
+
+/// The boxed future of one [`Runner::run`](crate::Runner::run).
+pub(crate) type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
+
+/// One run of a task: polls the runner's future inside its span, catches a panic, and
+/// reports the outcome in the span before returning it.
+///
+/// The same as `catch(fut).instrument(span)` followed by `span.in_scope(|| report(..))`,
+/// in one layer: this is polled once per loop iteration, so every layer counts.
+///
+/// It borrows the span rather than owning it: the task already stores the span, and a
+/// second copy would make every spawned future (copied on spawn) 40 bytes larger.
+pub(crate) struct Supervised<'a> {
+    fut: RunFuture<'a>,
+    span: &'a tracing::Span,
+}
+
+impl<'a> Supervised<'a> {
+    pub(crate) fn new(fut: RunFuture<'a>, span: &'a tracing::Span) -> Self {
+        Supervised { fut, span }
+    }
+}
+
+impl Future for Supervised<'_> {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome> {
+        // `Supervised` is `Unpin`: its future is already boxed.
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| this.fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => Outcome::from(result),
+            Err(payload) => Outcome::Panicked(payload),
+        };
+        report(&outcome);
+        Poll::Ready(outcome)
     }
 }
 

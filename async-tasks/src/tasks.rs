@@ -13,11 +13,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::registry::{Entry, Registry};
-use crate::report::{catch, report};
+use crate::registry::{Entry, Listed, Registry};
+use crate::report::Supervised;
 use crate::{Context, ContextError, Runner};
 
 /// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
@@ -211,8 +210,9 @@ impl Tasks {
     ///
     /// # Panics
     ///
-    /// Panics if called outside a tokio runtime. A panic inside `runner` does not propagate:
-    /// it is caught and reported.
+    /// Panics if called outside a tokio runtime ("there is no reactor running, must be
+    /// called from the context of a Tokio 1.x runtime"). A panic inside `runner` does not
+    /// propagate: it is caught and reported.
     ///
     /// # Examples
     ///
@@ -230,14 +230,14 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        let name = runner.name();
+        let listed = self.list(runner.name());
         let ctx = ctx.join(&self.shared.ctx);
         // Contextual parent: the span current here, without cloning it.
         let span = task_span!(self);
-        let task = async move {
-            report(&catch(runner.run(ctx)).await);
-        };
-        self.spawn(name, task.instrument(span));
+        self.spawn(async move {
+            let _listed = listed;
+            Supervised::new(runner.run(ctx), &span).await;
+        });
     }
 
     /// Runs `runner` over and over in a new tokio task until its context is done, it fails
@@ -283,20 +283,15 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        let name = runner.name();
+        let listed = self.list(runner.name());
         let ctx = ctx.join(&self.shared.ctx);
         let parent = tracing::Span::current();
         let this = self.clone();
         let task = async move {
+            let _listed = listed;
             while !ctx.is_done() {
                 let span = task_span!(this, parent: &parent);
-                let outcome = async {
-                    let outcome = catch(runner.run(ctx.clone())).await;
-                    report(&outcome);
-                    outcome
-                }
-                .instrument(span)
-                .await;
+                let outcome = Supervised::new(runner.run(ctx.clone()), &span).await;
                 if !outcome.keeps_looping() {
                     break;
                 }
@@ -305,7 +300,7 @@ impl Tasks {
                 tokio::task::consume_budget().await;
             }
         };
-        self.spawn(name, task);
+        self.spawn(task);
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
@@ -340,35 +335,33 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let name = runner.name();
+        let listed = self.list(runner.name());
         let ctx = self.shared.ctx.clone();
         let span = task_span!(self, parent: None);
         span.follows_from(&tracing::Span::current());
-        let task = async move {
-            report(&catch(runner.run(ctx)).await);
-        };
-        self.spawn(name, task.instrument(span));
+        self.spawn(async move {
+            let _listed = listed;
+            Supervised::new(runner.run(ctx), &span).await;
+        });
     }
 
+    /// Lists a named task about to start, so that shutdown can name it while it runs.
+    fn list(&self, name: Option<&'static str>) -> Option<Listed> {
+        name.map(|name| self.shared.registry.insert(Entry { name }))
+    }
+
+    /// Spawns one task on the current runtime, counted by the tracker. `task` is built by the
+    /// caller as one flat future (nesting `async` blocks around a moved future doubles its
+    /// size, and the size is copied on every spawn).
     #[track_caller]
-    fn spawn<F>(&self, name: Option<&'static str>, task: F)
+    fn spawn<F>(&self, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            panic!(
-                "`Tasks::run*` was called outside of a tokio runtime: call it from inside \
-                 `#[tokio::main]`, `Runtime::block_on` or a `Runtime::enter` guard"
-            );
-        };
-        let listed = self.shared.registry.insert(Entry { name });
-        self.shared.tracker.spawn_on(
-            async move {
-                let _listed = listed;
-                task.await;
-            },
-            &runtime,
-        );
+        // Outside a runtime, tokio panics here with "there is no reactor running, must be
+        // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
+        // `#[track_caller]` on every `run*`.
+        self.shared.tracker.spawn(task);
     }
 
     /// Waits until no task of this set is running: the twin of Go's `Tasks.Wait`.
@@ -440,13 +433,17 @@ impl Tasks {
         if tokio::time::timeout(grace, self.wait()).await.is_ok() {
             return Ok(());
         }
+        // Named tasks are listed; the rest go by this set's name. The two counts are read
+        // apart, so a task ending in between may be missed: the report is a snapshot.
         let mut names: Vec<String> = self
             .shared
             .registry
             .entries()
             .into_iter()
-            .map(|entry| entry.name.unwrap_or(&self.shared.name).to_owned())
+            .map(|entry| entry.name.to_owned())
             .collect();
+        let unnamed = self.running().saturating_sub(names.len());
+        names.extend(std::iter::repeat_n(self.shared.name.to_string(), unnamed));
         names.sort();
         Err(ShutdownTimeout {
             tasks: self.shared.name.to_string(),

@@ -18,7 +18,10 @@
 //! so there is no lock order to respect.
 
 use std::sync::atomic::Ordering;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -200,28 +203,34 @@ impl Node {
     pub(crate) async fn done(&self) {
         // Created before the state check: `notify_waiters` reaches a `Notified` from the
         // moment it exists, so a cancel between the check and the await is not missed.
-        let notified = self.notify.notified();
+        let notified = pin!(self.notify.notified());
         if self.err().is_some() {
             return;
         }
-        match self.deadline {
-            None => notified.await,
-            Some(deadline) => {
-                tokio::select! {
-                    biased;
-                    () = notified => {}
-                    () = tokio::time::sleep_until(deadline) => {
-                        self.cancel(ContextError::DeadlineExceeded);
-                    }
-                }
+        let Some(deadline) = self.deadline else {
+            return notified.await;
+        };
+        // Boxed: a timer is large, and a future parked in `done()` (the common case, with
+        // no deadline) should not carry its size.
+        let mut timer = Box::pin(tokio::time::sleep_until(deadline));
+        let mut notified = notified;
+        std::future::poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
             }
-        }
+            if timer.as_mut().poll(cx).is_ready() {
+                self.cancel(ContextError::DeadlineExceeded);
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await;
     }
 
     /// Resolves once the node is cancelled, ignoring its deadline (for callers that run
     /// their own timer, like `sleep_until`).
     pub(crate) async fn cancelled(&self) {
-        let notified = self.notify.notified();
+        let notified = pin!(self.notify.notified());
         if decode(self.state.load(Ordering::Acquire)).is_some() {
             return;
         }
@@ -232,6 +241,12 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         for link in self.parents.iter().flatten() {
+            // A done parent has closed its list, or is about to: its canceller will find
+            // this child's `Weak` dead and skip it. No need to take the lock (this is what
+            // thousands of tasks ending together after a shutdown would contend on).
+            if link.parent.state.load(Ordering::Acquire) != LIVE {
+                continue;
+            }
             let mut children = lock(&link.parent.children);
             children.remove(link.slot.load(Ordering::Relaxed));
         }
@@ -244,6 +259,16 @@ mod tests {
 
     fn listed(node: &Arc<Node>) -> usize {
         lock(&node.children).slots.iter().flatten().count()
+    }
+
+    #[test]
+    fn a_parked_done_future_stays_small() {
+        // Every task parked in `ctx.done()` holds this future: keep it about the size of
+        // tokio's own `Notified` (the anchor of the memory benchmark).
+        let node = Node::new([None, None], None);
+        let notified = std::mem::size_of_val(&node.notify.notified());
+        let done = std::mem::size_of_val(&node.done());
+        assert!(done <= notified + 64, "done() is {done} bytes, Notified {notified}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -86,7 +87,15 @@ pub struct Tasks {
     shared: Arc<Shared>,
 }
 
+tokio::task_local! {
+    /// The id of the `Tasks` whose task is being polled, so that `wait` can refuse to wait
+    /// for itself.
+    static CURRENT_TASKS: u64;
+}
+
 struct Shared {
+    /// Unique per `Tasks::new` (an address could be reused after a drop).
+    id: u64,
     name: Box<str>,
     /// Parent of every task's context; cancelled by `shutdown`.
     ctx: Context,
@@ -185,8 +194,11 @@ impl Tasks {
         let (ctx, _) = Context::background().with_cancel();
         let tracker = TaskTracker::new();
         tracker.close();
+        // Relaxed: only uniqueness matters.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Tasks {
             shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 name: name.into().into_boxed_str(),
                 ctx,
                 tracker,
@@ -361,13 +373,27 @@ impl Tasks {
         // Outside a runtime, tokio panics here with "there is no reactor running, must be
         // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
         // `#[track_caller]` on every `run*`.
-        self.shared.tracker.spawn(task);
+        self.shared.tracker.spawn(CURRENT_TASKS.scope(self.shared.id, task));
+    }
+
+    /// Whether the code running now is one of this set's tasks.
+    fn is_current(&self) -> bool {
+        CURRENT_TASKS
+            .try_with(|id| *id == self.shared.id)
+            .unwrap_or(false)
     }
 
     /// Waits until no task of this set is running: the twin of Go's `Tasks.Wait`.
     ///
     /// Returns once [`running`](Tasks::running) is zero, so it also waits for tasks that
     /// running tasks started on this set. It can be called again after more runs.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called from inside one of this set's own tasks: that task counts in
+    /// `running()`, so it would wait for itself forever. (The panic is caught and reported
+    /// like any other panic in a task.) Wait from outside, or run the inner work on a
+    /// second `Tasks`.
     ///
     /// # Cancel safety
     ///
@@ -387,6 +413,13 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn wait(&self) {
+        assert!(
+            !self.is_current(),
+            "`Tasks::wait` was called from inside a task of the same `Tasks` (`{}`): it would \
+             wait for itself forever; wait from outside the set, or run the inner work on a \
+             second `Tasks`",
+            self.name()
+        );
         self.shared.tracker.wait().await;
     }
 
@@ -556,4 +589,51 @@ pub fn run_loop<R: Runner + 'static>(ctx: &Context, runner: R) {
 #[track_caller]
 pub fn run_background<R: Runner + 'static>(ctx: &Context, runner: R) {
     default_tasks().run_background(ctx, runner);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::AssertUnwindSafe;
+
+    use futures_util::FutureExt;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::Func;
+
+    #[tokio::test]
+    async fn wait_from_inside_its_own_task_panics_instead_of_hanging() {
+        let tasks = Tasks::new("self-waiter");
+        let other = Tasks::new("other");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (inner, outer) = (tasks.clone(), other.clone());
+        tasks.run(
+            &Context::background(),
+            Func::new(move |_ctx| {
+                let (inner, outer, tx) = (inner.clone(), outer.clone(), tx.clone());
+                async move {
+                    // Waiting on another set from inside a task is fine.
+                    outer.wait().await;
+                    let waited = AssertUnwindSafe(inner.wait()).catch_unwind().await;
+                    let message = waited
+                        .err()
+                        .and_then(|p| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tx.send(message)?;
+                    Ok(())
+                }
+            }),
+        );
+        let message = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the task must not hang")
+            .expect("the task reports back");
+        assert!(
+            message.contains(
+                "`Tasks::wait` was called from inside a task of the same `Tasks` (`self-waiter`)"
+            ),
+            "{message}"
+        );
+        tasks.wait().await;
+    }
 }

@@ -121,3 +121,70 @@ impl fmt::Debug for RetryableOnce {
             .finish()
     }
 }
+
+/// Model checks, run with
+/// `RUSTFLAGS="--cfg async_tasks_loom" cargo test -p async-tasks --lib --release -- loom`.
+#[cfg(all(test, async_tasks_loom))]
+mod loom_models {
+    use std::sync::Arc;
+
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::RetryableOnce;
+
+    #[test]
+    fn loom_a_success_runs_once_and_everyone_sees_it() {
+        loom::model(|| {
+            let once = Arc::new(RetryableOnce::new());
+            let runs = Arc::new(AtomicUsize::new(0));
+            let other = {
+                let (once, runs) = (Arc::clone(&once), Arc::clone(&runs));
+                loom::thread::spawn(move || {
+                    once.call(|| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        true
+                    })
+                })
+            };
+            let here = once.call(|| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                true
+            });
+            assert!(here && other.join().unwrap());
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            assert!(once.is_done());
+        });
+    }
+
+    #[test]
+    fn loom_a_failure_lets_the_next_caller_retry() {
+        loom::model(|| {
+            let once = Arc::new(RetryableOnce::new());
+            let failed_runs = Arc::new(AtomicUsize::new(0));
+            let failing = {
+                let (once, failed_runs) = (Arc::clone(&once), Arc::clone(&failed_runs));
+                loom::thread::spawn(move || {
+                    once.call(|| {
+                        failed_runs.fetch_add(1, Ordering::SeqCst);
+                        false
+                    })
+                })
+            };
+            let mut succeeded_runs = 0;
+            let here = once.call(|| {
+                succeeded_runs += 1;
+                true
+            });
+            let there = failing.join().unwrap();
+            assert!(here);
+            assert_eq!(succeeded_runs, 1);
+            // The failing caller either ran first (and failed) or found the once done.
+            match failed_runs.load(Ordering::SeqCst) {
+                0 => assert!(there),
+                1 => assert!(!there),
+                n => panic!("the failing closure ran {n} times"),
+            }
+            assert!(once.is_done());
+        });
+    }
+}

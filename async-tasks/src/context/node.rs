@@ -325,3 +325,74 @@ mod tests {
         while chain.pop().is_some() {}
     }
 }
+
+/// Model checks of the tree's own synchronisation (state, children lists), run with
+/// `RUSTFLAGS="--cfg async_tasks_loom" cargo test -p async-tasks --lib --release -- loom`.
+#[cfg(all(test, async_tasks_loom))]
+mod loom_models {
+    use super::*;
+
+    #[test]
+    fn loom_a_child_made_while_its_parent_is_cancelled_ends_up_done() {
+        loom::model(|| {
+            let parent = Node::new([None, None], None);
+            let canceller = {
+                let parent = Arc::clone(&parent);
+                loom::thread::spawn(move || parent.cancel(ContextError::Canceled))
+            };
+            let child = Node::new([Some(&parent), None], None);
+            canceller.join().unwrap();
+            assert_eq!(child.err(), Some(ContextError::Canceled));
+        });
+    }
+
+    #[test]
+    fn loom_a_child_dropped_while_its_parent_is_cancelled_leaves_no_trace() {
+        loom::model(|| {
+            let parent = Node::new([None, None], None);
+            let child = Node::new([Some(&parent), None], None);
+            let dropper = loom::thread::spawn(move || drop(child));
+            parent.cancel(ContextError::Canceled);
+            dropper.join().unwrap();
+            let children = lock(&parent.children);
+            assert!(children.closed);
+            assert!(children.slots.is_empty());
+        });
+    }
+
+    #[test]
+    fn loom_two_parents_cancelling_at_once_set_the_child_once() {
+        loom::model(|| {
+            let a = Node::new([None, None], None);
+            let b = Node::new([None, None], None);
+            let child = Node::new([Some(&a), Some(&b)], None);
+            let grandchild = Node::new([Some(&child), None], None);
+            let by_a = {
+                let a = Arc::clone(&a);
+                loom::thread::spawn(move || a.cancel(ContextError::Canceled))
+            };
+            b.cancel(ContextError::DeadlineExceeded);
+            by_a.join().unwrap();
+            // Whoever won, the child and its own child agree, and it never changes.
+            let reason = child.err();
+            assert!(reason.is_some());
+            assert_eq!(grandchild.err(), reason);
+            child.cancel(ContextError::Canceled);
+            assert_eq!(child.err(), reason);
+        });
+    }
+
+    #[test]
+    fn loom_siblings_leave_while_others_join() {
+        loom::model(|| {
+            let parent = Node::new([None, None], None);
+            let first = Node::new([Some(&parent), None], None);
+            let leaver = loom::thread::spawn(move || drop(first));
+            let second = Node::new([Some(&parent), None], None);
+            leaver.join().unwrap();
+            // The survivor is still listed, so a cancel still reaches it.
+            parent.cancel(ContextError::Canceled);
+            assert_eq!(second.err(), Some(ContextError::Canceled));
+        });
+    }
+}

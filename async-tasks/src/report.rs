@@ -6,7 +6,8 @@
 //! - any other error is one ERROR event with an `error` field (its `Display`);
 //! - a panic is one ERROR event with a `panic` field (its message);
 //! - both failures also mark the current span `otel.status_code = "ERROR"` with the message
-//!   in `otel.status_message`, so OpenTelemetry exports the run as failed.
+//!   in `otel.status_description` (the field tracing-opentelemetry turns into the status
+//!   description), so OpenTelemetry exports the run as failed, with its message.
 
 use std::any::Any;
 use std::error::Error;
@@ -17,7 +18,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_util::FutureExt;
 
-use crate::{BoxError, ContextError};
+use crate::{BoxError, Context, ContextError, Runner};
 
 /// How one run ended.
 pub(crate) enum Outcome {
@@ -66,36 +67,51 @@ where
         .map(|result| result.map_or_else(Outcome::Panicked, Outcome::from))
 }
 
-/// The boxed future of one [`Runner::run`](crate::Runner::run).
+/// The boxed future of one [`Runner::run`].
 pub(crate) type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
 
-/// One run of a task: polls the runner's future inside its span, catches a panic, and
+/// One run of a task: calls the runner and polls its future inside the task's span,
+/// catches a panic (also one raised by `run` itself, before it returns a future), and
 /// reports the outcome in the span before returning it.
 ///
-/// The same as `catch(fut).instrument(span)` followed by `span.in_scope(|| report(..))`,
-/// in one layer: this is polled once per loop iteration, so every layer counts.
-///
-/// It borrows the span rather than owning it: the task already stores the span, and a
-/// second copy would make every spawned future (copied on spawn) 40 bytes larger.
-pub(crate) struct Supervised<'a> {
-    fut: RunFuture<'a>,
+/// The same as `span.in_scope(|| catch(runner.run(ctx))).instrument(span)` followed by
+/// `span.in_scope(|| report(..))`, in one layer: this is polled once per loop iteration, so
+/// every layer counts. It borrows the span rather than owning it: the task stores the span
+/// already, and a second copy would make every spawned future (copied on spawn) larger.
+pub(crate) struct Supervised<'a, R: ?Sized> {
+    runner: &'a R,
+    /// Taken by the first poll, which calls `run`.
+    ctx: Option<Context>,
+    fut: Option<RunFuture<'a>>,
     span: &'a tracing::Span,
 }
 
-impl<'a> Supervised<'a> {
-    pub(crate) fn new(fut: RunFuture<'a>, span: &'a tracing::Span) -> Self {
-        Supervised { fut, span }
+impl<'a, R: Runner + ?Sized> Supervised<'a, R> {
+    pub(crate) fn new(runner: &'a R, ctx: Context, span: &'a tracing::Span) -> Self {
+        Supervised {
+            runner,
+            ctx: Some(ctx),
+            fut: None,
+            span,
+        }
     }
 }
 
-impl Future for Supervised<'_> {
+impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome> {
         // `Supervised` is `Unpin`: its future is already boxed.
         let this = &mut *self;
         let _entered = this.span.enter();
-        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| this.fut.as_mut().poll(cx))) {
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+            let (runner, ctx) = (this.runner, &mut this.ctx);
+            let fut = this
+                .fut
+                .get_or_insert_with(|| runner.run(ctx.take().unwrap_or_default()));
+            fut.as_mut().poll(cx)
+        }));
+        let outcome = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => Outcome::from(result),
             Err(payload) => Outcome::Panicked(payload),
@@ -141,7 +157,7 @@ pub(crate) fn report(outcome: &Outcome) {
 fn mark_failed(message: &str) {
     let span = tracing::Span::current();
     span.record("otel.status_code", "ERROR");
-    span.record("otel.status_message", message);
+    span.record("otel.status_description", message);
 }
 
 #[cfg(test)]

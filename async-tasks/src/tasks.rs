@@ -31,7 +31,7 @@ macro_rules! task_span {
             task.name = name,
             otel.name = name,
             otel.status_code = Empty,
-            otel.status_message = Empty,
+            otel.status_description = Empty,
         )
     }};
 }
@@ -47,7 +47,7 @@ macro_rules! task_span {
 /// `otel.name` set to this `Tasks`' name (so OpenTelemetry shows the run under that name).
 /// A run that fails with an error other than [`ContextError::Canceled`] is reported as one
 /// ERROR event with an `error` field; a panic as one ERROR event with a `panic` field; both
-/// also set `otel.status_code = "ERROR"` and `otel.status_message` on the span.
+/// also set `otel.status_code = "ERROR"` and `otel.status_description` on the span.
 ///
 /// Each task's context is a child of both the caller's context and this `Tasks`' own
 /// shutdown context. `Tasks` is a cheap handle: clones share the same tasks. Dropping it
@@ -248,7 +248,7 @@ impl Tasks {
         let span = task_span!(self);
         self.spawn(async move {
             let _listed = listed;
-            Supervised::new(runner.run(ctx), &span).await;
+            Supervised::new(&runner, ctx, &span).await;
         });
     }
 
@@ -303,7 +303,7 @@ impl Tasks {
             let _listed = listed;
             while !ctx.is_done() {
                 let span = task_span!(this, parent: &parent);
-                let outcome = Supervised::new(runner.run(ctx.clone()), &span).await;
+                let outcome = Supervised::new(&runner, ctx.clone(), &span).await;
                 if !outcome.keeps_looping() {
                     break;
                 }
@@ -350,10 +350,10 @@ impl Tasks {
         let listed = self.list(runner.name());
         let ctx = self.shared.ctx.clone();
         let span = task_span!(self, parent: None);
-        span.follows_from(&tracing::Span::current());
+        span.follows_from(tracing::Span::current());
         self.spawn(async move {
             let _listed = listed;
-            Supervised::new(runner.run(ctx), &span).await;
+            Supervised::new(&runner, ctx, &span).await;
         });
     }
 
@@ -373,7 +373,9 @@ impl Tasks {
         // Outside a runtime, tokio panics here with "there is no reactor running, must be
         // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
         // `#[track_caller]` on every `run*`.
-        self.shared.tracker.spawn(CURRENT_TASKS.scope(self.shared.id, task));
+        self.shared
+            .tracker
+            .spawn(CURRENT_TASKS.scope(self.shared.id, task));
     }
 
     /// Whether the code running now is one of this set's tasks.

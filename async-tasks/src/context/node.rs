@@ -17,9 +17,9 @@
 //! Lock order: a node's `children` lock is never held while taking another node's lock,
 //! so there is no lock order to respect.
 
-use std::sync::atomic::Ordering;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::Poll;
 
@@ -268,7 +268,10 @@ mod tests {
         let node = Node::new([None, None], None);
         let notified = std::mem::size_of_val(&node.notify.notified());
         let done = std::mem::size_of_val(&node.done());
-        assert!(done <= notified + 64, "done() is {done} bytes, Notified {notified}");
+        assert!(
+            done <= notified + 64,
+            "done() is {done} bytes, Notified {notified}"
+        );
     }
 
     #[test]

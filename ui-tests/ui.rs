@@ -1,5 +1,12 @@
 //! Compile-fail and compile-pass tests for `#[async_task]`.
 //!
+//! - `pass/`: code that must compile (and run: trybuild runs each `main`);
+//! - `fail/`: the macro's own errors (arguments, the fn's shape), whose wording and spans
+//!   we own;
+//! - `fail/types/`: errors the compiler reports on the expansion (a non-`Clone` argument, a
+//!   wrong return type, a type error in the body). Their wording belongs to rustc and may
+//!   change between compilers; what they pin is that they point at the user's tokens.
+//!
 //! Run with `cargo test -p async-tasks-ui-tests`; after an intended change to a message,
 //! regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test -p async-tasks-ui-tests`
 //! and review the diff.
@@ -9,4 +16,5 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.pass("pass/*.rs");
     t.compile_fail("fail/*.rs");
+    t.compile_fail("fail/types/*.rs");
 }

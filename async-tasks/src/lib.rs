@@ -68,6 +68,7 @@
 //! # Features
 //!
 //! - `macros` (default): the [`macro@async_task`] attribute.
+//! - `testing`: [`testing::SpanRecorder`], to assert on the spans your tasks record.
 //!
 //! [tokio]: https://tokio.rs
 //! [`gobox/pkg/async`]: https://pkg.go.dev/github.com/getoutreach/gobox/pkg/async
@@ -94,6 +95,10 @@ mod tasks;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
 pub use crate::context::{CancelHandle, Context, ContextError};
 pub use crate::group::run_group;
 pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
@@ -106,6 +111,191 @@ pub use crate::tasks::{ShutdownTimeout, Tasks, default_tasks, run, run_backgroun
 /// and [`Closer`] without depending on it directly.
 pub use async_trait::async_trait;
 
+/// Turns an `async fn` into a traced [`Runner`]: every run is one span, a "call" as Go's
+/// `trace.StartCall` / `trace.EndCall` pair makes, named after the fn (or `name`).
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::{async_task, sleep, BoxError, Context, Tasks};
+///
+/// /// A connection pool: cheap to clone.
+/// #[derive(Clone, Default)]
+/// struct Db;
+///
+/// impl Db {
+///     async fn sync(&self, batch: usize) -> Result<usize, std::io::Error> {
+///         Ok(batch)
+///     }
+/// }
+///
+/// /// Syncs one batch of users, then pauses.
+/// #[async_task(name = "sync-users", fields(batch))]
+/// async fn sync_users(ctx: Context, db: Db, batch: usize) -> Result<(), BoxError> {
+///     let synced = db.sync(batch).await?; // errors convert into `BoxError` with `?`
+///     println!("synced {synced} users");
+///     sleep(&ctx, Duration::from_secs(60)).await?;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let tasks = Tasks::new("users");
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// // The fn now builds the runner; the `Tasks` runs it in a span named "sync-users",
+/// // inside its own "task" span.
+/// tasks.run(&ctx, sync_users(Db, 500));
+/// // A loop runs the same runner again and again, with a fresh clone of `db` and `batch`
+/// // each time.
+/// tasks.run_loop(&ctx, sync_users(Db, 100));
+///
+/// sleep(&ctx, Duration::from_secs(150)).await.unwrap();
+/// cancel.cancel();
+/// tasks.wait().await;
+/// # }
+/// ```
+///
+/// # What it does
+///
+/// `async fn NAME(ctx: Context, args...) -> Result<(), E>`, where `E` converts into
+/// [`BoxError`] (`anyhow::Error`, `std::io::Error`, `String`, your own error type), or with
+/// no return type, becomes `fn NAME(args...) -> impl Runner + Clone`. The fn keeps its
+/// visibility, doc comments and other attributes, and gets `#[must_use]`.
+///
+/// - **Arguments** are kept in the runner, and each run gets its own clone of them, so
+///   [`Tasks::run_loop`] can run it many times. An argument that is not `Clone` is a compile
+///   error at that argument: share it in an [`Arc`](std::sync::Arc). Arguments must own
+///   their data (`'static`), and be `Send + Sync`.
+/// - **Each run** happens in a span named `NAME` (or `name`), at INFO (or `level`), a child
+///   of the span current when the run starts: under a [`Tasks`], its `"task"` span. The span
+///   is entered for the whole body, across every `.await`, and closed when the run ends.
+/// - **An error** is returned as it is, and recorded on the span as fields: `error` (its
+///   `Display`), `otel.status_code = "ERROR"` and `otel.status_description`, which
+///   `tracing-opentelemetry` exports as the span's status. No event is emitted: the
+///   [`Tasks`] running it reports the error once. An error that is (or wraps)
+///   [`ContextError::Canceled`] records nothing, as [`Tasks`] reports nothing for it.
+/// - **A panic** is recorded on the span (`panic`, its message, and the status fields), then
+///   propagates unchanged; a [`Tasks`] catches and reports it.
+/// - **The runner's [`name`](Runner::name)** is the span name, so that
+///   [`Tasks::shutdown`] names a runner that does not stop.
+///
+/// The generated code names everything through `async_tasks`: a crate that uses the
+/// attribute needs no `tracing`, `async-trait` or `tokio` dependency of its own for it.
+///
+/// # Options
+///
+/// | Option | Default | |
+/// |---|---|---|
+/// | `name = "sync-users"` | the fn's name | The span's (and runner's) name: a non-empty string literal. |
+/// | `level = "debug"` | `"info"` | The span's level: `"trace"`, `"debug"`, `"info"`, `"warn"` or `"error"` (any case), or `Level::DEBUG`. |
+/// | `fields(key = value, ...)` | none | More span fields, as `#[tracing::instrument]` spells them (below). |
+/// | `crate = path` | `::async_tasks` | Where this crate is, when it is renamed or re-exported. |
+///
+/// `fields(...)` takes `key = value` (a [`tracing::Value`]), `key = %value` (its `Display`),
+/// `key = ?value` (its `Debug`), `key` alone (declared empty, to
+/// [record](tracing::Span::record) later through [`Span::current`](tracing::Span::current)),
+/// or `%name` / `?name` for the argument of that name. Keys may be dotted (`db.name`).
+/// Values may use the arguments and `ctx`; they are evaluated when each run starts. The
+/// keys `error`, `otel.status_code`, `otel.status_description` and `panic` are taken.
+///
+/// ```
+/// use async_tasks::{async_task, Context, Runner};
+///
+/// #[derive(Clone, Debug)]
+/// struct Shard {
+///     id: u32,
+/// }
+///
+/// #[async_task(name = "compact", level = "debug", fields(shard.id = shard.id, ?shard, removed))]
+/// async fn compact(_ctx: Context, shard: Shard, keep: usize) -> Result<(), String> {
+///     if keep == 0 {
+///         return Err(format!("refusing to remove everything from shard {}", shard.id));
+///     }
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let runner = compact(Shard { id: 7 }, 0);
+/// assert_eq!(runner.name(), Some("compact"));
+/// // Run directly, it returns the body's result (as a `BoxError`).
+/// let err = runner.run(Context::background()).await.unwrap_err();
+/// assert_eq!(err.to_string(), "refusing to remove everything from shard 7");
+/// # }
+/// ```
+///
+/// # What it becomes
+///
+/// Near enough (the real expansion goes through `async_tasks`' hidden support module, binds
+/// the arguments with your patterns, and keeps your tokens so errors point at them), the
+/// first example's `sync_users` is:
+///
+/// ```
+/// use std::pin::pin;
+///
+/// use async_tasks::{BoxError, Context, Func, Runner};
+/// use tracing::field::Empty;
+/// use tracing::Instrument;
+/// # #[derive(Clone, Default)]
+/// # struct Db;
+///
+/// /// Syncs one batch of users, then pauses.
+/// #[must_use = "this only builds the runner: run it with `Tasks::run`, `Tasks::run_loop` or `async_tasks::run`"]
+/// fn sync_users(db: Db, batch: usize) -> impl Runner + Clone {
+///     Func::named("sync-users", move |ctx: Context| {
+///         // Each run gets its own clone of the arguments (a non-`Clone` one fails to compile).
+///         let (db, batch) = (db.clone(), batch);
+///         async move {
+///             // Made when the run starts, so its parent is the span current then.
+///             let span = tracing::span!(
+///                 tracing::Level::INFO,
+///                 "sync-users",
+///                 batch = Empty, // `fields(batch)`
+///                 error = Empty,
+///                 otel.status_code = Empty,
+///                 otel.status_description = Empty,
+///                 panic = Empty,
+///             );
+///             let body = async move {
+///                 // ... the body as written, with `ctx`, `db` and `batch` ...
+/// #               let _ = (ctx, db, batch);
+///                 Ok::<(), BoxError>(())
+///             };
+///             let mut body = pin!(body.instrument(span));
+///             // (A panic in the body is recorded as `panic` and resumed: not shown.)
+///             let result = body.as_mut().await.map_err(BoxError::from);
+///             if let Err(err) = &result {
+///                 // (Unless it is, or wraps, `ContextError::Canceled`.)
+///                 let span = body.span();
+///                 span.record("error", err.to_string());
+///                 span.record("otel.status_code", "ERROR");
+///                 span.record("otel.status_description", err.to_string());
+///             }
+///             result
+///         }
+///     })
+/// }
+/// # let _ = sync_users(Db, 1);
+/// ```
+///
+/// # Compile errors
+///
+/// The fn must be an `async fn` whose first argument is the run's `Context` (by value, any
+/// pattern, any path to it: `_ctx: Context`, `ctx: async_tasks::Context`). Each mistake is
+/// reported at the tokens that make it, all of them at once:
+///
+/// - a fn that is not `async`, or is `const`, `unsafe` or `extern`;
+/// - no `Context` first argument, or a `self` receiver (pass what the body needs, such as an
+///   `Arc`, as an argument; an associated fn without `self` is fine, and its body may use
+///   `Self`);
+/// - generics, `impl Trait` arguments, or arguments that borrow (other than `&'static`);
+/// - an argument that is not `Clone` (at the argument), or a return type other than `()` or
+///   `Result<(), E: Into<BoxError>>` (at the return type);
+/// - an unknown or repeated option, a `name` that is not a non-empty string literal, an
+///   unknown level; the attribute on anything but a fn.
+///
+/// On such an error the fn is still declared (returning a runner that never runs), so that
+/// its callers do not add errors of their own.
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
 pub use async_tasks_macros::async_task;

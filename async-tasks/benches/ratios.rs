@@ -1,0 +1,503 @@
+//! Side-by-side ratios: every figure runs async-tasks and its hand-written tokio/tracing
+//! anchor in the same process, interleaved round by round (ABAB, then BABA), and reports the
+//! median ratio ours / anchor with its min–max. Absolute times are printed for orientation
+//! only: on a shared 2-core machine only the ratios mean anything.
+//!
+//! Run: `cargo bench -p async-tasks --bench ratios` (all figures), or pass a filter:
+//! `cargo bench -p async-tasks --bench ratios -- mutex`. `ROUNDS=31` changes the number of
+//! rounds (default 15).
+//!
+//! The memory figure runs each side in a fresh child process (this same binary, re-executed
+//! with `RATIOS_CHILD=<side>`), so that neither side inherits the other's freed memory.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_tasks::{BoxError, Context, Func, MutexWithContext, Runner, Tasks, async_trait};
+use tokio::runtime::{Builder, Runtime};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// One side of a figure: runs the workload once and returns (elapsed, units of work done).
+type Side = Box<dyn FnMut() -> (Duration, u64)>;
+
+/// A figure to measure: name, target ratio, unit, and how to build its two sides.
+struct Spec(&'static str, f64, &'static str, fn() -> (Side, Side));
+
+struct Figure {
+    name: &'static str,
+    target: f64,
+    unit: &'static str,
+    ours: Side,
+    anchor: Side,
+}
+
+fn current_thread() -> Runtime {
+    Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn multi_thread() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A subscriber that records INFO spans, as a production registry would.
+fn info_subscriber() -> tracing::Dispatch {
+    tracing::Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO),
+    )
+}
+
+/// Runs `f` with `dispatch` as the default subscriber if given.
+fn with_dispatch<T>(dispatch: &Option<tracing::Dispatch>, f: impl FnOnce() -> T) -> T {
+    match dispatch {
+        Some(d) => tracing::dispatcher::with_default(d, f),
+        None => f(),
+    }
+}
+
+struct Trivial;
+
+#[async_trait]
+impl Runner for Trivial {
+    async fn run(&self, _ctx: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+const WAVE: usize = 1_000;
+const WAVES: usize = 20;
+
+fn spawn_figures(subscriber: bool) -> (Side, Side) {
+    let dispatch = subscriber.then(info_subscriber);
+    let rt = Arc::new(current_thread());
+    let ours: Side = {
+        let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
+        let tasks = Tasks::new("bench");
+        let ctx = Context::background();
+        Box::new(move || {
+            with_dispatch(&dispatch, || {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..WAVES {
+                        for _ in 0..WAVE {
+                            tasks.run(&ctx, Trivial);
+                        }
+                        tasks.wait().await;
+                    }
+                    (start.elapsed(), (WAVE * WAVES) as u64)
+                })
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        with_dispatch(&dispatch, || {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..WAVES {
+                    let tracker = TaskTracker::new();
+                    for _ in 0..WAVE {
+                        if subscriber {
+                            tracker.spawn(async {}.instrument(tracing::info_span!(
+                                "task",
+                                task.name = "bench",
+                                otel.name = "bench"
+                            )));
+                        } else {
+                            tracker.spawn(async {});
+                        }
+                    }
+                    tracker.close();
+                    tracker.wait().await;
+                }
+                (start.elapsed(), (WAVE * WAVES) as u64)
+            })
+        })
+    });
+    (ours, anchor)
+}
+
+const ITERATIONS: u64 = 200_000;
+
+fn loop_figures(subscriber: bool) -> (Side, Side) {
+    let dispatch = subscriber.then(info_subscriber);
+    let rt = Arc::new(current_thread());
+    let ours: Side = {
+        let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
+        Box::new(move || {
+            with_dispatch(&dispatch, || {
+                rt.block_on(async {
+                    let tasks = Tasks::new("bench");
+                    let (ctx, cancel) = Context::background().with_cancel();
+                    let count = Arc::new(AtomicU64::new(0));
+                    let seen = Arc::clone(&count);
+                    let start = Instant::now();
+                    tasks.run_loop(
+                        &ctx,
+                        Func::new(move |_ctx| {
+                            if seen.fetch_add(1, Ordering::Relaxed) + 1 == ITERATIONS {
+                                cancel.cancel();
+                            }
+                            std::future::ready(Ok(()))
+                        }),
+                    );
+                    tasks.wait().await;
+                    (start.elapsed(), count.load(Ordering::Relaxed))
+                })
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        with_dispatch(&dispatch, || {
+            rt.block_on(async {
+                let tracker = TaskTracker::new();
+                let token = CancellationToken::new();
+                let count = Arc::new(AtomicU64::new(0));
+                let (seen, stop) = (Arc::clone(&count), token.clone());
+                let start = Instant::now();
+                tracker.spawn(async move {
+                    while !stop.is_cancelled() {
+                        let body = async {
+                            if seen.fetch_add(1, Ordering::Relaxed) + 1 == ITERATIONS {
+                                stop.cancel();
+                            }
+                        };
+                        if subscriber {
+                            body.instrument(tracing::info_span!(
+                                "task",
+                                task.name = "bench",
+                                otel.name = "bench"
+                            ))
+                            .await;
+                        } else {
+                            body.await;
+                        }
+                    }
+                });
+                tracker.close();
+                tracker.wait().await;
+                (start.elapsed(), count.load(Ordering::Relaxed))
+            })
+        })
+    });
+    (ours, anchor)
+}
+
+const LOCKS: u64 = 200_000;
+
+fn mutex_uncontended() -> (Side, Side) {
+    let rt = Arc::new(current_thread());
+    let ours: Side = {
+        let rt = Arc::clone(&rt);
+        Box::new(move || {
+            rt.block_on(async {
+                let mutex = MutexWithContext::new(0_u64);
+                let (ctx, _cancel) = Context::background().with_cancel();
+                let start = Instant::now();
+                for _ in 0..LOCKS {
+                    *black_box(&mutex).lock(&ctx).await.unwrap() += 1;
+                }
+                (start.elapsed(), LOCKS)
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        rt.block_on(async {
+            let mutex = tokio::sync::Mutex::new(0_u64);
+            let start = Instant::now();
+            for _ in 0..LOCKS {
+                *black_box(&mutex).lock().await += 1;
+            }
+            (start.elapsed(), LOCKS)
+        })
+    });
+    (ours, anchor)
+}
+
+const CONTENDERS: u64 = 8;
+const CONTENDED_LOCKS: u64 = 50_000;
+
+fn mutex_contended() -> (Side, Side) {
+    let rt = Arc::new(multi_thread());
+    let ours: Side = {
+        let rt = Arc::clone(&rt);
+        Box::new(move || {
+            rt.block_on(async {
+                let mutex = Arc::new(MutexWithContext::new(0_u64));
+                let (ctx, _cancel) = Context::background().with_cancel();
+                let start = Instant::now();
+                let handles: Vec<_> = (0..CONTENDERS)
+                    .map(|_| {
+                        let (mutex, ctx) = (Arc::clone(&mutex), ctx.clone());
+                        tokio::spawn(async move {
+                            for _ in 0..CONTENDED_LOCKS {
+                                *mutex.lock(&ctx).await.unwrap() += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+                assert_eq!(*mutex.try_lock().unwrap(), CONTENDERS * CONTENDED_LOCKS);
+                (start.elapsed(), CONTENDERS * CONTENDED_LOCKS)
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        rt.block_on(async {
+            let mutex = Arc::new(tokio::sync::Mutex::new(0_u64));
+            let start = Instant::now();
+            let handles: Vec<_> = (0..CONTENDERS)
+                .map(|_| {
+                    let mutex = Arc::clone(&mutex);
+                    tokio::spawn(async move {
+                        for _ in 0..CONTENDED_LOCKS {
+                            *mutex.lock().await += 1;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await.unwrap();
+            }
+            (start.elapsed(), CONTENDERS * CONTENDED_LOCKS)
+        })
+    });
+    (ours, anchor)
+}
+
+const PARKED_LOOPS: usize = 10_000;
+
+/// From `cancel()` to `wait()` returning, for loops parked in a one-hour sleep.
+fn cancel_latency() -> (Side, Side) {
+    let rt = Arc::new(current_thread());
+    let ours: Side = {
+        let rt = Arc::clone(&rt);
+        Box::new(move || {
+            rt.block_on(async {
+                let tasks = Tasks::new("bench");
+                let (ctx, cancel) = Context::background().with_cancel();
+                for _ in 0..PARKED_LOOPS {
+                    tasks.run_loop(
+                        &ctx,
+                        Func::new(|ctx| async move {
+                            async_tasks::sleep(&ctx, Duration::from_secs(3600)).await?;
+                            Ok(())
+                        }),
+                    );
+                }
+                // Let every loop reach its sleep.
+                tokio::task::yield_now().await;
+                let start = Instant::now();
+                cancel.cancel();
+                tasks.wait().await;
+                (start.elapsed(), PARKED_LOOPS as u64)
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        rt.block_on(async {
+            let tracker = TaskTracker::new();
+            let token = CancellationToken::new();
+            for _ in 0..PARKED_LOOPS {
+                let token = token.clone();
+                tracker.spawn(async move {
+                    while !token.is_cancelled() {
+                        tokio::select! {
+                            () = token.cancelled() => {}
+                            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                        }
+                    }
+                });
+            }
+            tracker.close();
+            tokio::task::yield_now().await;
+            let start = Instant::now();
+            token.cancel();
+            tracker.wait().await;
+            (start.elapsed(), PARKED_LOOPS as u64)
+        })
+    });
+    (ours, anchor)
+}
+
+const PARKED_TASKS: usize = 100_000;
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Child side of the memory figure: parks `PARKED_TASKS` tasks and prints bytes per task.
+fn memory_child(side: &str) {
+    let rt = current_thread();
+    rt.block_on(async {
+        let before = rss();
+        let after = if side == "ours" {
+            let tasks = Tasks::new("bench");
+            let (ctx, cancel) = Context::background().with_cancel();
+            for _ in 0..PARKED_TASKS {
+                tasks.run(
+                    &ctx,
+                    Func::new(|ctx| async move {
+                        ctx.done().await;
+                        Ok(())
+                    }),
+                );
+            }
+            tokio::task::yield_now().await;
+            let after = rss();
+            cancel.cancel();
+            tasks.wait().await;
+            after
+        } else {
+            let tracker = TaskTracker::new();
+            let token = CancellationToken::new();
+            for _ in 0..PARKED_TASKS {
+                let token = token.clone();
+                tracker.spawn(async move { token.cancelled().await });
+            }
+            tokio::task::yield_now().await;
+            let after = rss();
+            token.cancel();
+            tracker.close();
+            tracker.wait().await;
+            after
+        };
+        println!("{}", after.saturating_sub(before) / PARKED_TASKS as u64);
+    });
+}
+
+fn memory_side(side: &'static str) -> Side {
+    Box::new(move || {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("RATIOS_CHILD", side)
+            .output()
+            .unwrap();
+        let bytes: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // Reported as a "duration" of one nanosecond per byte so that the ratio machinery
+        // applies unchanged.
+        (Duration::from_nanos(bytes), 1)
+    })
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    sorted[sorted.len() / 2]
+}
+
+fn main() {
+    if let Ok(side) = std::env::var("RATIOS_CHILD") {
+        memory_child(&side);
+        return;
+    }
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
+
+    let figures: Vec<Spec> = vec![
+        Spec("spawn, no subscriber", 1.4, "ns/task", || {
+            spawn_figures(false)
+        }),
+        Spec("spawn, INFO subscriber", 1.2, "ns/task", || {
+            spawn_figures(true)
+        }),
+        Spec("loop iteration, no subscriber", 2.6, "ns/iter", || {
+            loop_figures(false)
+        }),
+        Spec("loop iteration, INFO subscriber", 1.35, "ns/iter", || {
+            loop_figures(true)
+        }),
+        Spec(
+            "mutex uncontended lock+unlock",
+            0.6,
+            "ns/lock",
+            mutex_uncontended,
+        ),
+        Spec(
+            "mutex contended, 8 tasks x 50k, 2 workers",
+            1.75,
+            "ns/lock",
+            mutex_contended,
+        ),
+        Spec(
+            "cancel latency, 10k parked loops",
+            1.5,
+            "ns/loop",
+            cancel_latency,
+        ),
+        Spec("memory per parked task", 1.6, "bytes/task", || {
+            (memory_side("ours"), memory_side("anchor"))
+        }),
+    ];
+
+    println!("| figure | ours | anchor | ratio median (min–max) | target |");
+    println!("|---|---|---|---|---|");
+    for Spec(name, target, unit, make) in figures {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let (ours, anchor) = make();
+        let mut figure = Figure {
+            name,
+            target,
+            unit,
+            ours,
+            anchor,
+        };
+        report(&mut figure, rounds);
+    }
+}
+
+fn report(figure: &mut Figure, rounds: usize) {
+    // One warm-up round of each side.
+    (figure.ours)();
+    (figure.anchor)();
+    let (mut ratios, mut ours_ns, mut anchor_ns) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let per_unit = |(elapsed, units): (Duration, u64)| elapsed.as_nanos() as f64 / units as f64;
+        let (a, b) = if round % 2 == 0 {
+            let a = per_unit((figure.ours)());
+            (a, per_unit((figure.anchor)()))
+        } else {
+            let b = per_unit((figure.anchor)());
+            (per_unit((figure.ours)()), b)
+        };
+        ours_ns.push(a);
+        anchor_ns.push(b);
+        ratios.push(a / b);
+    }
+    for v in [&mut ratios, &mut ours_ns, &mut anchor_ns] {
+        v.sort_by(f64::total_cmp);
+    }
+    let ratio = median(&ratios);
+    println!(
+        "| {} | {:.0} {unit} | {:.0} {unit} | **{ratio:.2}** ({:.2}–{:.2}) | ≤ {} {} |",
+        figure.name,
+        median(&ours_ns),
+        median(&anchor_ns),
+        ratios[0],
+        ratios[ratios.len() - 1],
+        figure.target,
+        if ratio <= figure.target { "✓" } else { "✗" },
+        unit = figure.unit,
+    );
+}

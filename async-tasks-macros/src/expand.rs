@@ -81,7 +81,7 @@ struct Locals {
 ///     let __async_task_args = __AsyncTaskArgs(args...);
 ///     Func::named("span name", move |ctx| {
 ///         let __AsyncTaskArgs(args...) = __async_task_args.clone();
-///         call(<Output as TaskOutput>::into_result, move || {
+///         call("NAME", <Output as TaskOutput>::into_result, move || {
 ///             let <user patterns> = <args and ctx>;
 ///             (span!(level, "span name", fields..., failure fields...), async move { body })
 ///         })
@@ -168,7 +168,7 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
     let call = respan(quote!(#krate::__private::call), at(asyncness.span));
     let call_args = group(
         Delimiter::Parenthesis,
-        quote!(#into_result, #start),
+        quote!(#name, #into_result, #start),
         asyncness.span,
     );
     let closure = quote_spanned! {at(paren_span)=>

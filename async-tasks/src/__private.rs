@@ -99,6 +99,7 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 ///
 /// [`ContextError::Canceled`]: crate::ContextError::Canceled
 pub async fn call<S, F>(
+    name: &'static str,
     into_result: fn(F::Output) -> Result<(), BoxError>,
     start: S,
 ) -> Result<(), BoxError>
@@ -107,10 +108,12 @@ where
     F: Future,
 {
     let (span, body) = start();
+    let meter = crate::metrics::CallMeter::start(name);
     let mut body = pin!(body.instrument(span));
     match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
         Ok(output) => {
             let result = into_result(output);
+            meter.finish(&result);
             if let Err(err) = &result {
                 if !is_canceled(&**err) {
                     let message = err.to_string();
@@ -123,6 +126,7 @@ where
         }
         Err(payload) => {
             record_panic(body.span(), &*payload);
+            meter.panicked();
             std::panic::resume_unwind(payload)
         }
     }
@@ -168,9 +172,9 @@ mod tests {
 
     #[tokio::test]
     async fn call_returns_the_bodys_result_and_resumes_its_panic() {
-        let ok = call(TaskOutput::into_result, || (Span::none(), async {})).await;
+        let ok = call("test", TaskOutput::into_result, || (Span::none(), async {})).await;
         assert!(ok.is_ok());
-        let canceled = call(TaskOutput::into_result, || {
+        let canceled = call("test", TaskOutput::into_result, || {
             (Span::none(), async { Err(ContextError::Canceled) })
         })
         .await;
@@ -181,7 +185,7 @@ mod tests {
         fn boom() {
             panic!("boom");
         }
-        let panicked = AssertUnwindSafe(call(TaskOutput::into_result, || {
+        let panicked = AssertUnwindSafe(call("test", TaskOutput::into_result, || {
             (Span::none(), async { boom() })
         }))
         .catch_unwind()

@@ -59,6 +59,7 @@
 //! | `Sleep`, `SleepUntil` | [`sleep`], [`sleep_until`], which also say whether they were cut short |
 //! | `MutexWithContext` | [`MutexWithContext`], which holds its data and unlocks on drop |
 //! | `RetryableOnce` | [`RetryableOnce`] |
+//! | `pool` (deprecated) | [`Pool`]: starting waits for a free slot, and [`Pool::wait`] returns every error by task name |
 //!
 //! Each run of a [`Tasks`] happens in a tracing span named `"task"` whose `otel.name` is the
 //! `Tasks`' name; [`macro@async_task`] opens a span per call inside it, as Go's
@@ -69,6 +70,26 @@
 //!
 //! - `macros` (default): the [`macro@async_task`] attribute.
 //! - `testing`: [`testing::SpanRecorder`], to assert on the spans your tasks record.
+//! - `metrics`: counts and times every run and every [`macro@async_task`] call through the
+//!   [`metrics`](https://docs.rs/metrics) facade, for whichever exporter the program installs
+//!   (Prometheus, StatsD, ...). Without the feature none of it is compiled.
+//!
+//!   | metric | type | labels | meaning |
+//!   |---|---|---|---|
+//!   | `async_tasks_runs_started_total` | counter | `tasks`, `task` | runs started: one per [`Tasks::run`] or [`Tasks::run_background`], one per [`Tasks::run_loop`] iteration |
+//!   | `async_tasks_runs_finished_total` | counter | `tasks`, `task`, `outcome` | runs ended, by `outcome`: `ok`, `error`, `panic`, or `canceled` (returned [`ContextError::Canceled`], which is not a failure) |
+//!   | `async_tasks_run_duration_seconds` | histogram | `tasks`, `task`, `outcome` | how long each run took, from its start to its end |
+//!   | `async_tasks_running` | gauge | `tasks`, `task` | tasks running now (a loop counts once); summed over `task`, [`Tasks::running`] |
+//!   | `async_tasks_call_duration_seconds` | histogram | `call`, `outcome` | how long each [`macro@async_task`] call took |
+//!
+//!   `tasks` is the [`Tasks`]' name, `task` the runner's [`name`](Runner::name) (the
+//!   `Tasks`' name for a runner without one), `call` the `#[async_task]` name. A task
+//!   registers its metrics with the recorder current where it does so (the gauge where
+//!   `run*()` is called, the rest on the thread that runs it), so a test's local recorder
+//!   (`metrics::set_default_local_recorder`) sees them all on a current-thread runtime.
+//!   Durations are read from tokio's clock, so they follow a paused test clock. A run whose
+//!   task is dropped unfinished (its runtime shut down) counts as started, not as finished,
+//!   and leaves the gauge. A call is timed when its span is enabled (a subscriber takes it).
 //!
 //! [tokio]: https://tokio.rs
 //! [`gobox/pkg/async`]: https://pkg.go.dev/github.com/getoutreach/gobox/pkg/async
@@ -84,8 +105,10 @@
 mod context;
 mod group;
 mod loom;
+mod metrics;
 mod mutex;
 mod once;
+mod pool;
 mod registry;
 mod report;
 mod runner;
@@ -103,6 +126,7 @@ pub use crate::context::{CancelHandle, Context, ContextError};
 pub use crate::group::run_group;
 pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
 pub use crate::once::RetryableOnce;
+pub use crate::pool::{Pool, PoolErrors, TaskError};
 pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};
 pub use crate::sleep::{sleep, sleep_until};
 pub use crate::tasks::{ShutdownTimeout, Tasks, default_tasks, run, run_background, run_loop};

@@ -18,6 +18,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_util::FutureExt;
 
+use crate::tasks::Polling;
 use crate::{BoxError, Context, ContextError, Runner};
 
 /// How one run ended.
@@ -79,6 +80,8 @@ pub(crate) type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>
 /// every layer counts. It borrows the span rather than owning it: the task stores the span
 /// already, and a second copy would make every spawned future (copied on spawn) larger.
 pub(crate) struct Supervised<'a, R: ?Sized> {
+    /// The id of the `Tasks` running it, marked on the thread while polling.
+    tasks_id: u32,
     runner: &'a R,
     /// Taken by the first poll, which calls `run`.
     ctx: Option<Context>,
@@ -87,8 +90,9 @@ pub(crate) struct Supervised<'a, R: ?Sized> {
 }
 
 impl<'a, R: Runner + ?Sized> Supervised<'a, R> {
-    pub(crate) fn new(runner: &'a R, ctx: Context, span: &'a tracing::Span) -> Self {
+    pub(crate) fn new(runner: &'a R, ctx: Context, span: &'a tracing::Span, tasks_id: u32) -> Self {
         Supervised {
+            tasks_id,
             runner,
             ctx: Some(ctx),
             fut: None,
@@ -104,6 +108,7 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
         // `Supervised` is `Unpin`: its future is already boxed.
         let this = &mut *self;
         let _entered = this.span.enter();
+        let _polling = Polling::enter(this.tasks_id);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             let (runner, ctx) = (this.runner, &mut this.ctx);
             let fut = this

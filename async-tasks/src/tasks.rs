@@ -7,9 +7,10 @@
 //!   reaches all of them, including those started after it (born cancelled);
 //! - a task never unwinds into tokio: panics are caught and reported in `report.rs`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -87,15 +88,31 @@ pub struct Tasks {
     shared: Arc<Shared>,
 }
 
-tokio::task_local! {
-    /// The id of the `Tasks` whose task is being polled, so that `wait` can refuse to wait
-    /// for itself.
-    static CURRENT_TASKS: u64;
+thread_local! {
+    /// The id of the `Tasks` whose task this thread is polling (0: none), so that `wait`
+    /// can refuse to wait for itself. Set by [`Polling`] around each poll of a run.
+    static POLLING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as polling a task of the `Tasks` with this id, until dropped
+/// (restoring what was there, for runtimes nested inside a task).
+pub(crate) struct Polling(u32);
+
+impl Polling {
+    pub(crate) fn enter(tasks_id: u32) -> Polling {
+        Polling(POLLING.replace(tasks_id))
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        POLLING.set(self.0);
+    }
 }
 
 struct Shared {
-    /// Unique per `Tasks::new` (an address could be reused after a drop).
-    id: u64,
+    /// Unique per `Tasks::new` (an address could be reused after a drop), never 0.
+    id: u32,
     name: Box<str>,
     /// Parent of every task's context; cancelled by `shutdown`.
     ctx: Context,
@@ -103,6 +120,8 @@ struct Shared {
     /// Go's `WaitGroup` semantics.
     tracker: TaskTracker,
     registry: Arc<Registry>,
+    /// Metric keys (feature `metrics`; zero-sized without it).
+    metrics: crate::metrics::TasksMetrics,
 }
 
 /// Returned by [`Tasks::shutdown`] when tasks were still running after the grace period.
@@ -194,15 +213,19 @@ impl Tasks {
         let (ctx, _) = Context::background().with_cancel();
         let tracker = TaskTracker::new();
         tracker.close();
-        // Relaxed: only uniqueness matters.
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        // Relaxed: only uniqueness matters. 0 is "no `Tasks`" in `POLLING`. 32 bits keep
+        // every spawned future 8 bytes smaller (it packs beside the future's state tag); a
+        // clash needs 2^32 `Tasks::new` calls between two sets alive at once, and would only
+        // make `wait` refuse to run from a task of the other.
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
         Tasks {
             shared: Arc::new(Shared {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed).max(1),
                 name: name.into().into_boxed_str(),
                 ctx,
                 tracker,
                 registry: Arc::default(),
+                metrics: Default::default(),
             }),
         }
     }
@@ -242,13 +265,18 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        let listed = self.list(runner.name());
+        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let ctx = ctx.join(&self.shared.ctx);
         // Contextual parent: the span current here, without cloning it.
         let span = task_span!(self);
         self.spawn(async move {
-            let _listed = listed;
-            Supervised::new(&runner, ctx, &span).await;
+            // Owned (and dropped) by the future, not moved into a local of its own: a
+            // moved upvar keeps its slot, and the future's size is copied on every spawn.
+            let _ = &listed;
+            let started = meter.start();
+            let outcome = Supervised::new(&runner, ctx, &span, id).await;
+            meter.finish(started, &outcome);
         });
     }
 
@@ -295,15 +323,20 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        let listed = self.list(runner.name());
+        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let ctx = ctx.join(&self.shared.ctx);
         let parent = tracing::Span::current();
         let this = self.clone();
         let task = async move {
-            let _listed = listed;
+            // Owned (and dropped) by the future, not moved into a local of its own: a
+            // moved upvar keeps its slot, and the future's size is copied on every spawn.
+            let _ = &listed;
             while !ctx.is_done() {
                 let span = task_span!(this, parent: &parent);
-                let outcome = Supervised::new(&runner, ctx.clone(), &span).await;
+                let started = meter.start();
+                let outcome = Supervised::new(&runner, ctx.clone(), &span, id).await;
+                meter.finish(started, &outcome);
                 if !outcome.keeps_looping() {
                     break;
                 }
@@ -347,13 +380,18 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let listed = self.list(runner.name());
+        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let ctx = self.shared.ctx.clone();
         let span = task_span!(self, parent: None);
         span.follows_from(tracing::Span::current());
         self.spawn(async move {
-            let _listed = listed;
-            Supervised::new(&runner, ctx, &span).await;
+            // Owned (and dropped) by the future, not moved into a local of its own: a
+            // moved upvar keeps its slot, and the future's size is copied on every spawn.
+            let _ = &listed;
+            let started = meter.start();
+            let outcome = Supervised::new(&runner, ctx, &span, id).await;
+            meter.finish(started, &outcome);
         });
     }
 
@@ -373,16 +411,12 @@ impl Tasks {
         // Outside a runtime, tokio panics here with "there is no reactor running, must be
         // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
         // `#[track_caller]` on every `run*`.
-        self.shared
-            .tracker
-            .spawn(CURRENT_TASKS.scope(self.shared.id, task));
+        self.shared.tracker.spawn(task);
     }
 
     /// Whether the code running now is one of this set's tasks.
     fn is_current(&self) -> bool {
-        CURRENT_TASKS
-            .try_with(|id| *id == self.shared.id)
-            .unwrap_or(false)
+        POLLING.get() == self.shared.id
     }
 
     /// Waits until no task of this set is running: the twin of Go's `Tasks.Wait`.

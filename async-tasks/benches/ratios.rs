@@ -9,6 +9,12 @@
 //!
 //! The memory figure runs each side in a fresh child process (this same binary, re-executed
 //! with `RATIOS_CHILD=<side>`), so that neither side inherits the other's freed memory.
+//!
+//! `INSTRUCTIONS=1` counts instructions instead of time, with valgrind's callgrind: one side
+//! of one figure per child process, run once and twice, the difference divided by the units
+//! of work. Instruction counts do not depend on what else the machine is doing, so these
+//! ratios repeat exactly; they do not see cache misses or the cost of atomics, which the
+//! timed ratios do.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -25,8 +31,9 @@ use tracing_subscriber::layer::SubscriberExt;
 /// One side of a figure: runs the workload once and returns (elapsed, units of work done).
 type Side = Box<dyn FnMut() -> (Duration, u64)>;
 
-/// A figure to measure: name, target ratio, unit, and how to build its two sides.
-struct Spec(&'static str, f64, &'static str, fn() -> (Side, Side));
+/// A figure to measure: name, target ratio, unit, how to build its two sides, and whether
+/// it can be counted in instructions.
+struct Spec(&'static str, f64, &'static str, fn() -> (Side, Side), bool);
 
 struct Figure {
     name: &'static str,
@@ -184,6 +191,88 @@ fn loop_figures(subscriber: bool) -> (Side, Side) {
                 tracker.close();
                 tracker.wait().await;
                 (start.elapsed(), count.load(Ordering::Relaxed))
+            })
+        })
+    });
+    (ours, anchor)
+}
+
+const CALLS: u64 = 200_000;
+
+/// The generated runner of the `#[async_task]` figure.
+#[async_tasks::async_task(name = "bench-call")]
+async fn generated_call(_ctx: Context, n: u64) -> Result<(), BoxError> {
+    black_box(n);
+    Ok(())
+}
+
+/// The anchor of the `#[async_task]` figure: a hand-written runner doing the same span work
+/// (a span per call with the four failure fields, entered while the body is polled, a panic
+/// caught to be recorded and resumed, the error recorded on failure).
+struct HandWritten {
+    n: u64,
+}
+
+#[async_trait]
+impl Runner for HandWritten {
+    async fn run(&self, _ctx: Context) -> Result<(), BoxError> {
+        use futures_util::FutureExt;
+        let n = self.n;
+        let span = tracing::info_span!(
+            "bench-call",
+            error = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            panic = tracing::field::Empty,
+        );
+        let body = async move {
+            black_box(n);
+            Ok::<(), BoxError>(())
+        };
+        let mut body = std::pin::pin!(body.instrument(span));
+        match std::panic::AssertUnwindSafe(body.as_mut())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                body.span().record("error", err.to_string().as_str());
+                Err(err)
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+}
+
+fn call_figures(subscriber: bool) -> (Side, Side) {
+    let dispatch = subscriber.then(info_subscriber);
+    let rt = Arc::new(current_thread());
+    let ours: Side = {
+        let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
+        Box::new(move || {
+            with_dispatch(&dispatch, || {
+                rt.block_on(async {
+                    let runner = generated_call(7);
+                    let ctx = Context::background();
+                    let start = Instant::now();
+                    for _ in 0..CALLS {
+                        black_box(&runner).run(ctx.clone()).await.unwrap();
+                    }
+                    (start.elapsed(), CALLS)
+                })
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        with_dispatch(&dispatch, || {
+            rt.block_on(async {
+                let runner = HandWritten { n: 7 };
+                let ctx = Context::background();
+                let start = Instant::now();
+                for _ in 0..CALLS {
+                    black_box(&runner).run(ctx.clone()).await.unwrap();
+                }
+                (start.elapsed(), CALLS)
             })
         })
     });
@@ -399,9 +488,92 @@ fn median(sorted: &[f64]) -> f64 {
     sorted[sorted.len() / 2]
 }
 
+/// Every figure, in the order of the table. The last field says whether the figure can be
+/// counted in instructions: only those whose timed region is the whole side (not the
+/// cancel-latency one, whose setup dominates, nor the multi-thread one, which callgrind
+/// serialises, nor memory).
+fn figures() -> Vec<Spec> {
+    vec![
+        Spec(
+            "spawn, no subscriber",
+            1.4,
+            "ns/task",
+            || spawn_figures(false),
+            true,
+        ),
+        Spec(
+            "spawn, INFO subscriber",
+            1.2,
+            "ns/task",
+            || spawn_figures(true),
+            true,
+        ),
+        Spec(
+            "loop iteration, no subscriber",
+            2.6,
+            "ns/iter",
+            || loop_figures(false),
+            true,
+        ),
+        Spec(
+            "loop iteration, INFO subscriber",
+            1.35,
+            "ns/iter",
+            || loop_figures(true),
+            true,
+        ),
+        Spec(
+            "mutex uncontended lock+unlock",
+            0.6,
+            "ns/lock",
+            mutex_uncontended,
+            true,
+        ),
+        Spec(
+            "mutex contended, 8 tasks x 50k, 2 workers",
+            1.75,
+            "ns/lock",
+            mutex_contended,
+            false,
+        ),
+        Spec(
+            "cancel latency, 10k parked loops",
+            1.5,
+            "ns/loop",
+            cancel_latency,
+            false,
+        ),
+        Spec(
+            "#[async_task] run, no subscriber",
+            1.1,
+            "ns/call",
+            || call_figures(false),
+            true,
+        ),
+        Spec(
+            "#[async_task] run, INFO subscriber",
+            1.1,
+            "ns/call",
+            || call_figures(true),
+            true,
+        ),
+        Spec(
+            "memory per parked task",
+            1.6,
+            "bytes/task",
+            || (memory_side("ours"), memory_side("anchor")),
+            false,
+        ),
+    ]
+}
+
 fn main() {
     if let Ok(side) = std::env::var("RATIOS_CHILD") {
         memory_child(&side);
+        return;
+    }
+    if let Ok(spec) = std::env::var("RATIOS_INSTRUCTIONS_CHILD") {
+        instructions_child(&spec);
         return;
     }
     let filter: Vec<String> = std::env::args()
@@ -412,47 +584,22 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(15);
+    let instructions = std::env::var_os("INSTRUCTIONS").is_some();
 
-    let figures: Vec<Spec> = vec![
-        Spec("spawn, no subscriber", 1.4, "ns/task", || {
-            spawn_figures(false)
-        }),
-        Spec("spawn, INFO subscriber", 1.2, "ns/task", || {
-            spawn_figures(true)
-        }),
-        Spec("loop iteration, no subscriber", 2.6, "ns/iter", || {
-            loop_figures(false)
-        }),
-        Spec("loop iteration, INFO subscriber", 1.35, "ns/iter", || {
-            loop_figures(true)
-        }),
-        Spec(
-            "mutex uncontended lock+unlock",
-            0.6,
-            "ns/lock",
-            mutex_uncontended,
-        ),
-        Spec(
-            "mutex contended, 8 tasks x 50k, 2 workers",
-            1.75,
-            "ns/lock",
-            mutex_contended,
-        ),
-        Spec(
-            "cancel latency, 10k parked loops",
-            1.5,
-            "ns/loop",
-            cancel_latency,
-        ),
-        Spec("memory per parked task", 1.6, "bytes/task", || {
-            (memory_side("ours"), memory_side("anchor"))
-        }),
-    ];
-
-    println!("| figure | ours | anchor | ratio median (min–max) | target |");
+    if instructions {
+        println!("| figure | ours | anchor | ratio | target |");
+    } else {
+        println!("| figure | ours | anchor | ratio median (min–max) | target |");
+    }
     println!("|---|---|---|---|---|");
-    for Spec(name, target, unit, make) in figures {
+    for (index, Spec(name, target, unit, make, countable)) in figures().into_iter().enumerate() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        if instructions {
+            if countable {
+                report_instructions(index, name, target);
+            }
             continue;
         }
         let (ours, anchor) = make();
@@ -465,6 +612,66 @@ fn main() {
         };
         report(&mut figure, rounds);
     }
+}
+
+/// Child side of the instruction count: runs one side of one figure `reps` times and
+/// prints the units of work of one run.
+fn instructions_child(spec: &str) {
+    let mut parts = spec.split(':');
+    let (Some(index), Some(side), Some(reps)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("RATIOS_INSTRUCTIONS_CHILD is index:side:reps");
+    };
+    let Spec(.., make, _) = figures().swap_remove(index.parse().unwrap());
+    let (mut ours, mut anchor) = make();
+    let run = if side == "ours" {
+        &mut ours
+    } else {
+        &mut anchor
+    };
+    let mut units = 0;
+    for _ in 0..reps.parse::<u32>().unwrap() {
+        units = run().1;
+    }
+    println!("{units}");
+}
+
+/// Instructions (callgrind's `Ir`) of one run of `side`: the count for two runs minus the
+/// count for one, so that start-up and warm-up cancel out. Returns (instructions, units).
+fn count_instructions(index: usize, side: &str) -> (u64, u64) {
+    let collected = |reps: u32| -> (u64, u64) {
+        let out = std::process::Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(std::env::current_exe().unwrap())
+            .env(
+                "RATIOS_INSTRUCTIONS_CHILD",
+                format!("{index}:{side}:{reps}"),
+            )
+            .output()
+            .expect("INSTRUCTIONS=1 needs valgrind on the PATH");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let count = stderr
+            .lines()
+            .find_map(|line| line.split("Collected : ").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no instruction count from callgrind:\n{stderr}"));
+        let units = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        (count, units)
+    };
+    let (one, units) = collected(1);
+    let (two, _) = collected(2);
+    (two.saturating_sub(one), units)
+}
+
+fn report_instructions(index: usize, name: &str, target: f64) {
+    let (ours, ours_units) = count_instructions(index, "ours");
+    let (anchor, anchor_units) = count_instructions(index, "anchor");
+    let ours = ours as f64 / ours_units as f64;
+    let anchor = anchor as f64 / anchor_units as f64;
+    let ratio = ours / anchor;
+    println!(
+        "| {name} | {ours:.0} instr/unit | {anchor:.0} instr/unit | **{ratio:.2}** | ≤ {target} {} |",
+        if ratio <= target { "✓" } else { "✗" },
+    );
 }
 
 fn report(figure: &mut Figure, rounds: usize) {

@@ -251,12 +251,14 @@ impl Context {
     /// Once `Some`, it never changes. A passed deadline counts even if nothing has awaited
     /// [`done`](Context::done).
     #[must_use]
+    #[inline]
     pub fn err(&self) -> Option<ContextError> {
         self.node.as_ref().and_then(|node| node.err())
     }
 
     /// Whether this context is done: `self.err().is_some()`.
     #[must_use]
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.err().is_some()
     }

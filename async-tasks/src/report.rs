@@ -47,6 +47,7 @@ impl Outcome {
 }
 
 impl From<Result<(), BoxError>> for Outcome {
+    #[inline]
     fn from(result: Result<(), BoxError>) -> Self {
         match result {
             Ok(()) => Outcome::Finished,
@@ -71,32 +72,48 @@ where
 /// The boxed future of one [`Runner::run`].
 pub(crate) type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
 
+/// What one run needs besides its runner: the context to hand it, the span to run it in,
+/// and the id of the `Tasks` it belongs to. Owned by the task; [`Supervised`] borrows it.
+pub(crate) struct Run {
+    /// Taken by the first poll, which calls `run` (left as the background context, which
+    /// costs nothing: an `Option<Context>` would be twice the size).
+    ctx: Context,
+    span: tracing::Span,
+    /// Marked on the thread while polling, for `Tasks::wait`'s self-wait check.
+    tasks_id: u32,
+}
+
+impl Run {
+    pub(crate) fn new(ctx: Context, span: tracing::Span, tasks_id: u32) -> Self {
+        Run {
+            ctx,
+            span,
+            tasks_id,
+        }
+    }
+}
+
 /// One run of a task: calls the runner and polls its future inside the task's span,
 /// catches a panic (also one raised by `run` itself, before it returns a future), and
 /// reports the outcome in the span before returning it.
 ///
 /// The same as `span.in_scope(|| catch(runner.run(ctx))).instrument(span)` followed by
 /// `span.in_scope(|| report(..))`, in one layer: this is polled once per loop iteration, so
-/// every layer counts. It borrows the span rather than owning it: the task stores the span
-/// already, and a second copy would make every spawned future (copied on spawn) larger.
+/// every layer counts. It borrows its [`Run`] rather than owning it: a value moved into a
+/// future from one of the task's captures keeps its slot there too, and every spawned
+/// future is copied whole on spawn, so each copy avoided counts.
 pub(crate) struct Supervised<'a, R: ?Sized> {
-    /// The id of the `Tasks` running it, marked on the thread while polling.
-    tasks_id: u32,
     runner: &'a R,
-    /// Taken by the first poll, which calls `run`.
-    ctx: Option<Context>,
+    run: &'a mut Run,
     fut: Option<RunFuture<'a>>,
-    span: &'a tracing::Span,
 }
 
 impl<'a, R: Runner + ?Sized> Supervised<'a, R> {
-    pub(crate) fn new(runner: &'a R, ctx: Context, span: &'a tracing::Span, tasks_id: u32) -> Self {
+    pub(crate) fn new(runner: &'a R, run: &'a mut Run) -> Self {
         Supervised {
-            tasks_id,
             runner,
-            ctx: Some(ctx),
+            run,
             fut: None,
-            span,
         }
     }
 }
@@ -107,13 +124,14 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome> {
         // `Supervised` is `Unpin`: its future is already boxed.
         let this = &mut *self;
-        let _entered = this.span.enter();
-        let _polling = Polling::enter(this.tasks_id);
+        let run = &mut *this.run;
+        let _entered = run.span.enter();
+        let _polling = Polling::enter(run.tasks_id);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
-            let (runner, ctx) = (this.runner, &mut this.ctx);
+            let (runner, ctx) = (this.runner, &mut run.ctx);
             let fut = this
                 .fut
-                .get_or_insert_with(|| runner.run(ctx.take().unwrap_or_default()));
+                .get_or_insert_with(|| runner.run(std::mem::take(ctx)));
             fut.as_mut().poll(cx)
         }));
         let outcome = match polled {
@@ -144,6 +162,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Reports `outcome` in the current span, as the module docs describe.
+#[inline]
 pub(crate) fn report(outcome: &Outcome) {
     match outcome {
         Outcome::Finished | Outcome::Canceled(_) => {}

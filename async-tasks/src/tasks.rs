@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::field::Empty;
 
 use crate::registry::{Entry, Listed, Registry};
-use crate::report::Supervised;
+use crate::report::{Run, Supervised};
 use crate::{Context, ContextError, Runner};
 
 /// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
@@ -267,15 +267,14 @@ impl Tasks {
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
         let (listed, id) = (self.list(runner.name()), self.shared.id);
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
-        let ctx = ctx.join(&self.shared.ctx);
         // Contextual parent: the span current here, without cloning it.
-        let span = task_span!(self);
+        let mut run = Run::new(ctx.join(&self.shared.ctx), task_span!(self), id);
         self.spawn(async move {
             // Owned (and dropped) by the future, not moved into a local of its own: a
             // moved upvar keeps its slot, and the future's size is copied on every spawn.
             let _ = &listed;
             let started = meter.start();
-            let outcome = Supervised::new(&runner, ctx, &span, id).await;
+            let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
         });
     }
@@ -333,9 +332,9 @@ impl Tasks {
             // moved upvar keeps its slot, and the future's size is copied on every spawn.
             let _ = &listed;
             while !ctx.is_done() {
-                let span = task_span!(this, parent: &parent);
+                let mut run = Run::new(ctx.clone(), task_span!(this, parent: &parent), id);
                 let started = meter.start();
-                let outcome = Supervised::new(&runner, ctx.clone(), &span, id).await;
+                let outcome = Supervised::new(&runner, &mut run).await;
                 meter.finish(started, &outcome);
                 if !outcome.keeps_looping() {
                     break;
@@ -382,15 +381,15 @@ impl Tasks {
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
         let (listed, id) = (self.list(runner.name()), self.shared.id);
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
-        let ctx = self.shared.ctx.clone();
         let span = task_span!(self, parent: None);
         span.follows_from(tracing::Span::current());
+        let mut run = Run::new(self.shared.ctx.clone(), span, id);
         self.spawn(async move {
             // Owned (and dropped) by the future, not moved into a local of its own: a
             // moved upvar keeps its slot, and the future's size is copied on every spawn.
             let _ = &listed;
             let started = meter.start();
-            let outcome = Supervised::new(&runner, ctx, &span, id).await;
+            let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
         });
     }

@@ -148,6 +148,7 @@ impl Node {
     }
 
     /// Why this node is done, or `None` while it is live.
+    #[inline]
     pub(crate) fn err(&self) -> Option<ContextError> {
         // Acquire: pairs with the AcqRel exchange in `cancel`, so whoever sees a node done
         // also sees everything its canceller did before cancelling.

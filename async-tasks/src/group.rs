@@ -6,8 +6,12 @@ use std::panic;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::context::{Cause, Why};
 use crate::report::{Outcome, catch, panic_message};
-use crate::{BoxError, Context, Runner, run_close};
+use crate::{BoxError, Context, ContextError, Runner, run_close};
 
 /// Runs `runners` concurrently as one [`Runner`]: the twin of Go's `async.RunGroup`.
 ///
@@ -63,6 +67,15 @@ impl fmt::Debug for Group {
     }
 }
 
+/// How one member ended. A failure's error is shared with the siblings it cancelled, as
+/// the cause of their cancellation.
+enum Ended {
+    Fine,
+    /// Returned an error; `quiet` when it is a cancellation (reported by nobody).
+    Failed(Arc<RunGroupFailed>, bool),
+    Panicked(Box<dyn Any + Send>),
+}
+
 #[async_trait::async_trait]
 impl Runner for Group {
     async fn run(&self, ctx: Context) -> Result<(), BoxError> {
@@ -73,25 +86,40 @@ impl Runner for Group {
             .map(|runner| {
                 let (group_ctx, cancel_group, ctx) = (&group_ctx, &cancel_group, &ctx);
                 async move {
-                    let outcome = catch(runner.run(group_ctx.clone())).await;
-                    if outcome.is_failure() {
-                        cancel_group.cancel();
+                    let ended = match catch(runner.run(group_ctx.clone())).await {
+                        Outcome::Finished | Outcome::Stopped => Ended::Fine,
+                        Outcome::Failed(err) => Ended::Failed(Arc::new(RunGroupFailed(err)), false),
+                        Outcome::Canceled(err) => {
+                            Ended::Failed(Arc::new(RunGroupFailed(err)), true)
+                        }
+                        Outcome::Panicked(payload) => Ended::Panicked(payload),
+                    };
+                    match &ended {
+                        Ended::Fine => {}
+                        Ended::Failed(failed, _) => cancel_group.cancel_because(Why {
+                            reason: ContextError::Canceled,
+                            cause: Some(Arc::clone(failed) as Cause),
+                        }),
+                        Ended::Panicked(payload) => cancel_group.cancel_with(format!(
+                            "a runner of the group panicked: {}",
+                            panic_message(&**payload)
+                        )),
                     }
                     close(ctx, &**runner).await;
-                    outcome
+                    ended
                 }
             })
             .collect();
 
-        let mut first: Option<Outcome> = None;
-        while let Some(outcome) = members.next().await {
-            match (&first, outcome) {
-                (_, Outcome::Finished) | (Some(_), Outcome::Canceled(_)) => {}
+        let mut first: Option<Ended> = None;
+        while let Some(ended) = members.next().await {
+            match (&first, ended) {
+                (_, Ended::Fine) | (Some(_), Ended::Failed(_, true)) => {}
                 (None, failure) => first = Some(failure),
-                (Some(_), Outcome::Failed(err)) => {
-                    tracing::error!(error = %err, "run_group: runner failed after the group was stopped");
+                (Some(_), Ended::Failed(failed, false)) => {
+                    tracing::error!(error = %failed.0, "run_group: runner failed after the group was stopped");
                 }
-                (Some(_), Outcome::Panicked(payload)) => {
+                (Some(_), Ended::Panicked(payload)) => {
                     tracing::error!(
                         panic = panic_message(&*payload),
                         "run_group: runner panicked after the group was stopped"
@@ -99,11 +127,19 @@ impl Runner for Group {
                 }
             }
         }
+        // Every member is done and closed: drop what could still hold the first error (as a
+        // cause), so that it can be returned as it was.
+        drop(members);
         cancel_group.cancel();
+        drop((group_ctx, cancel_group));
         match first {
-            None | Some(Outcome::Finished) => Ok(()),
-            Some(Outcome::Failed(err) | Outcome::Canceled(err)) => Err(err),
-            Some(Outcome::Panicked(payload)) => panic::resume_unwind(payload),
+            None | Some(Ended::Fine) => Ok(()),
+            Some(Ended::Failed(failed, _)) => Err(match Arc::try_unwrap(failed) {
+                Ok(failed) => failed.0,
+                // A runner kept its context (and with it the cause) past its run.
+                Err(shared) => Box::new(shared),
+            }),
+            Some(Ended::Panicked(payload)) => panic::resume_unwind(payload),
         }
     }
 
@@ -113,10 +149,56 @@ impl Runner for Group {
     }
 }
 
+/// The [cause](Context::cause) with which [`run_group`] cancels the other runners when one
+/// fails: that runner's error, also in its [`source`](std::error::Error::source).
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{run_group, BoxError, Context, Func, Runner, RunGroupFailed};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = run_group(vec![
+///     Box::new(Func::new(|_ctx| async { Err::<(), BoxError>("disk full".into()) })),
+///     Box::new(Func::new(|ctx| async move {
+///         ctx.done().await;
+///         let cause = ctx.cause().unwrap();
+///         let failed = cause.downcast_ref::<RunGroupFailed>().unwrap();
+///         assert_eq!(failed.error().to_string(), "disk full");
+///         Ok(())
+///     })),
+/// ]);
+/// assert!(group.run(Context::background()).await.is_err());
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RunGroupFailed(BoxError);
+
+impl RunGroupFailed {
+    /// The failing runner's error.
+    #[must_use]
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Display for RunGroupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a runner of the group failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for RunGroupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
 /// Closes one member, reporting (not returning) a failure or panic of its close.
 async fn close(ctx: &Context, runner: &dyn Runner) {
     match catch(run_close(ctx, runner)).await {
-        Outcome::Finished | Outcome::Canceled(_) => {}
+        Outcome::Finished | Outcome::Stopped | Outcome::Canceled(_) => {}
         Outcome::Failed(err) => tracing::error!(error = %err, "run_group: closing a runner failed"),
         Outcome::Panicked(payload) => tracing::error!(
             panic = panic_message(&*payload),

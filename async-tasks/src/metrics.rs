@@ -101,7 +101,7 @@ mod enabled {
 
         fn of(outcome: &Outcome) -> Ended {
             match outcome {
-                Outcome::Finished => Ended::Ok,
+                Outcome::Finished | Outcome::Stopped => Ended::Ok,
                 Outcome::Canceled(_) => Ended::Canceled,
                 Outcome::Failed(_) => Ended::Error,
                 Outcome::Panicked(_) => Ended::Panic,

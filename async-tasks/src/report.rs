@@ -2,10 +2,12 @@
 //! are errors, and that turns them into tracing events and span status.
 //!
 //! Policy (shared by `Tasks` and `run_group`):
-//! - `Ok(())` and errors that are, or are caused by, [`ContextError::Canceled`] are quiet;
-//! - any other error is one ERROR event with an `error` field (its `Display`);
+//! - `Ok(())`, [`StopLoop`] and errors that are, or are caused by,
+//!   [`ContextError::Canceled`] are quiet;
+//! - any other error is one ERROR event with an `error` field (its `Display`), or one WARN
+//!   event, or nothing, as the `Tasks`' [`ErrorClass`] of it says;
 //! - a panic is one ERROR event with a `panic` field (its message);
-//! - both failures also mark the current span `otel.status_code = "ERROR"` with the message
+//! - an error of class `Error` and a panic also mark the current span `otel.status_code = "ERROR"` with the message
 //!   in `otel.status_description` (the field tracing-opentelemetry turns into the status
 //!   description), so OpenTelemetry exports the run as failed, with its message.
 
@@ -18,13 +20,16 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_util::FutureExt;
 
+use crate::classify::{ErrorClass, classify};
 use crate::tasks::Polling;
-use crate::{BoxError, Context, ContextError, Runner};
+use crate::{BoxError, Context, ContextError, Runner, StopLoop};
 
 /// How one run ended.
 pub(crate) enum Outcome {
     /// Returned `Ok(())`.
     Finished,
+    /// Returned [`StopLoop`] (anywhere in its `source()` chain): done, and no more.
+    Stopped,
     /// Returned an error that is, or wraps, [`ContextError::Canceled`].
     Canceled(BoxError),
     /// Returned any other error.
@@ -33,24 +38,12 @@ pub(crate) enum Outcome {
     Panicked(Box<dyn Any + Send>),
 }
 
-impl Outcome {
-    /// Whether the run returned an error or panicked (cancellation included).
-    pub(crate) fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Finished)
-    }
-
-    /// Whether a loop should go on after this outcome (Go's `Loop` goes on after `Canceled`
-    /// and lets its context check end it).
-    pub(crate) fn keeps_looping(&self) -> bool {
-        matches!(self, Outcome::Finished | Outcome::Canceled(_))
-    }
-}
-
 impl From<Result<(), BoxError>> for Outcome {
     #[inline]
     fn from(result: Result<(), BoxError>) -> Self {
         match result {
             Ok(()) => Outcome::Finished,
+            Err(err) if is_stop(&*err) => Outcome::Stopped,
             Err(err) if is_canceled(&*err) => Outcome::Canceled(err),
             Err(err) => Outcome::Failed(err),
         }
@@ -90,6 +83,13 @@ impl Run {
             span,
             tasks_id,
         }
+    }
+
+    /// Reports, in this run's span, that its loop gives up after `failures` in a row.
+    pub(crate) fn give_up(&self, failures: u32) {
+        self.span.in_scope(|| {
+            tracing::error!(failures, "loop gave up after {failures} failures in a row");
+        });
     }
 }
 
@@ -139,9 +139,14 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             Ok(Poll::Ready(result)) => Outcome::from(result),
             Err(payload) => Outcome::Panicked(payload),
         };
-        report(&outcome);
+        report(&outcome, run.tasks_id);
         Poll::Ready(outcome)
     }
+}
+
+/// Whether `err`, or any error in its `source()` chain, is [`StopLoop`].
+fn is_stop(err: &(dyn Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |&err| err.source()).any(|err| err.is::<StopLoop>())
 }
 
 /// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`].
@@ -163,13 +168,17 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// Reports `outcome` in the current span, as the module docs describe.
 #[inline]
-pub(crate) fn report(outcome: &Outcome) {
+pub(crate) fn report(outcome: &Outcome, tasks_id: u32) {
     match outcome {
-        Outcome::Finished | Outcome::Canceled(_) => {}
-        Outcome::Failed(err) => {
-            tracing::error!(error = %err, "task failed");
-            mark_failed(&err.to_string());
-        }
+        Outcome::Finished | Outcome::Stopped | Outcome::Canceled(_) => {}
+        Outcome::Failed(err) => match classify(tasks_id, &**err) {
+            ErrorClass::Error => {
+                tracing::error!(error = %err, "task failed");
+                mark_failed(&err.to_string());
+            }
+            ErrorClass::Warn => tracing::warn!(error = %err, "task failed"),
+            ErrorClass::Ignore => {}
+        },
         Outcome::Panicked(payload) => {
             let message = panic_message(&**payload);
             tracing::error!(panic = message, "task panicked");

@@ -17,9 +17,11 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use tracing::field::Empty;
 
+use crate::classify::{self, ErrorClass};
+use crate::context::Why;
 use crate::registry::{Entry, Listed, Registry};
-use crate::report::{Run, Supervised};
-use crate::{Context, ContextError, Runner};
+use crate::report::{Outcome, Run, Supervised};
+use crate::{Context, ContextError, LoopPolicy, Runner, sleep};
 
 /// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
 /// `otel.name`, and room for the failure status that `report` records.
@@ -31,6 +33,20 @@ macro_rules! task_span {
             "task",
             task.name = name,
             otel.name = name,
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+        )
+    }};
+    // A loop iteration's span: its number, and room for the retry attempt.
+    ($tasks:expr, parent: $parent:expr, iteration = $iteration:expr) => {{
+        let name: &str = &$tasks.shared.name;
+        tracing::info_span!(
+            parent: $parent,
+            "task",
+            task.name = name,
+            otel.name = name,
+            iteration = $iteration,
+            attempt = Empty,
             otel.status_code = Empty,
             otel.status_description = Empty,
         )
@@ -107,6 +123,17 @@ impl Polling {
 impl Drop for Polling {
     fn drop(&mut self) {
         POLLING.set(self.0);
+    }
+}
+
+/// The id of the `Tasks` whose task this thread is polling now, 0 if none.
+pub(crate) fn polling_tasks() -> u32 {
+    POLLING.get()
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        classify::unregister(self.id);
     }
 }
 
@@ -197,6 +224,49 @@ impl fmt::Display for ShutdownTimeout {
 
 impl std::error::Error for ShutdownTimeout {}
 
+/// The [cause](Context::cause) of a task's cancellation when its [`Tasks`] shuts down, so
+/// that a task can tell a shutdown from its caller giving up.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::{Context, Func, ShuttingDown, Tasks};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let tasks = Tasks::new("svc");
+/// tasks.run(&Context::background(), Func::new(|ctx| async move {
+///     ctx.done().await;
+///     let cause = ctx.cause().unwrap();
+///     assert!(cause.is::<ShuttingDown>());
+///     assert_eq!(cause.to_string(), "tasks `svc` are shutting down");
+///     Ok(())
+/// }));
+/// tasks.shutdown(Duration::from_secs(1)).await.unwrap();
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShuttingDown {
+    tasks: String,
+}
+
+impl ShuttingDown {
+    /// The name of the [`Tasks`] shutting down.
+    #[must_use]
+    pub fn tasks_name(&self) -> &str {
+        &self.tasks
+    }
+}
+
+impl fmt::Display for ShuttingDown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tasks `{}` are shutting down", self.tasks)
+    }
+}
+
+impl std::error::Error for ShuttingDown {}
+
 impl Tasks {
     /// An empty set of tasks named `name`. Needs no runtime.
     ///
@@ -209,7 +279,7 @@ impl Tasks {
     /// ```
     #[must_use]
     pub fn new(name: impl Into<String>) -> Tasks {
-        // The handle is not kept: `shutdown` cancels through `Context::cancel_with`.
+        // The handle is not kept: `shutdown` cancels through `Context::cancel_because`.
         let (ctx, _) = Context::background().with_cancel();
         let tracker = TaskTracker::new();
         tracker.close();
@@ -228,6 +298,51 @@ impl Tasks {
                 metrics: Default::default(),
             }),
         }
+    }
+
+    /// Says how this set reports failed runs: `classes` maps each error (other than a
+    /// cancellation) to an [`ErrorClass`] — report it as an ERROR (the default for every
+    /// error without this), as a WARN without failing the span (a client error), or not at
+    /// all (an expected outcome). `#[async_task]` call spans inside this set's runs follow
+    /// the same classes. Panics are always errors.
+    ///
+    /// The class only changes the report: a failed run is still failed (a loop still stops,
+    /// or retries under its [`LoopPolicy`]).
+    ///
+    /// # Panics
+    ///
+    /// If this set has classes already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{ErrorClass, Tasks};
+    ///
+    /// #[derive(Debug)]
+    /// enum ApiError {
+    ///     NotFound,
+    ///     Upstream(String),
+    /// }
+    /// # impl std::fmt::Display for ApiError {
+    /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// #         write!(f, "{self:?}")
+    /// #     }
+    /// # }
+    /// # impl std::error::Error for ApiError {}
+    ///
+    /// let tasks = Tasks::new("api").with_error_classes(|err| match err.downcast_ref() {
+    ///     Some(ApiError::NotFound) => ErrorClass::Warn,
+    ///     Some(ApiError::Upstream(_)) | None => ErrorClass::Error,
+    /// });
+    /// # drop(tasks);
+    /// ```
+    #[must_use]
+    pub fn with_error_classes<F>(self, classes: F) -> Tasks
+    where
+        F: Fn(&(dyn std::error::Error + 'static)) -> ErrorClass + Send + Sync + 'static,
+    {
+        classify::register(self.shared.id, self.name(), Arc::new(classes));
+        self
     }
 
     /// This set's name: the `task.name` and `otel.name` of its spans.
@@ -322,6 +437,49 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
+        self.run_loop_with(ctx, runner, LoopPolicy::new());
+    }
+
+    /// Runs `runner` over and over in a new tokio task, repeating as `policy` says: with a
+    /// pause between iterations, retries after failures with backoff, a limit on failures in
+    /// a row. See [`LoopPolicy`].
+    ///
+    /// Everything else is as for [`run_loop`](Tasks::run_loop) (which is this with
+    /// [`LoopPolicy::new`]): the context is checked before each iteration, and each
+    /// iteration runs in its own `"task"` span, with an `iteration` field (and `attempt`
+    /// when it retries after failures). Every failure is reported as it happens; when the
+    /// loop gives up, one more ERROR event says so, with the number of `failures` in a row.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, LoopPolicy, Tasks};
+    /// use async_tasks::backon::ConstantBuilder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("poller");
+    /// let policy = LoopPolicy::every(Duration::from_secs(30))
+    ///     .on_error(ConstantBuilder::default().with_delay(Duration::from_secs(1)))
+    ///     .max_failures(3);
+    /// // Fails every time: tried 3 times, 1 s apart, then the loop gives up.
+    /// let start = tokio::time::Instant::now();
+    /// tasks.run_loop_with(
+    ///     &Context::background(),
+    ///     Func::new(|_ctx| async { Err("upstream down".into()) }),
+    ///     policy,
+    /// );
+    /// tasks.wait().await;
+    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
         let (listed, id) = (self.list(runner.name()), self.shared.id);
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let ctx = ctx.join(&self.shared.ctx);
@@ -331,17 +489,51 @@ impl Tasks {
             // Owned (and dropped) by the future, not moved into a local of its own: a
             // moved upvar keeps its slot, and the future's size is copied on every spawn.
             let _ = &listed;
+            let mut iteration: u64 = 0;
+            // Failures in a row, and the backoff delays for them (made at the first).
+            let mut failures: u32 = 0;
+            let mut backoff = None;
             while !ctx.is_done() {
-                let mut run = Run::new(ctx.clone(), task_span!(this, parent: &parent), id);
+                iteration += 1;
+                let span = task_span!(this, parent: &parent, iteration = iteration);
+                if failures > 0 {
+                    span.record("attempt", failures + 1);
+                }
+                let mut run = Run::new(ctx.clone(), span, id);
                 let started = meter.start();
                 let outcome = Supervised::new(&runner, &mut run).await;
                 meter.finish(started, &outcome);
-                if !outcome.keeps_looping() {
-                    break;
+                let pause = match outcome {
+                    Outcome::Finished | Outcome::Canceled(_) => {
+                        (failures, backoff) = (0, None);
+                        policy.every
+                    }
+                    Outcome::Failed(_) if policy.retries() => {
+                        failures += 1;
+                        let delays = backoff.get_or_insert_with(|| policy.backoff());
+                        let delay = delays.as_mut().and_then(|delays| delays.next());
+                        match delay {
+                            Some(delay) if policy.max_failures.is_none_or(|max| failures < max) => {
+                                Some(delay)
+                            }
+                            _ => {
+                                run.give_up(failures);
+                                break;
+                            }
+                        }
+                    }
+                    Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Stopped => break,
+                };
+                match pause {
+                    Some(pause) => {
+                        if sleep(&ctx, pause).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Yields only once tokio's budget for this task is spent, so a runner
+                    // that returns at once cannot starve the runtime, at no cost otherwise.
+                    None => tokio::task::consume_budget().await,
                 }
-                // Yields only once tokio's budget for this task is spent, so a runner that
-                // returns at once cannot starve the runtime, at no cost otherwise.
-                tokio::task::consume_budget().await;
             }
         };
         self.spawn(task);
@@ -497,7 +689,12 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
-        self.shared.ctx.cancel_with(ContextError::Canceled);
+        self.shared.ctx.cancel_because(Why {
+            reason: ContextError::Canceled,
+            cause: Some(Arc::new(ShuttingDown {
+                tasks: self.shared.name.to_string(),
+            })),
+        });
         if tokio::time::timeout(grace, self.wait()).await.is_ok() {
             return Ok(());
         }

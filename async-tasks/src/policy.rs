@@ -1,0 +1,182 @@
+//! [`LoopPolicy`]: how a loop started with [`Tasks::run_loop_with`](crate::Tasks::run_loop_with)
+//! repeats — a pause between iterations, retries with backoff, a limit on failures — and
+//! [`StopLoop`], with which a runner ends its loop cleanly.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+
+/// A fresh backoff sequence: called again after every success, so that the delays restart.
+type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + Send + Sync>;
+
+/// How a loop repeats: what [`Tasks::run_loop_with`](crate::Tasks::run_loop_with) does
+/// between iterations and after a failure.
+///
+/// [`LoopPolicy::new`] is [`Tasks::run_loop`](crate::Tasks::run_loop)'s policy: the next
+/// iteration starts at once, and the first error ends the loop. On top of that:
+///
+/// - [`every`](LoopPolicy::every): pause this long after each iteration that did not fail
+///   (the pause ends early, and the loop with it, when the loop's context is done);
+/// - [`on_error`](LoopPolicy::on_error): after a failed iteration, wait the next delay of a
+///   backoff (from [`backon`], e.g. its `ExponentialBuilder` with jitter and a maximum
+///   delay) and try again instead of stopping; a success starts the delays over;
+/// - [`max_failures`](LoopPolicy::max_failures): give up after this many failures in a row.
+///   A backoff that runs out of delays gives up too.
+///
+/// Whatever the policy, a panic ends the loop (it is a bug, not a failure to retry), an
+/// error that is [`ContextError::Canceled`](crate::ContextError::Canceled) is not a failure,
+/// and a runner ends its loop cleanly, with nothing reported, by returning [`StopLoop`].
+///
+/// Each iteration's span has an `iteration` field (1, 2, ...) and, when it retries after
+/// failures, an `attempt` field (2 for the first retry, ...).
+///
+/// # Examples
+///
+/// A poller that runs every 30 s, retries failures after 1 s, 2 s, 4 s, ... (at most 60 s,
+/// with jitter), and gives up after 10 failures in a row:
+///
+/// ```
+/// use std::time::Duration;
+/// use async_tasks::LoopPolicy;
+/// use backon::ExponentialBuilder;
+///
+/// let policy = LoopPolicy::every(Duration::from_secs(30))
+///     .on_error(
+///         ExponentialBuilder::default()
+///             .with_min_delay(Duration::from_secs(1))
+///             .with_max_delay(Duration::from_secs(60))
+///             .with_jitter()
+///             .without_max_times(),
+///     )
+///     .max_failures(10);
+/// # let _ = policy;
+/// ```
+#[derive(Clone, Default)]
+pub struct LoopPolicy {
+    pub(crate) every: Option<Duration>,
+    backoff: Option<MakeBackoff>,
+    pub(crate) max_failures: Option<u32>,
+}
+
+impl LoopPolicy {
+    /// The policy of [`Tasks::run_loop`](crate::Tasks::run_loop): no pause, and the first
+    /// error ends the loop.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A policy that pauses `pause` after each iteration that did not fail.
+    #[must_use]
+    pub fn every(pause: Duration) -> Self {
+        Self::new().with_pause(pause)
+    }
+
+    /// Pauses `pause` after each iteration that did not fail.
+    #[must_use]
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.every = Some(pause);
+        self
+    }
+
+    /// Retries a failed iteration after the next delay of `backoff`, instead of ending the
+    /// loop. The delays start over after each success.
+    ///
+    /// `backoff` is any [`backon::BackoffBuilder`] that can be cloned, such as
+    /// `ExponentialBuilder`, `ConstantBuilder` or `FibonacciBuilder`. Its own limit on the
+    /// number of delays (`with_max_times`) counts failures in a row: when it runs out, the
+    /// loop gives up.
+    #[must_use]
+    pub fn on_error<B>(mut self, backoff: B) -> Self
+    where
+        B: BackoffBuilder + Clone + 'static,
+        B::Backoff: Send + 'static,
+    {
+        self.backoff = Some(Arc::new(move || {
+            Box::new(backoff.clone().build()) as Box<dyn Iterator<Item = Duration> + Send>
+        }));
+        self
+    }
+
+    /// Gives up after `failures` failed iterations in a row. Without
+    /// [`on_error`](LoopPolicy::on_error) the first failure ends the loop anyway.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `failures` is 0: a loop always gets one try.
+    #[must_use]
+    pub fn max_failures(mut self, failures: u32) -> Self {
+        assert!(
+            failures > 0,
+            "`LoopPolicy::max_failures` must be at least 1"
+        );
+        self.max_failures = Some(failures);
+        self
+    }
+
+    /// A fresh backoff sequence, or `None` when failures end the loop.
+    pub(crate) fn backoff(&self) -> Option<Box<dyn Iterator<Item = Duration> + Send>> {
+        self.backoff.as_ref().map(|make| make())
+    }
+
+    /// Whether failures are retried at all.
+    pub(crate) fn retries(&self) -> bool {
+        self.backoff.is_some()
+    }
+}
+
+impl fmt::Debug for LoopPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopPolicy")
+            .field("every", &self.every)
+            .field("retries", &self.retries())
+            .field("max_failures", &self.max_failures)
+            .finish()
+    }
+}
+
+/// Returned by a runner to end its loop cleanly: the loop stops, and nothing is reported.
+///
+/// Works with [`Tasks::run_loop`](crate::Tasks::run_loop) and
+/// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with) (and, like any error, ends a
+/// single [`Tasks::run`](crate::Tasks::run) without a report). Recognised anywhere in the
+/// error's `source()` chain.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use async_tasks::{Context, Func, StopLoop, Tasks};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tasks = Tasks::new("drain");
+/// let left = Arc::new(AtomicUsize::new(3));
+/// let queue = Arc::clone(&left);
+/// tasks.run_loop(&Context::background(), Func::new(move |_ctx| {
+///     let queue = Arc::clone(&queue);
+///     async move {
+///         if queue.load(Ordering::SeqCst) == 0 {
+///             return Err(StopLoop.into()); // drained: end the loop, quietly
+///         }
+///         queue.fetch_sub(1, Ordering::SeqCst);
+///         Ok(())
+///     }
+/// }));
+/// tasks.wait().await;
+/// assert_eq!(left.load(Ordering::SeqCst), 0);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StopLoop;
+
+impl fmt::Display for StopLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("loop stopped by its runner")
+    }
+}
+
+impl std::error::Error for StopLoop {}

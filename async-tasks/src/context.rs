@@ -9,6 +9,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use self::node::Node;
+pub(crate) use self::node::Why;
+use crate::BoxError;
+
+/// What [`Context::cause`] returns: the error that says why a context was cancelled,
+/// shared by the context and all its children.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a [`Context`] is done.
 ///
@@ -124,7 +130,34 @@ impl CancelHandle {
     /// Cancels the context and all its children. Does nothing if it is done already: the
     /// first reason stays.
     pub fn cancel(&self) {
-        self.node.cancel(ContextError::Canceled);
+        self.node.cancel(Why::CANCELED);
+    }
+
+    /// Cancels the context and all its children, saying why: the context and each child
+    /// report `cause` from [`Context::cause`], so that a task can tell, say, a shutdown
+    /// from an aborted request. Does nothing if the context is done already: the first
+    /// reason and cause stay. The twin of Go's `context.WithCancelCause`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::Context;
+    ///
+    /// let (request, abort) = Context::background().with_cancel();
+    /// let (call, _cancel) = request.with_cancel();
+    /// abort.cancel_with("client went away");
+    /// assert_eq!(call.cause().unwrap().to_string(), "client went away");
+    /// ```
+    pub fn cancel_with(&self, cause: impl Into<BoxError>) {
+        self.cancel_because(Why {
+            reason: ContextError::Canceled,
+            cause: Some(Arc::from(cause.into())),
+        });
+    }
+
+    /// Cancels with a reason and cause already made (e.g. shared with a returned error).
+    pub(crate) fn cancel_because(&self, why: Why) {
+        self.node.cancel(why);
     }
 }
 
@@ -305,11 +338,38 @@ impl Context {
         }
     }
 
-    /// Cancels this context with `reason` (the owner of the context, e.g. `Tasks`, only).
-    pub(crate) fn cancel_with(&self, reason: ContextError) {
+    /// Cancels this context (its owner only, e.g. `Tasks` for its shutdown context).
+    pub(crate) fn cancel_because(&self, why: Why) {
         if let Some(node) = &self.node {
-            node.cancel(reason);
+            node.cancel(why);
         }
+    }
+
+    /// Why this context is done, in more detail than [`err`](Context::err): the cause given
+    /// to [`CancelHandle::cancel_with`] on it or on the parent whose cancellation reached
+    /// it, or else the [`ContextError`] itself. `None` while the context is live. The twin
+    /// of Go's `context.Cause`.
+    ///
+    /// Causes this crate gives: [`ShuttingDown`](crate::ShuttingDown) when a
+    /// [`Tasks`](crate::Tasks) shuts down, and [`RunGroupFailed`](crate::RunGroupFailed)
+    /// when a member of a [`run_group`](crate::run_group) fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, ContextError};
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// assert!(ctx.cause().is_none());
+    /// cancel.cancel();
+    /// let cause = ctx.cause().unwrap();
+    /// assert_eq!(cause.downcast_ref::<ContextError>(), Some(&ContextError::Canceled));
+    /// ```
+    #[must_use]
+    pub fn cause(&self) -> Option<Cause> {
+        let node = self.node.as_ref()?;
+        let err = node.err()?;
+        Some(node.cause().unwrap_or_else(|| Arc::new(err)))
     }
 }
 

@@ -14,19 +14,22 @@
 //! - Nothing waits on a node until [`Node::done`] is first polled: the only waiter list is
 //!   the `Notify`, which costs nothing while empty.
 //!
+//! - `state` is only written under the node's `children` lock (by [`Node::cancel`]), after
+//!   `cause`: whoever sees the node done sees its cause too.
+//!
 //! Lock order: a node's `children` lock is never held while taking another node's lock,
 //! so there is no lock order to respect.
 
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::ContextError;
+use super::{Cause, ContextError};
 use crate::loom::{AtomicU8, Mutex, lock};
 
 const LIVE: u8 = 0;
@@ -51,8 +54,28 @@ fn decode(state: u8) -> Option<ContextError> {
     }
 }
 
+/// Why a context is done: the reason, and the cause given with a cancel, if any.
+#[derive(Clone)]
+pub(crate) struct Why {
+    pub(crate) reason: ContextError,
+    pub(crate) cause: Option<Cause>,
+}
+
+impl Why {
+    pub(crate) const CANCELED: Why = Why {
+        reason: ContextError::Canceled,
+        cause: None,
+    };
+    pub(crate) const DEADLINE: Why = Why {
+        reason: ContextError::DeadlineExceeded,
+        cause: None,
+    };
+}
+
 pub(crate) struct Node {
     state: AtomicU8,
+    /// Set once, by the cancel that made the node done, before `state`.
+    cause: OnceLock<Cause>,
     deadline: Option<Instant>,
     notify: Notify,
     children: Mutex<Children>,
@@ -117,6 +140,7 @@ impl Node {
             .min();
         let node = Arc::new(Node {
             state: AtomicU8::new(LIVE),
+            cause: OnceLock::new(),
             deadline,
             notify: Notify::new(),
             children: Mutex::new(Children::default()),
@@ -131,9 +155,12 @@ impl Node {
             let mut children = lock(&link.parent.children);
             if children.closed {
                 drop(children);
-                // The parent finished before we could listen: inherit its reason.
-                let reason = link.parent.state.load(Ordering::Acquire);
-                node.cancel(decode(reason).unwrap_or(ContextError::Canceled));
+                // The parent finished before we could listen: inherit its reason and cause.
+                let parent = &link.parent;
+                node.cancel(Why {
+                    reason: parent.err().unwrap_or(ContextError::Canceled),
+                    cause: parent.cause.get().cloned(),
+                });
             } else {
                 let slot = children.insert(Arc::downgrade(&node));
                 // Relaxed: the slot is only ever read under this same lock.
@@ -159,45 +186,54 @@ impl Node {
         if Instant::now() < deadline {
             return None;
         }
-        self.cancel(ContextError::DeadlineExceeded);
+        self.cancel(Why::DEADLINE);
         decode(self.state.load(Ordering::Acquire))
     }
 
-    /// Marks this node and all its descendants done, each with `reason` unless its own
-    /// deadline had passed already (then that came first). A node that is done already
-    /// keeps its reason.
-    pub(crate) fn cancel(&self, reason: ContextError) {
+    /// Marks this node and all its descendants done, each with `why` unless its own
+    /// deadline had passed already (then that came first, with no cause). A node that is
+    /// done already keeps its reason and cause.
+    pub(crate) fn cancel(&self, why: Why) {
         let now = Instant::now();
-        let mut pending = self.cancel_one(reason, now);
+        let mut pending = self.cancel_one(why, now);
         // Iterative, so that a deep chain of contexts cannot overflow the stack.
-        while let Some((child, reason)) = pending.pop() {
-            pending.extend(child.cancel_one(reason, now));
+        while let Some((child, why)) = pending.pop() {
+            pending.extend(child.cancel_one(why, now));
         }
     }
 
-    /// Cancels this node alone and returns its children with the reason they inherit.
-    fn cancel_one(&self, reason: ContextError, now: Instant) -> Vec<(Arc<Node>, ContextError)> {
-        let reason = match self.deadline {
-            Some(deadline) if deadline <= now => ContextError::DeadlineExceeded,
-            _ => reason,
-        };
-        // AcqRel: the winner publishes the reason (Release) and sees any earlier state; a
-        // loser just learns the node is done already.
-        if self
-            .state
-            .compare_exchange(LIVE, encode(reason), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+    /// Cancels this node alone and returns its children with the `Why` they inherit.
+    fn cancel_one(&self, why: Why, now: Instant) -> Vec<(Arc<Node>, Why)> {
+        let mut children = lock(&self.children);
+        // Only cancellers write the state, and they hold this lock: Relaxed is enough.
+        if self.state.load(Ordering::Relaxed) != LIVE {
             return Vec::new();
         }
+        let why = match self.deadline {
+            Some(deadline) if deadline <= now => Why::DEADLINE,
+            _ => why,
+        };
+        if let Some(cause) = &why.cause {
+            // Cannot be set already: only the cancel that makes the node done sets it.
+            let _ = self.cause.set(Arc::clone(cause));
+        }
+        // Release: pairs with the Acquire in `err`, so that whoever sees the node done also
+        // sees its cause and everything its canceller did before.
+        self.state.store(encode(why.reason), Ordering::Release);
+        let listed = children.close();
+        drop(children);
         self.notify.notify_waiters();
-        let children = lock(&self.children).close();
-        children
+        listed
             .into_iter()
             .flatten()
             .filter_map(|child| child.upgrade())
-            .map(|child| (child, reason))
+            .map(|child| (child, why.clone()))
             .collect()
+    }
+
+    /// The cause given with the cancel that made this node done, if any.
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        self.cause.get().cloned()
     }
 
     /// Resolves once the node is done. Registers a waiter only when first polled.
@@ -220,7 +256,7 @@ impl Node {
                 return Poll::Ready(());
             }
             if timer.as_mut().poll(cx).is_ready() {
-                self.cancel(ContextError::DeadlineExceeded);
+                self.cancel(Why::DEADLINE);
                 return Poll::Ready(());
             }
             Poll::Pending
@@ -295,7 +331,7 @@ mod tests {
         let b = Node::new([None, None], None);
         let child = Node::new([Some(&a), Some(&b)], None);
         let grandchild = Node::new([Some(&child), None], None);
-        b.cancel(ContextError::Canceled);
+        b.cancel(Why::CANCELED);
         assert_eq!(grandchild.err(), Some(ContextError::Canceled));
         assert_eq!(a.err(), None);
         // A done parent's list is closed and empty: nothing is kept alive by it.
@@ -306,7 +342,7 @@ mod tests {
     #[test]
     fn a_child_of_a_done_parent_is_born_done_with_its_reason() {
         let parent = Node::new([None, None], None);
-        parent.cancel(ContextError::DeadlineExceeded);
+        parent.cancel(Why::DEADLINE);
         let child = Node::new([Some(&parent), None], None);
         assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
     }
@@ -319,7 +355,7 @@ mod tests {
             let next = Node::new([chain.last(), None], None);
             chain.push(next);
         }
-        root.cancel(ContextError::Canceled);
+        root.cancel(Why::CANCELED);
         assert_eq!(
             chain.last().and_then(|n| n.err()),
             Some(ContextError::Canceled)
@@ -342,7 +378,7 @@ mod loom_models {
             let parent = Node::new([None, None], None);
             let canceller = {
                 let parent = Arc::clone(&parent);
-                loom::thread::spawn(move || parent.cancel(ContextError::Canceled))
+                loom::thread::spawn(move || parent.cancel(Why::CANCELED))
             };
             let child = Node::new([Some(&parent), None], None);
             canceller.join().unwrap();
@@ -356,7 +392,7 @@ mod loom_models {
             let parent = Node::new([None, None], None);
             let child = Node::new([Some(&parent), None], None);
             let dropper = loom::thread::spawn(move || drop(child));
-            parent.cancel(ContextError::Canceled);
+            parent.cancel(Why::CANCELED);
             dropper.join().unwrap();
             let children = lock(&parent.children);
             assert!(children.closed);
@@ -373,15 +409,15 @@ mod loom_models {
             let grandchild = Node::new([Some(&child), None], None);
             let by_a = {
                 let a = Arc::clone(&a);
-                loom::thread::spawn(move || a.cancel(ContextError::Canceled))
+                loom::thread::spawn(move || a.cancel(Why::CANCELED))
             };
-            b.cancel(ContextError::DeadlineExceeded);
+            b.cancel(Why::DEADLINE);
             by_a.join().unwrap();
             // Whoever won, the child and its own child agree, and it never changes.
             let reason = child.err();
             assert!(reason.is_some());
             assert_eq!(grandchild.err(), reason);
-            child.cancel(ContextError::Canceled);
+            child.cancel(Why::CANCELED);
             assert_eq!(child.err(), reason);
         });
     }
@@ -395,7 +431,7 @@ mod loom_models {
             let second = Node::new([Some(&parent), None], None);
             leaver.join().unwrap();
             // The survivor is still listed, so a cancel still reaches it.
-            parent.cancel(ContextError::Canceled);
+            parent.cancel(Why::CANCELED);
             assert_eq!(second.err(), Some(ContextError::Canceled));
         });
     }

@@ -19,7 +19,9 @@ use std::pin::pin;
 use futures_util::FutureExt;
 use tracing::{Instrument, Span};
 
+use crate::classify::{ErrorClass, classify};
 use crate::report::{is_canceled, panic_message};
+use crate::tasks::polling_tasks;
 use crate::{BoxError, Context, Runner};
 
 pub use async_trait::async_trait;
@@ -116,10 +118,17 @@ where
             meter.finish(&result);
             if let Err(err) = &result {
                 if !is_canceled(&**err) {
-                    let message = err.to_string();
-                    let span = body.span();
-                    span.record("error", message.as_str());
-                    mark_failed(span, &message);
+                    // As the `Tasks` running this call classes the error: `Warn` records it
+                    // without failing the span, `Ignore` records nothing.
+                    let class = classify(polling_tasks(), &**err);
+                    if class != ErrorClass::Ignore {
+                        let message = err.to_string();
+                        let span = body.span();
+                        span.record("error", message.as_str());
+                        if class == ErrorClass::Error {
+                            mark_failed(span, &message);
+                        }
+                    }
                 }
             }
             result

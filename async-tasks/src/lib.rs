@@ -59,7 +59,9 @@
 //! | `Sleep`, `SleepUntil` | [`sleep`], [`sleep_until`], which also say whether they were cut short |
 //! | `MutexWithContext` | [`MutexWithContext`], which holds its data and unlocks on drop |
 //! | `RetryableOnce` | [`RetryableOnce`] |
+//! | `RetryableOnce` around an async init | [`RetryableOnceCell`]: single-flight, retried after a failure, context-aware waiting, a span per attempt |
 //! | `pool` (deprecated) | [`Pool`]: starting waits for a free slot, and [`Pool::wait`] returns every error by task name |
+//! | a `main` that waits for SIGINT / SIGTERM | [`shutdown_on_signals`] (feature `signal`, on by default): a context cancelled by the first signal; a second one exits |
 //!
 //! Each run of a [`Tasks`] happens in a tracing span named `"task"` whose `otel.name` is the
 //! `Tasks`' name; [`macro@async_task`] opens a span per call inside it, as Go's
@@ -69,7 +71,8 @@
 //! # Features
 //!
 //! - `macros` (default): the [`macro@async_task`] attribute.
-//! - `testing`: [`testing::SpanRecorder`], to assert on the spans your tasks record.
+//! - `testing`: `testing::SpanRecorder`, the twin of Go's `tracetest.NewSpanRecorder()`, to
+//!   assert on the spans your tasks record.
 //! - `metrics`: counts and times every run and every [`macro@async_task`] call through the
 //!   [`metrics`](https://docs.rs/metrics) facade, for whichever exporter the program installs
 //!   (Prometheus, StatsD, ...). Without the feature none of it is compiled.
@@ -89,7 +92,7 @@
 //!   (`metrics::set_default_local_recorder`) sees them all on a current-thread runtime.
 //!   Durations are read from tokio's clock, so they follow a paused test clock. A run whose
 //!   task is dropped unfinished (its runtime shut down) counts as started, not as finished,
-//!   and leaves the gauge. A call is timed when its span is enabled (a subscriber takes it).
+//!   and leaves the gauge. A call is timed whether or not its span is enabled.
 //!
 //! [tokio]: https://tokio.rs
 //! [`gobox/pkg/async`]: https://pkg.go.dev/github.com/getoutreach/gobox/pkg/async
@@ -102,16 +105,21 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod classify;
 mod context;
 mod group;
 mod loom;
 mod metrics;
 mod mutex;
 mod once;
+mod once_cell;
+mod policy;
 mod pool;
 mod registry;
 mod report;
 mod runner;
+#[cfg(all(feature = "signal", any(unix, windows)))]
+mod signal;
 mod sleep;
 mod tasks;
 
@@ -122,14 +130,32 @@ pub mod __private;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use crate::context::{CancelHandle, Context, ContextError};
-pub use crate::group::run_group;
+pub use crate::classify::ErrorClass;
+pub use crate::context::{CancelHandle, Cause, Context, ContextError};
+pub use crate::group::{RunGroupFailed, run_group};
 pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
 pub use crate::once::RetryableOnce;
+pub use crate::once_cell::RetryableOnceCell;
+pub use crate::policy::{LoopPolicy, StopLoop};
 pub use crate::pool::{Pool, PoolErrors, TaskError};
 pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};
+#[cfg(all(feature = "signal", any(unix, windows)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
+pub use crate::signal::shutdown_on_signals;
 pub use crate::sleep::{sleep, sleep_until};
-pub use crate::tasks::{ShutdownTimeout, Tasks, default_tasks, run, run_background, run_loop};
+pub use crate::tasks::{
+    ShutdownTimeout, ShuttingDown, Tasks, default_tasks, run, run_background, run_loop,
+};
+
+/// The README's usage sample, compiled as a doctest so that it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+/// Re-exported from [`backon`](https://docs.rs/backon): the backoff builders
+/// ([`ExponentialBuilder`](backon::ExponentialBuilder), ...) that [`LoopPolicy::on_error`]
+/// takes, so that a loop policy needs no other dependency.
+pub use backon;
 
 /// Re-exported from [`async-trait`](https://docs.rs/async-trait), to implement [`Runner`]
 /// and [`Closer`] without depending on it directly.

@@ -155,12 +155,19 @@ impl Node {
             let mut children = lock(&link.parent.children);
             if children.closed {
                 drop(children);
-                // The parent finished before we could listen: inherit its reason and cause.
+                // The parent finished before we could listen: inherit its reason and cause as
+                // they are (its first reason wins, even if the deadline we share with it has
+                // passed since), as Go's `propagateCancel` does. A newborn has no children,
+                // so there is nothing to pass on.
                 let parent = &link.parent;
-                node.cancel(Why {
-                    reason: parent.err().unwrap_or(ContextError::Canceled),
-                    cause: parent.cause.get().cloned(),
-                });
+                let inherited = node.cancel_one(
+                    Why {
+                        reason: parent.err().unwrap_or(ContextError::Canceled),
+                        cause: parent.cause.get().cloned(),
+                    },
+                    None,
+                );
+                debug_assert!(inherited.is_empty());
             } else {
                 let slot = children.insert(Arc::downgrade(&node));
                 // Relaxed: the slot is only ever read under this same lock.
@@ -194,7 +201,7 @@ impl Node {
     /// deadline had passed already (then that came first, with no cause). A node that is
     /// done already keeps its reason and cause.
     pub(crate) fn cancel(&self, why: Why) {
-        let now = Instant::now();
+        let now = Some(Instant::now());
         let mut pending = self.cancel_one(why, now);
         // Iterative, so that a deep chain of contexts cannot overflow the stack.
         while let Some((child, why)) = pending.pop() {
@@ -202,15 +209,16 @@ impl Node {
         }
     }
 
-    /// Cancels this node alone and returns its children with the `Why` they inherit.
-    fn cancel_one(&self, why: Why, now: Instant) -> Vec<(Arc<Node>, Why)> {
+    /// Cancels this node alone and returns its children with the `Why` they inherit. With
+    /// `now`, a deadline of the node's own that passed by then wins over `why`.
+    fn cancel_one(&self, why: Why, now: Option<Instant>) -> Vec<(Arc<Node>, Why)> {
         let mut children = lock(&self.children);
         // Only cancellers write the state, and they hold this lock: Relaxed is enough.
         if self.state.load(Ordering::Relaxed) != LIVE {
             return Vec::new();
         }
-        let why = match self.deadline {
-            Some(deadline) if deadline <= now => Why::DEADLINE,
+        let why = match (self.deadline, now) {
+            (Some(deadline), Some(now)) if deadline <= now => Why::DEADLINE,
             _ => why,
         };
         if let Some(cause) = &why.cause {

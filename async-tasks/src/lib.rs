@@ -121,6 +121,7 @@ mod runner;
 #[cfg(all(feature = "signal", any(unix, windows)))]
 mod signal;
 mod sleep;
+mod snapshot;
 mod tasks;
 
 #[doc(hidden)]
@@ -143,6 +144,7 @@ pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub use crate::signal::shutdown_on_signals;
 pub use crate::sleep::{sleep, sleep_until};
+pub use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure, TaskInfo, TaskKind};
 pub use crate::tasks::{
     ShutdownTimeout, ShuttingDown, Tasks, default_tasks, run, run_background, run_loop,
 };

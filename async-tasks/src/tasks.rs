@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::field::Empty;
 
 use crate::classify::{self, ErrorClass};
 use crate::context::Why;
-use crate::registry::{Entry, Listed, Registry};
+use crate::registry::{Ended, Listed, LoopStats, Registry};
 use crate::report::{Outcome, Run, Supervised};
+use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure, TaskKind};
 use crate::{Context, ContextError, LoopPolicy, Runner, sleep};
 
 /// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
@@ -380,18 +382,33 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        self.run_as(TaskKind::Run, ctx, runner);
+    }
+
+    /// `run`, listed as `kind` (a pool's runs are one-shot runs of its own `Tasks`).
+    #[track_caller]
+    pub(crate) fn run_as<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
+        let name = runner.name();
+        // Unnamed one-shot runs are the hot path: counted, not listed (see registry.rs).
+        let listed = name.map(|name| self.list(Some(name), kind, None));
+        let ticket = listed.as_ref().map(Listed::ticket);
+        let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         // Contextual parent: the span current here, without cloning it.
         let mut run = Run::new(ctx.join(&self.shared.ctx), task_span!(self), id);
-        self.spawn(async move {
-            // Owned (and dropped) by the future, not moved into a local of its own: a
-            // moved upvar keeps its slot, and the future's size is copied on every spawn.
-            let _ = &listed;
+        let handle = self.spawn(name, async move {
             let started = meter.start();
             let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
+            if let Some(listed) = &listed {
+                listed.ended(&outcome);
+            }
         });
+        if let Some(ticket) = ticket {
+            self.shared
+                .registry
+                .set_abort(ticket, handle.abort_handle());
+        }
     }
 
     /// Runs `runner` over and over in a new tokio task until its context is done, it fails
@@ -480,21 +497,25 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
-        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        let name = runner.name();
+        let stats = Arc::<LoopStats>::default();
+        let listed = self.list(name, TaskKind::Loop, Some(Arc::clone(&stats)));
+        let ticket = listed.ticket();
+        let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let ctx = ctx.join(&self.shared.ctx);
         let parent = tracing::Span::current();
         let this = self.clone();
         let task = async move {
-            // Owned (and dropped) by the future, not moved into a local of its own: a
-            // moved upvar keeps its slot, and the future's size is copied on every spawn.
-            let _ = &listed;
             let mut iteration: u64 = 0;
             // Failures in a row, and the backoff delays for them (made at the first).
             let mut failures: u32 = 0;
             let mut backoff = None;
+            // How the loop ended, for a shutdown report: by its context unless said below.
+            let mut last = Outcome::Finished;
             while !ctx.is_done() {
                 iteration += 1;
+                stats.set_iteration(iteration);
                 let span = task_span!(this, parent: &parent, iteration = iteration);
                 if failures > 0 {
                     span.record("attempt", failures + 1);
@@ -503,7 +524,10 @@ impl Tasks {
                 let started = meter.start();
                 let outcome = Supervised::new(&runner, &mut run).await;
                 meter.finish(started, &outcome);
-                let pause = match outcome {
+                if let Outcome::Failed(err) = &outcome {
+                    stats.set_last_error(err.to_string());
+                }
+                let pause = match &outcome {
                     Outcome::Finished | Outcome::Canceled(_) => {
                         (failures, backoff) = (0, None);
                         policy.every
@@ -518,11 +542,15 @@ impl Tasks {
                             }
                             _ => {
                                 run.give_up(failures);
+                                last = outcome;
                                 break;
                             }
                         }
                     }
-                    Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Stopped => break,
+                    Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Stopped => {
+                        last = outcome;
+                        break;
+                    }
                 };
                 match pause {
                     Some(pause) => {
@@ -535,8 +563,12 @@ impl Tasks {
                     None => tokio::task::consume_budget().await,
                 }
             }
+            listed.ended(&last);
         };
-        self.spawn(task);
+        let handle = self.spawn(name, task);
+        self.shared
+            .registry
+            .set_abort(ticket, handle.abort_handle());
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
@@ -571,38 +603,70 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let (listed, id) = (self.list(runner.name()), self.shared.id);
+        let name = runner.name();
+        let listed = self.list(name, TaskKind::Background, None);
+        let ticket = listed.ticket();
+        let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let span = task_span!(self, parent: None);
         span.follows_from(tracing::Span::current());
         let mut run = Run::new(self.shared.ctx.clone(), span, id);
-        self.spawn(async move {
-            // Owned (and dropped) by the future, not moved into a local of its own: a
-            // moved upvar keeps its slot, and the future's size is copied on every spawn.
-            let _ = &listed;
+        let handle = self.spawn(name, async move {
             let started = meter.start();
             let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
+            listed.ended(&outcome);
+        });
+        self.shared
+            .registry
+            .set_abort(ticket, handle.abort_handle());
+    }
+
+    /// Cancels every task of this set, now and to come, with [`ShuttingDown`] as the cause.
+    fn cancel_all(&self) {
+        self.shared.ctx.cancel_because(Why {
+            reason: ContextError::Canceled,
+            cause: Some(Arc::new(ShuttingDown {
+                tasks: self.shared.name.to_string(),
+            })),
         });
     }
 
-    /// Lists a named task about to start, so that shutdown can name it while it runs.
-    fn list(&self, name: Option<&'static str>) -> Option<Listed> {
-        name.map(|name| self.shared.registry.insert(Entry { name }))
+    /// Lists a task about to start, so that snapshots and shutdowns can name it.
+    fn list(
+        &self,
+        name: Option<&'static str>,
+        kind: TaskKind,
+        stats: Option<Arc<LoopStats>>,
+    ) -> Listed {
+        self.shared.registry.insert(name, kind, stats)
     }
 
     /// Spawns one task on the current runtime, counted by the tracker. `task` is built by the
     /// caller as one flat future (nesting `async` blocks around a moved future doubles its
     /// size, and the size is copied on every spawn).
     #[track_caller]
-    fn spawn<F>(&self, task: F)
+    fn spawn<F>(&self, name: Option<&'static str>, task: F) -> JoinHandle<()>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         // Outside a runtime, tokio panics here with "there is no reactor running, must be
         // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
         // `#[track_caller]` on every `run*`.
-        self.shared.tracker.spawn(task);
+        #[cfg(not(tokio_unstable))]
+        {
+            let _ = name;
+            self.shared.tracker.spawn(task)
+        }
+        // With tokio_unstable, tokio-console shows each task under its runner's name.
+        #[cfg(tokio_unstable)]
+        {
+            let name = name.unwrap_or(&self.shared.name);
+            tokio::task::Builder::new()
+                .name(name)
+                .spawn(self.shared.tracker.track_future(task))
+                .expect("spawning a named tokio task")
+        }
     }
 
     /// Whether the code running now is one of this set's tasks.
@@ -689,31 +753,132 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
-        self.shared.ctx.cancel_because(Why {
-            reason: ContextError::Canceled,
-            cause: Some(Arc::new(ShuttingDown {
-                tasks: self.shared.name.to_string(),
-            })),
-        });
+        self.cancel_all();
         if tokio::time::timeout(grace, self.wait()).await.is_ok() {
             return Ok(());
         }
-        // Named tasks are listed; the rest go by this set's name. The two counts are read
-        // apart, so a task ending in between may be missed: the report is a snapshot.
-        let mut names: Vec<String> = self
-            .shared
-            .registry
-            .entries()
-            .into_iter()
-            .map(|entry| entry.name.to_owned())
-            .collect();
-        let unnamed = self.running().saturating_sub(names.len());
-        names.extend(std::iter::repeat_n(self.shared.name.to_string(), unnamed));
+        // Listed tasks by name; the unlisted rest go by this set's name. The two counts are
+        // read apart, so a task ending in between may be missed: the report is a snapshot.
+        let Snapshot { tasks, unlisted } = self.snapshot();
+        let mut names: Vec<String> = tasks.into_iter().map(|task| task.name).collect();
+        names.extend(std::iter::repeat_n(self.shared.name.to_string(), unlisted));
         names.sort();
         Err(ShutdownTimeout {
             tasks: self.shared.name.to_string(),
             names,
         })
+    }
+
+    /// Cancels every task of this set, waits up to `grace` for them all (together, not one
+    /// after another), aborts the listed tasks still running, and says who finished,
+    /// failed, panicked and was aborted, by name.
+    ///
+    /// Like [`shutdown`](Tasks::shutdown), but it does not leave stragglers behind: listed
+    /// tasks (see [`Snapshot`]) still running after `grace` are aborted with
+    /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort) (dropped at their next
+    /// `.await`). Unnamed one-shot runs are only counted, and cannot be aborted.
+    ///
+    /// One report at a time: a second call while one waits starts over for both.
+    ///
+    /// # Cancel safety
+    ///
+    /// The tasks are cancelled as soon as this is first polled; dropping the future before
+    /// `grace` runs out skips the aborts and the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let ctx = Context::background();
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     ctx.done().await; // stops when cancelled
+    ///     Ok(())
+    /// }));
+    /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
+    ///     Ok(())
+    /// }));
+    ///
+    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
+    /// assert_eq!(report.finished, ["poller"]);
+    /// assert_eq!(report.aborted, ["stubborn"]);
+    /// assert_eq!(report.to_string(), "1 finished, 0 failed, 0 panicked, 1 aborted");
+    /// # }
+    /// ```
+    pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
+        let registry = &self.shared.registry;
+        registry.start_report();
+        let unlisted_before = self.running().saturating_sub(registry.len());
+        self.cancel_all();
+        let _ = tokio::time::timeout(grace, self.wait()).await;
+        let (ended, running) = registry.finish_report();
+        let unlisted_running = self.running().saturating_sub(running.len());
+        let name = |n: Option<&'static str>| n.unwrap_or(&self.shared.name).to_owned();
+        let mut report = ShutdownReport {
+            unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
+            unlisted_running,
+            ..ShutdownReport::default()
+        };
+        for (task, ended) in ended {
+            match ended {
+                Ended::Finished => report.finished.push(name(task)),
+                Ended::Failed(error) => report.failed.push(TaskFailure::new(name(task), error)),
+                Ended::Panicked(error) => {
+                    report.panicked.push(TaskFailure::new(name(task), error));
+                }
+            }
+        }
+        for (task, abort) in running {
+            if let Some(abort) = abort {
+                abort.abort();
+            }
+            report.aborted.push(name(task));
+        }
+        report.aborted.sort();
+        report
+    }
+
+    /// What this set is running now: every listed task (loops, background tasks, and runs
+    /// whose runner has a name) with its name, kind, start time, and for loops the
+    /// iteration and last error; plus how many unnamed one-shot runs are running besides.
+    ///
+    /// Live introspection without `tokio_unstable`. (Built with `--cfg tokio_unstable`,
+    /// each task is also a named tokio task, for tokio-console.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, TaskKind, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     ctx.done().await;
+    ///     Ok(())
+    /// }));
+    /// tokio::task::yield_now().await; // let the loop start its first iteration
+    ///
+    /// let snapshot = tasks.snapshot();
+    /// assert_eq!(snapshot.tasks.len(), 1);
+    /// assert_eq!(snapshot.tasks[0].name, "poller");
+    /// assert_eq!(snapshot.tasks[0].kind, TaskKind::Loop);
+    /// assert_eq!(snapshot.tasks[0].iteration, Some(1));
+    /// cancel.cancel();
+    /// tasks.wait().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let tasks = self.shared.registry.snapshot(&self.shared.name);
+        let unlisted = self.running().saturating_sub(tasks.len());
+        Snapshot { tasks, unlisted }
     }
 }
 

@@ -105,6 +105,21 @@ use tracing_subscriber::layer::SubscriberExt;
 use self::layer::{RecordingLayer, Shared, lock};
 pub use self::span::{RecordedEvent, RecordedSpan, RelatedSpan, SpanId, Status};
 
+/// Keeps a second dispatcher alive for the whole process, so that tracing never takes its
+/// one-dispatcher shortcut while a recorder exists.
+///
+/// With at most one live dispatcher, tracing-core decides a callsite's interest, once and
+/// for the whole process, from the default subscriber of whichever thread reaches the
+/// callsite first (tokio-rs/tracing#3611). Tests run on many threads: a test without a
+/// subscriber reaching a callsite first would cache "never", and a recorder on another
+/// thread would silently see nothing from it. With two or more live dispatchers the
+/// interest is combined from all of them ("sometimes", checked per call), whatever the
+/// thread; and every new recorder rebuilds the interest of every callsite.
+fn keep_interest_honest() {
+    static ANCHOR: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
+    ANCHOR.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+}
+
 /// Records every span and event of the code it watches, for a test to assert on.
 ///
 /// Create it with [`install`](SpanRecorder::install) to watch the current thread until it is
@@ -159,6 +174,7 @@ impl SpanRecorder {
     /// ```
     #[must_use]
     pub fn new() -> SpanRecorder {
+        keep_interest_honest();
         let shared = Shared::default();
         let layer = RecordingLayer {
             shared: Shared::clone(&shared),

@@ -226,8 +226,8 @@ fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
         )
     } else if lookahead.peek(Token![crate]) {
         let key = input.parse::<Token![crate]>()?;
-        input.parse::<Token![=]>()?;
-        let path = parse_crate_path(input)?;
+        let eq = input.parse::<Token![=]>()?;
+        let path = parse_crate_path(input, eq.span)?;
         set_once(&mut args.krate, "crate", key.span, path)
     } else if input.peek(LitStr) {
         let lit = input.parse::<LitStr>()?;
@@ -317,7 +317,8 @@ fn parse_level(input: ParseStream<'_>) -> syn::Result<Level> {
         .ok_or_else(|| syn::Error::new_spanned(&value, format!("unknown level `{what}`, {LEVELS}")))
 }
 
-fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<Path> {
+/// `eq` is the span of the `=` before the path, where an error goes when nothing follows.
+fn parse_crate_path(input: ParseStream<'_>, eq: Span) -> syn::Result<Path> {
     if input.peek(LitStr) {
         let lit = input.parse::<LitStr>()?;
         return lit.parse_with(Path::parse_mod_style).map_err(|_| {
@@ -327,9 +328,13 @@ fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<Path> {
             )
         });
     }
-    input.call(Path::parse_mod_style).map_err(|err| {
+    // The error of a path cut short (`crate = my_crate::`) is at the end of the input,
+    // which is the call site: point at where the path starts instead, or at the `=` when
+    // there is no path at all.
+    let start = if input.is_empty() { eq } else { input.span() };
+    input.call(Path::parse_mod_style).map_err(|_| {
         syn::Error::new(
-            err.span(),
+            start,
             "`crate` takes the path of the `async_tasks` crate, e.g. `crate = my_async_tasks`",
         )
     })

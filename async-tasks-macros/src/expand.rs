@@ -44,10 +44,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let tokens = match valid::check(item_fn) {
-        Checked::Valid(task) => runner(&args, &krate, task),
+        Checked::Valid(task) => runner(&args, &krate, *task),
         Checked::Invalid(err, item_fn) => {
             errors.push(err);
-            fallback::stub(&krate, item_fn)
+            fallback::stub(&krate, *item_fn)
         }
     };
     with_errors(tokens, errors)

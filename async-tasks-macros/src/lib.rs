@@ -21,6 +21,8 @@ mod attr;
 mod error;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod fuzz;
 mod item;
 mod valid;
 

@@ -33,10 +33,10 @@ pub(crate) struct Task {
 
 /// The outcome of [`check`].
 pub(crate) enum Checked {
-    /// The item has the right shape.
-    Valid(Task),
+    /// The item has the right shape (boxed, as the other case: both are large).
+    Valid(Box<Task>),
     /// It does not: every problem found, and the item back for the fallback expansion.
-    Invalid(syn::Error, ItemFn),
+    Invalid(syn::Error, Box<ItemFn>),
 }
 
 /// Checks `item`.
@@ -46,11 +46,11 @@ pub(crate) fn check(item: ItemFn) -> Checked {
     let (ctx, args) = check_inputs(&item, &mut errors);
     let (ctx, asyncness) = match (ctx, item.sig.asyncness, errors.into_error()) {
         (Some(ctx), Some(asyncness), None) => (ctx, asyncness),
-        (_, _, Some(err)) => return Checked::Invalid(err, item),
+        (_, _, Some(err)) => return Checked::Invalid(err, Box::new(item)),
         // `check_*` report an error whenever they find no context or no `async`; this only
         // keeps that promise checked.
-        (None, _, None) => return Checked::Invalid(no_context(&item), item),
-        (_, None, None) => return Checked::Invalid(no_async(&item), item),
+        (None, _, None) => return Checked::Invalid(no_context(&item), Box::new(item)),
+        (_, None, None) => return Checked::Invalid(no_async(&item), Box::new(item)),
     };
     let ItemFn {
         attrs,
@@ -58,7 +58,7 @@ pub(crate) fn check(item: ItemFn) -> Checked {
         sig,
         body,
     } = item;
-    Checked::Valid(Task {
+    Checked::Valid(Box::new(Task {
         attrs,
         vis,
         asyncness,
@@ -69,7 +69,7 @@ pub(crate) fn check(item: ItemFn) -> Checked {
         args,
         output: sig.output,
         body,
-    })
+    }))
 }
 
 fn check_signature(item: &ItemFn, errors: &mut Errors) {
@@ -103,10 +103,14 @@ fn check_signature(item: &ItemFn, errors: &mut Errors) {
              concrete types",
         ));
     } else if let Some(where_clause) = &sig.generics.where_clause {
-        errors.push(syn::Error::new_spanned(
-            where_clause,
-            "an `#[async_task]` fn cannot have a `where` clause",
-        ));
+        let message = "an `#[async_task]` fn cannot have a `where` clause";
+        // An empty `where` prints no tokens, so `new_spanned` would fall back to the call
+        // site: point at the keyword instead.
+        errors.push(if where_clause.predicates.is_empty() {
+            syn::Error::new(where_clause.where_token.span, message)
+        } else {
+            syn::Error::new_spanned(where_clause, message)
+        });
     }
     if let Some(variadic) = &sig.variadic {
         errors.push(syn::Error::new_spanned(

@@ -81,7 +81,7 @@ async fn a_loops_snapshot_shows_its_iteration_and_last_error() {
         Func::named("flaky", move |_ctx| {
             let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     return Err(format!("failure at {n}").into());
                 }
                 Ok(())

@@ -1,8 +1,9 @@
 //! [`Pool`]: a bounded set of tasks whose errors come out of [`Pool::wait`].
 //!
-//! Built from the public pieces: a [`Tasks`] runs, traces and supervises each admitted
+//! Built from the crate's pieces: a [`Tasks`] runs, traces and supervises each admitted
 //! runner; a `tokio::sync::Semaphore` bounds how many run at once; a [`Context`] of the
-//! pool's own stops them all after the first failure when asked to.
+//! pool's own, joined to each run's context (as `Tasks` joins its shutdown context), stops
+//! them all after the first failure when asked to, with that failure as the cause.
 //!
 //! Invariants:
 //! - a run holds one permit from its admission until its task drops the runner (the run
@@ -22,6 +23,11 @@ use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{BoxError, CancelHandle, Closer, Context, ContextError, Runner, Tasks};
+
+mod errors;
+
+use self::errors::Failure;
+pub use self::errors::{PoolErrors, TaskError};
 
 /// A bounded group of tasks: starting a run waits for a free slot, and [`wait`](Pool::wait)
 /// returns every error instead of only logging it.
@@ -156,7 +162,8 @@ impl Pool {
 
     /// With `true`, the first run that fails (an error other than
     /// [`ContextError::Canceled`], or a panic) cancels the pool's own context: every run
-    /// in flight sees its context cancelled, runs waiting for a slot return
+    /// in flight sees its context cancelled, with that failure (a [`TaskError`]) as the
+    /// context's [cause](Context::cause), runs waiting for a slot return
     /// `Err(ContextError::Canceled)`, and so does every later [`run`](Pool::run). The pool
     /// stays cancelled; make a new one to start over.
     ///
@@ -175,6 +182,7 @@ impl Pool {
     /// pool.run(&ctx, Func::new(|_ctx| async { Err("bad row".into()) })).await.unwrap();
     /// pool.run(&ctx, Func::new(|ctx| async move {
     ///     ctx.done().await; // stopped by the failure above
+    ///     assert_eq!(ctx.cause().unwrap().to_string(), "batch: bad row");
     ///     Err(ContextError::Canceled.into())
     /// }))
     /// .await
@@ -285,15 +293,18 @@ impl Pool {
         if let Some(err) = self.shared.ctx.err() {
             return Err(err);
         }
-        self.tasks.run(
-            ctx,
-            Admitted {
-                runner,
-                shared: Arc::clone(&self.shared),
-                cancel_on_error: self.cancel_on_error,
-                _permit: permit,
-            },
-        );
+        let admitted = Admitted {
+            runner,
+            shared: Arc::clone(&self.shared),
+            cancel_on_error: self.cancel_on_error,
+            _permit: permit,
+        };
+        if self.cancel_on_error {
+            // Done when either is, with the cause of whichever was cancelled.
+            self.tasks.run(&ctx.join(&self.shared.ctx), admitted);
+        } else {
+            self.tasks.run(ctx, admitted);
+        }
         Ok(())
     }
 
@@ -402,13 +413,7 @@ impl<R: Runner> Runner for Admitted<R> {
     async fn run(&self, ctx: Context) -> Result<(), BoxError> {
         // The runner is called inside `catch_unwind`, so that a panic in `run` itself (before
         // it returns a future) is caught too.
-        let run = async {
-            if self.cancel_on_error {
-                self.run_linked(ctx).await
-            } else {
-                self.runner.run(ctx).await
-            }
-        };
+        let run = async { self.runner.run(ctx).await };
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) if is_canceled(&*err) => Err(err),
@@ -437,31 +442,14 @@ impl<R: Runner> Runner for Admitted<R> {
 }
 
 impl<R: Runner> Admitted<R> {
-    /// Runs the runner under a child of `ctx` that the pool's own context cancels too.
-    async fn run_linked(&self, ctx: Context) -> Result<(), BoxError> {
-        let (ctx, cancel) = ctx.with_cancel();
-        let pool = &self.shared.ctx;
-        if pool.is_done() {
-            cancel.cancel();
-            return self.runner.run(ctx).await;
-        }
-        let mut run = self.runner.run(ctx);
-        tokio::select! {
-            biased;
-            result = &mut run => result,
-            () = pool.done() => {
-                cancel.cancel();
-                run.await
-            }
-        }
-    }
-
     fn failed(&self, failure: Failure) {
         let name = self.runner.name().unwrap_or(&self.shared.name).to_owned();
-        lock(&self.shared.errors).push(TaskError { name, failure });
+        let failed = TaskError { name, failure };
         if self.cancel_on_error {
-            self.shared.cancel.cancel();
+            // The failure is the cause the other runs see; the first one wins.
+            self.shared.cancel.cancel_with(failed.clone());
         }
+        lock(&self.shared.errors).push(failed);
     }
 }
 
@@ -484,195 +472,6 @@ impl fmt::Display for Reported {
 impl Error for Reported {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&*self.0)
-    }
-}
-
-/// One failed run of a [`Pool`]: the task's name and its error or panic.
-///
-/// The name is the runner's [`name`](Runner::name), or the pool's for runners without one.
-/// `Display` is `name: error` or `name panicked: message`.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{Context, Func, Pool};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let pool = Pool::new("io");
-/// pool.run(&Context::background(), Func::named("read-config", |_ctx| async {
-///     Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no config.toml").into())
-/// }))
-/// .await
-/// .unwrap();
-/// let errors = pool.wait().await.unwrap_err();
-/// let failure = &errors.errors()[0];
-/// assert_eq!(failure.name(), "read-config");
-/// assert!(!failure.is_panic());
-/// let io = failure.error().unwrap().downcast_ref::<std::io::Error>().unwrap();
-/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
-/// assert_eq!(failure.to_string(), "read-config: no config.toml");
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct TaskError {
-    name: String,
-    failure: Failure,
-}
-
-#[derive(Clone)]
-enum Failure {
-    Error(Arc<dyn Error + Send + Sync>),
-    Panic(Box<str>),
-}
-
-impl TaskError {
-    /// The task's name: the runner's [`name`](Runner::name), or the pool's.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The error the runner returned, or `None` if it panicked.
-    #[must_use]
-    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        match &self.failure {
-            Failure::Error(err) => Some(&**err),
-            Failure::Panic(_) => None,
-        }
-    }
-
-    /// The message the runner panicked with, or `None` if it returned an error.
-    #[must_use]
-    pub fn panic_message(&self) -> Option<&str> {
-        match &self.failure {
-            Failure::Error(_) => None,
-            Failure::Panic(message) => Some(message),
-        }
-    }
-
-    /// Whether the runner panicked (rather than returned an error).
-    #[must_use]
-    pub fn is_panic(&self) -> bool {
-        matches!(self.failure, Failure::Panic(_))
-    }
-}
-
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.failure {
-            Failure::Error(err) => write!(f, "{}: {err}", self.name),
-            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.name),
-        }
-    }
-}
-
-impl fmt::Debug for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("TaskError");
-        s.field("name", &self.name);
-        match &self.failure {
-            Failure::Error(err) => s.field("error", err),
-            Failure::Panic(message) => s.field("panic", message),
-        };
-        s.finish()
-    }
-}
-
-impl Error for TaskError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.failure {
-            Failure::Error(err) => Some(&**err),
-            Failure::Panic(_) => None,
-        }
-    }
-}
-
-/// The failures [`Pool::wait`] returns: at least one, each a [`TaskError`], in the order
-/// they happened.
-///
-/// `Display` counts them and lists them all:
-/// ``2 tasks of pool `fetch` failed: fetch: timeout; resize panicked: bad image``. Its
-/// `source()` is the first failure.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{Context, Func, Pool};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let pool = Pool::new("fetch").max_concurrency(1); // one at a time: a known order
-/// let ctx = Context::background();
-/// pool.run(&ctx, Func::new(|_ctx| async { Err("timeout".into()) })).await.unwrap();
-/// pool.run(&ctx, Func::named("resize", |_ctx| async { panic!("bad image") })).await.unwrap();
-/// let errors = pool.wait().await.unwrap_err();
-/// assert_eq!(errors.pool_name(), "fetch");
-/// assert_eq!(
-///     errors.to_string(),
-///     "2 tasks of pool `fetch` failed: fetch: timeout; resize panicked: bad image"
-/// );
-/// let names: Vec<String> = errors.into_iter().map(|e| e.name().to_owned()).collect();
-/// assert_eq!(names, ["fetch", "resize"]);
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct PoolErrors {
-    pool: String,
-    errors: Vec<TaskError>,
-}
-
-impl PoolErrors {
-    /// The name of the [`Pool`] whose runs failed.
-    #[must_use]
-    pub fn pool_name(&self) -> &str {
-        &self.pool
-    }
-
-    /// The failures, in the order they happened (never empty).
-    #[must_use]
-    pub fn errors(&self) -> &[TaskError] {
-        &self.errors
-    }
-
-    /// The failures, owned.
-    #[must_use]
-    pub fn into_errors(self) -> Vec<TaskError> {
-        self.errors
-    }
-}
-
-impl IntoIterator for PoolErrors {
-    type Item = TaskError;
-    type IntoIter = std::vec::IntoIter<TaskError>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.errors.into_iter()
-    }
-}
-
-impl fmt::Display for PoolErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.errors.len();
-        write!(
-            f,
-            "{n} task{} of pool `{}` failed: ",
-            if n == 1 { "" } else { "s" },
-            self.pool
-        )?;
-        for (i, err) in self.errors.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            fmt::Display::fmt(err, f)?;
-        }
-        Ok(())
-    }
-}
-
-impl Error for PoolErrors {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.errors.first().map(|err| err as &(dyn Error + 'static))
     }
 }
 

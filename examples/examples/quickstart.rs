@@ -1,6 +1,7 @@
 //! The main job: a small service that runs a queue poller, a few one-shot jobs and a
 //! background refresher on one `Tasks`, prints what they do as they do it, and shuts down
-//! with a grace period after a few seconds (or on Ctrl-C).
+//! with a grace period after a few seconds, or on Ctrl-C / SIGTERM (a second one exits at
+//! once).
 //!
 //! ```text
 //! cargo run -p async-tasks-examples --example quickstart
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, Tasks, async_task, sleep};
+use async_tasks::{BoxError, Context, Tasks, async_task, shutdown_on_signals, sleep};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;
@@ -123,7 +124,8 @@ async fn main() {
         .init();
 
     let tasks = Tasks::new("quickstart");
-    let ctx = Context::background();
+    // Cancelled by the first Ctrl-C / SIGTERM, which also reaches the tasks through it.
+    let ctx = shutdown_on_signals();
 
     tracing::info!("starting: a poller loop, three one-shot jobs and a background refresher");
     tasks.run_loop(&ctx, poll_queue(Queue::default()));
@@ -136,7 +138,7 @@ async fn main() {
         () = tokio::time::sleep(Duration::from_millis(2500)) => {
             tracing::info!("time is up: shutting down");
         }
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+        () = ctx.done() => tracing::info!("signal: shutting down"),
     }
     match tasks.shutdown(Duration::from_secs(2)).await {
         Ok(()) => tracing::info!("every task stopped in time"),

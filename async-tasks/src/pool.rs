@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::snapshot::TaskKind;
 use crate::{BoxError, CancelHandle, Closer, Context, ContextError, Runner, Tasks};
 
 mod errors;
@@ -229,6 +230,37 @@ impl Pool {
         self.tasks.running()
     }
 
+    /// What the pool is running now, as [`Tasks::snapshot`] says it: runs whose runner has
+    /// a name are listed (kind [`TaskKind::Pool`]), the others counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Pool, TaskKind};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::new("imports");
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// let job = |ctx: Context| async move {
+    ///     ctx.done().await;
+    ///     Ok(())
+    /// };
+    /// pool.run(&ctx, Func::named("batch-7", job)).await.unwrap();
+    /// pool.run(&ctx, Func::new(job)).await.unwrap();
+    /// let snapshot = pool.snapshot();
+    /// assert_eq!(snapshot.tasks[0].name, "batch-7");
+    /// assert_eq!(snapshot.tasks[0].kind, TaskKind::Pool);
+    /// assert_eq!(snapshot.unlisted, 1);
+    /// cancel.cancel();
+    /// pool.wait().await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn snapshot(&self) -> crate::Snapshot {
+        self.tasks.snapshot()
+    }
+
     /// Waits for a free slot, then runs `runner` once in a new tokio task, as
     /// [`Tasks::run`] does (its span, its error report, its caught panic), and returns as
     /// soon as the task is started.
@@ -301,9 +333,10 @@ impl Pool {
         };
         if self.cancel_on_error {
             // Done when either is, with the cause of whichever was cancelled.
-            self.tasks.run(&ctx.join(&self.shared.ctx), admitted);
+            let ctx = ctx.join(&self.shared.ctx);
+            self.tasks.run_as(TaskKind::Pool, &ctx, admitted);
         } else {
-            self.tasks.run(ctx, admitted);
+            self.tasks.run_as(TaskKind::Pool, ctx, admitted);
         }
         Ok(())
     }

@@ -224,6 +224,13 @@ mod tests {
 
     impl Logs {
         fn install(&self) -> tracing::subscriber::DefaultGuard {
+            // A second live dispatcher, so that tracing combines interest over all of them
+            // instead of caching "never" from another test's thread (tokio-rs/tracing#3611;
+            // `testing::SpanRecorder` does the same).
+            static ANCHOR: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+            ANCHOR.get_or_init(|| {
+                tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default())
+            });
             let logs = self.clone();
             let subscriber = tracing_subscriber::fmt()
                 .with_writer(move || logs.clone())

@@ -10,20 +10,18 @@
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::field::Empty;
 
 use crate::classify::{self, ErrorClass};
-use crate::context::Why;
-use crate::registry::{Ended, Listed, LoopStats, Registry};
-use crate::report::{Outcome, Run, Supervised};
-use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure, TaskKind};
-use crate::{Context, ContextError, LoopPolicy, Runner, sleep};
+use crate::registry::{Listed, LoopStats, Registry};
+use crate::report::{Run, Supervised};
+use crate::snapshot::TaskKind;
+use crate::{Context, Runner};
 
 /// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
 /// `otel.name`, and room for the failure status that `report` records.
@@ -55,6 +53,16 @@ macro_rules! task_span {
     }};
 }
 
+// Declared after `task_span!`, which they use.
+mod default;
+mod looping;
+mod shutdown;
+#[cfg(test)]
+mod tests;
+
+pub use self::default::{default_tasks, run, run_background, run_loop};
+pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
+
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
 /// waits for them all, and shuts them down.
 ///
@@ -64,7 +72,7 @@ macro_rules! task_span {
 ///
 /// Every run happens inside a span named `"task"` at INFO, with fields `task.name` and
 /// `otel.name` set to this `Tasks`' name (so OpenTelemetry shows the run under that name).
-/// A run that fails with an error other than [`ContextError::Canceled`] is reported as one
+/// A run that fails with an error other than [`ContextError::Canceled`](crate::ContextError::Canceled) is reported as one
 /// ERROR event with an `error` field; a panic as one ERROR event with a `panic` field; both
 /// also set `otel.status_code = "ERROR"` and `otel.status_description` on the span.
 ///
@@ -153,122 +161,6 @@ struct Shared {
     metrics: crate::metrics::TasksMetrics,
 }
 
-/// Returned by [`Tasks::shutdown`] when tasks were still running after the grace period.
-///
-/// Says how many and which: each by its runner's [`name`](Runner::name), or the `Tasks`'
-/// name for runners without one. The tasks are not aborted; they were cancelled and may
-/// still finish.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use async_tasks::{Func, Tasks};
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let tasks = Tasks::new("svc");
-/// // A runner that ignores its context.
-/// tasks.run(
-///     &async_tasks::Context::background(),
-///     Func::named("stubborn", |_ctx| async {
-///         tokio::time::sleep(Duration::from_secs(3600)).await;
-///         Ok(())
-///     }),
-/// );
-/// let err = tasks.shutdown(Duration::from_secs(1)).await.unwrap_err();
-/// assert_eq!(err.running(), 1);
-/// assert_eq!(err.names(), ["stubborn"]);
-/// assert_eq!(
-///     err.to_string(),
-///     "shutdown of tasks `svc` timed out with 1 task still running: stubborn"
-/// );
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShutdownTimeout {
-    tasks: String,
-    names: Vec<String>,
-}
-
-impl ShutdownTimeout {
-    /// How many tasks were still running.
-    #[must_use]
-    pub fn running(&self) -> usize {
-        self.names.len()
-    }
-
-    /// The names of the tasks still running, sorted.
-    #[must_use]
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// The name of the [`Tasks`] that was shut down.
-    #[must_use]
-    pub fn tasks_name(&self) -> &str {
-        &self.tasks
-    }
-}
-
-impl fmt::Display for ShutdownTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.names.len();
-        write!(
-            f,
-            "shutdown of tasks `{}` timed out with {n} task{} still running: {}",
-            self.tasks,
-            if n == 1 { "" } else { "s" },
-            self.names.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for ShutdownTimeout {}
-
-/// The [cause](Context::cause) of a task's cancellation when its [`Tasks`] shuts down, so
-/// that a task can tell a shutdown from its caller giving up.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use async_tasks::{Context, Func, ShuttingDown, Tasks};
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let tasks = Tasks::new("svc");
-/// tasks.run(&Context::background(), Func::new(|ctx| async move {
-///     ctx.done().await;
-///     let cause = ctx.cause().unwrap();
-///     assert!(cause.is::<ShuttingDown>());
-///     assert_eq!(cause.to_string(), "tasks `svc` are shutting down");
-///     Ok(())
-/// }));
-/// tasks.shutdown(Duration::from_secs(1)).await.unwrap();
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShuttingDown {
-    tasks: String,
-}
-
-impl ShuttingDown {
-    /// The name of the [`Tasks`] shutting down.
-    #[must_use]
-    pub fn tasks_name(&self) -> &str {
-        &self.tasks
-    }
-}
-
-impl fmt::Display for ShuttingDown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tasks `{}` are shutting down", self.tasks)
-    }
-}
-
-impl std::error::Error for ShuttingDown {}
-
 impl Tasks {
     /// An empty set of tasks named `name`. Needs no runtime.
     ///
@@ -309,7 +201,7 @@ impl Tasks {
     /// the same classes. Panics are always errors.
     ///
     /// The class only changes the report: a failed run is still failed (a loop still stops,
-    /// or retries under its [`LoopPolicy`]).
+    /// or retries under its [`LoopPolicy`](crate::LoopPolicy)).
     ///
     /// # Panics
     ///
@@ -411,166 +303,6 @@ impl Tasks {
         }
     }
 
-    /// Runs `runner` over and over in a new tokio task until its context is done, it fails
-    /// or it panics: the twin of Go's `Tasks.Loop` (`loop` is a keyword in Rust).
-    ///
-    /// The context is checked before each iteration, so a loop whose `ctx` is done already
-    /// runs zero times. Each iteration runs in its own `"task"` span, a child of the span
-    /// current here. An error that is [`ContextError::Canceled`] does not stop the loop by
-    /// itself (the context check does, as in Go); any other error and any panic are
-    /// reported and end it.
-    ///
-    /// A runner that returns at once does not starve the runtime: each iteration spends
-    /// tokio's cooperative budget, so the loop yields when the budget runs out.
-    ///
-    /// # Panics
-    ///
-    /// Panics if called outside a tokio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("example");
-    /// let count = Arc::new(AtomicUsize::new(0));
-    /// let seen = Arc::clone(&count);
-    /// tasks.run_loop(&Context::background(), Func::new(move |_ctx| {
-    ///     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-    ///     async move {
-    ///         if n == 3 {
-    ///             return Err("done after three".into()); // an error ends the loop
-    ///         }
-    ///         Ok(())
-    ///     }
-    /// }));
-    /// tasks.wait().await;
-    /// assert_eq!(count.load(Ordering::SeqCst), 3);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        self.run_loop_with(ctx, runner, LoopPolicy::new());
-    }
-
-    /// Runs `runner` over and over in a new tokio task, repeating as `policy` says: with a
-    /// pause between iterations, retries after failures with backoff, a limit on failures in
-    /// a row. See [`LoopPolicy`].
-    ///
-    /// Everything else is as for [`run_loop`](Tasks::run_loop) (which is this with
-    /// [`LoopPolicy::new`]): the context is checked before each iteration, and each
-    /// iteration runs in its own `"task"` span, with an `iteration` field (and `attempt`
-    /// when it retries after failures). Every failure is reported as it happens; when the
-    /// loop gives up, one more ERROR event says so, with the number of `failures` in a row.
-    ///
-    /// # Panics
-    ///
-    /// Panics if called outside a tokio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, LoopPolicy, Tasks};
-    /// use async_tasks::backon::ConstantBuilder;
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("poller");
-    /// let policy = LoopPolicy::every(Duration::from_secs(30))
-    ///     .on_error(ConstantBuilder::default().with_delay(Duration::from_secs(1)))
-    ///     .max_failures(3);
-    /// // Fails every time: tried 3 times, 1 s apart, then the loop gives up.
-    /// let start = tokio::time::Instant::now();
-    /// tasks.run_loop_with(
-    ///     &Context::background(),
-    ///     Func::new(|_ctx| async { Err("upstream down".into()) }),
-    ///     policy,
-    /// );
-    /// tasks.wait().await;
-    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
-        let name = runner.name();
-        let stats = Arc::<LoopStats>::default();
-        let listed = self.list(name, TaskKind::Loop, Some(Arc::clone(&stats)));
-        let ticket = listed.ticket();
-        let id = self.shared.id;
-        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
-        let ctx = ctx.join(&self.shared.ctx);
-        let parent = tracing::Span::current();
-        let this = self.clone();
-        let task = async move {
-            let mut iteration: u64 = 0;
-            // Failures in a row, and the backoff delays for them (made at the first).
-            let mut failures: u32 = 0;
-            let mut backoff = None;
-            // How the loop ended, for a shutdown report: by its context unless said below.
-            let mut last = Outcome::Finished;
-            while !ctx.is_done() {
-                iteration += 1;
-                stats.set_iteration(iteration);
-                let span = task_span!(this, parent: &parent, iteration = iteration);
-                if failures > 0 {
-                    span.record("attempt", failures + 1);
-                }
-                let mut run = Run::new(ctx.clone(), span, id);
-                let started = meter.start();
-                let outcome = Supervised::new(&runner, &mut run).await;
-                meter.finish(started, &outcome);
-                if let Outcome::Failed(err) = &outcome {
-                    stats.set_last_error(err.to_string());
-                }
-                let pause = match &outcome {
-                    Outcome::Finished | Outcome::Canceled(_) => {
-                        (failures, backoff) = (0, None);
-                        policy.every
-                    }
-                    Outcome::Failed(_) if policy.retries() => {
-                        failures += 1;
-                        let delays = backoff.get_or_insert_with(|| policy.backoff());
-                        let delay = delays.as_mut().and_then(|delays| delays.next());
-                        match delay {
-                            Some(delay) if policy.max_failures.is_none_or(|max| failures < max) => {
-                                Some(delay)
-                            }
-                            _ => {
-                                run.give_up(failures);
-                                last = outcome;
-                                break;
-                            }
-                        }
-                    }
-                    Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Stopped => {
-                        last = outcome;
-                        break;
-                    }
-                };
-                match pause {
-                    Some(pause) => {
-                        if sleep(&ctx, pause).await.is_err() {
-                            break;
-                        }
-                    }
-                    // Yields only once tokio's budget for this task is spent, so a runner
-                    // that returns at once cannot starve the runtime, at no cost otherwise.
-                    None => tokio::task::consume_budget().await,
-                }
-            }
-            listed.ended(&last);
-        };
-        let handle = self.spawn(name, task);
-        self.shared
-            .registry
-            .set_abort(ticket, handle.abort_handle());
-    }
-
     /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
     /// `RunBackground`.
     ///
@@ -620,16 +352,6 @@ impl Tasks {
         self.shared
             .registry
             .set_abort(ticket, handle.abort_handle());
-    }
-
-    /// Cancels every task of this set, now and to come, with [`ShuttingDown`] as the cause.
-    fn cancel_all(&self) {
-        self.shared.ctx.cancel_because(Why {
-            reason: ContextError::Canceled,
-            cause: Some(Arc::new(ShuttingDown {
-                tasks: self.shared.name.to_string(),
-            })),
-        });
     }
 
     /// Lists a task about to start, so that snapshots and shutdowns can name it.
@@ -719,167 +441,6 @@ impl Tasks {
     pub fn running(&self) -> usize {
         self.shared.tracker.len()
     }
-
-    /// Cancels every task of this set and waits up to `grace` for them to finish.
-    ///
-    /// Tasks started after this call get a context that is already cancelled. Calling it
-    /// again waits again.
-    ///
-    /// # Errors
-    ///
-    /// [`ShutdownTimeout`], naming the tasks still running when `grace` ran out. They are
-    /// not aborted.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: the tasks are cancelled as soon as this is first polled, and dropping the
-    /// future only stops the waiting.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// tasks.run_loop(&Context::background(), Func::new(|ctx| async move {
-    ///     ctx.done().await; // a well-behaved poller
-    ///     Ok(())
-    /// }));
-    /// tasks.shutdown(Duration::from_secs(5)).await.unwrap();
-    /// assert_eq!(tasks.running(), 0);
-    /// # }
-    /// ```
-    pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
-        self.cancel_all();
-        if tokio::time::timeout(grace, self.wait()).await.is_ok() {
-            return Ok(());
-        }
-        // Listed tasks by name; the unlisted rest go by this set's name. The two counts are
-        // read apart, so a task ending in between may be missed: the report is a snapshot.
-        let Snapshot { tasks, unlisted } = self.snapshot();
-        let mut names: Vec<String> = tasks.into_iter().map(|task| task.name).collect();
-        names.extend(std::iter::repeat_n(self.shared.name.to_string(), unlisted));
-        names.sort();
-        Err(ShutdownTimeout {
-            tasks: self.shared.name.to_string(),
-            names,
-        })
-    }
-
-    /// Cancels every task of this set, waits up to `grace` for them all (together, not one
-    /// after another), aborts the listed tasks still running, and says who finished,
-    /// failed, panicked and was aborted, by name.
-    ///
-    /// Like [`shutdown`](Tasks::shutdown), but it does not leave stragglers behind: listed
-    /// tasks (see [`Snapshot`]) still running after `grace` are aborted with
-    /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort) (dropped at their next
-    /// `.await`). Unnamed one-shot runs are only counted, and cannot be aborted.
-    ///
-    /// One report at a time: a second call while one waits starts over for both.
-    ///
-    /// # Cancel safety
-    ///
-    /// The tasks are cancelled as soon as this is first polled; dropping the future before
-    /// `grace` runs out skips the aborts and the report.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// let ctx = Context::background();
-    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await; // stops when cancelled
-    ///     Ok(())
-    /// }));
-    /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
-    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
-    ///     Ok(())
-    /// }));
-    ///
-    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
-    /// assert_eq!(report.finished, ["poller"]);
-    /// assert_eq!(report.aborted, ["stubborn"]);
-    /// assert_eq!(report.to_string(), "1 finished, 0 failed, 0 panicked, 1 aborted");
-    /// # }
-    /// ```
-    pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
-        let registry = &self.shared.registry;
-        registry.start_report();
-        let unlisted_before = self.running().saturating_sub(registry.len());
-        self.cancel_all();
-        let _ = tokio::time::timeout(grace, self.wait()).await;
-        let (ended, running) = registry.finish_report();
-        let unlisted_running = self.running().saturating_sub(running.len());
-        let name = |n: Option<&'static str>| n.unwrap_or(&self.shared.name).to_owned();
-        let mut report = ShutdownReport {
-            unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
-            unlisted_running,
-            ..ShutdownReport::default()
-        };
-        for (task, ended) in ended {
-            match ended {
-                Ended::Finished => report.finished.push(name(task)),
-                Ended::Failed(error) => report.failed.push(TaskFailure::new(name(task), error)),
-                Ended::Panicked(error) => {
-                    report.panicked.push(TaskFailure::new(name(task), error));
-                }
-            }
-        }
-        for (task, abort) in running {
-            if let Some(abort) = abort {
-                abort.abort();
-            }
-            report.aborted.push(name(task));
-        }
-        report.aborted.sort();
-        report
-    }
-
-    /// What this set is running now: every listed task (loops, background tasks, and runs
-    /// whose runner has a name) with its name, kind, start time, and for loops the
-    /// iteration and last error; plus how many unnamed one-shot runs are running besides.
-    ///
-    /// Live introspection without `tokio_unstable`. (Built with `--cfg tokio_unstable`,
-    /// each task is also a named tokio task, for tokio-console.)
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use async_tasks::{Context, Func, TaskKind, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// let (ctx, cancel) = Context::background().with_cancel();
-    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await;
-    ///     Ok(())
-    /// }));
-    /// tokio::task::yield_now().await; // let the loop start its first iteration
-    ///
-    /// let snapshot = tasks.snapshot();
-    /// assert_eq!(snapshot.tasks.len(), 1);
-    /// assert_eq!(snapshot.tasks[0].name, "poller");
-    /// assert_eq!(snapshot.tasks[0].kind, TaskKind::Loop);
-    /// assert_eq!(snapshot.tasks[0].iteration, Some(1));
-    /// cancel.cancel();
-    /// tasks.wait().await;
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn snapshot(&self) -> Snapshot {
-        let tasks = self.shared.registry.snapshot(&self.shared.name);
-        let unlisted = self.running().saturating_sub(tasks.len());
-        Snapshot { tasks, unlisted }
-    }
 }
 
 impl fmt::Debug for Tasks {
@@ -889,148 +450,5 @@ impl fmt::Debug for Tasks {
             .field("running", &self.running())
             .field("shut_down", &self.shared.ctx.is_done())
             .finish()
-    }
-}
-
-/// The default [`Tasks`], named `"async.run"`, used by [`run`], [`run_loop`] and
-/// [`run_background`]: the twin of Go's `async.Default`.
-///
-/// Created on first use; needs no runtime. Its tasks are spawned on the runtime current at
-/// each call, so it serves several runtimes (each test's, for example).
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(async_tasks::default_tasks().name(), "async.run");
-/// ```
-#[must_use]
-pub fn default_tasks() -> &'static Tasks {
-    static DEFAULT: LazyLock<Tasks> = LazyLock::new(|| Tasks::new("async.run"));
-    &DEFAULT
-}
-
-/// Runs `runner` once on [`default_tasks()`]: see [`Tasks::run`]. The twin of Go's
-/// `async.Run`.
-///
-/// # Panics
-///
-/// Panics if called outside a tokio runtime.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{default_tasks, run, Context, Func};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// run(&Context::background(), Func::new(|_ctx| async {
-///     println!("Run example");
-///     Ok(())
-/// }));
-/// default_tasks().wait().await;
-/// # }
-/// ```
-#[track_caller]
-pub fn run<R: Runner + 'static>(ctx: &Context, runner: R) {
-    default_tasks().run(ctx, runner);
-}
-
-/// Runs `runner` in a loop on [`default_tasks()`]: see [`Tasks::run_loop`]. The twin of
-/// Go's `async.Loop`.
-///
-/// # Panics
-///
-/// Panics if called outside a tokio runtime.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{default_tasks, run_loop, Context, Func};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let (ctx, cancel) = Context::background().with_cancel();
-/// run_loop(&ctx, Func::new(move |_ctx| {
-///     cancel.cancel(); // stop after this iteration
-///     async { Ok(()) }
-/// }));
-/// default_tasks().wait().await;
-/// # }
-/// ```
-#[track_caller]
-pub fn run_loop<R: Runner + 'static>(ctx: &Context, runner: R) {
-    default_tasks().run_loop(ctx, runner);
-}
-
-/// Runs `runner` once on [`default_tasks()`], detached from `ctx`: see
-/// [`Tasks::run_background`]. The twin of Go's `async.RunBackground`.
-///
-/// # Panics
-///
-/// Panics if called outside a tokio runtime.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{default_tasks, run_background, Context, Func};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// run_background(&Context::background(), Func::new(|ctx| async move {
-///     assert!(ctx.deadline().is_none());
-///     Ok(())
-/// }));
-/// default_tasks().wait().await;
-/// # }
-/// ```
-#[track_caller]
-pub fn run_background<R: Runner + 'static>(ctx: &Context, runner: R) {
-    default_tasks().run_background(ctx, runner);
-}
-
-#[cfg(test)]
-mod tests {
-    use std::panic::AssertUnwindSafe;
-
-    use futures_util::FutureExt;
-    use tokio::sync::mpsc;
-
-    use super::*;
-    use crate::Func;
-
-    #[tokio::test]
-    async fn wait_from_inside_its_own_task_panics_instead_of_hanging() {
-        let tasks = Tasks::new("self-waiter");
-        let other = Tasks::new("other");
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let (inner, outer) = (tasks.clone(), other.clone());
-        tasks.run(
-            &Context::background(),
-            Func::new(move |_ctx| {
-                let (inner, outer, tx) = (inner.clone(), outer.clone(), tx.clone());
-                async move {
-                    // Waiting on another set from inside a task is fine.
-                    outer.wait().await;
-                    let waited = AssertUnwindSafe(inner.wait()).catch_unwind().await;
-                    let message = waited
-                        .err()
-                        .and_then(|p| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tx.send(message)?;
-                    Ok(())
-                }
-            }),
-        );
-        let message = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .expect("the task must not hang")
-            .expect("the task reports back");
-        assert!(
-            message.contains(
-                "`Tasks::wait` was called from inside a task of the same `Tasks` (`self-waiter`)"
-            ),
-            "{message}"
-        );
-        tasks.wait().await;
     }
 }

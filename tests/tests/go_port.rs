@@ -164,7 +164,7 @@ async fn test_sleep_until() {
 fn test_run_trace_headers() {
     // Go checks that the runner's context carries trace headers; here, that the runner
     // runs inside a live span when a subscriber is installed.
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let _recorder = async_tasks::testing::SpanRecorder::install();
     on_default_tasks(async {
         let in_span = Arc::new(AtomicBool::new(false));
         run(&Context::background(), {

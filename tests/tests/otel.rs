@@ -46,6 +46,11 @@ impl Exported {
             .with_simple_exporter(exporter.clone())
             .build();
         let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("otel-test"));
+        // A second live dispatcher for the whole binary, so that tracing combines callsite
+        // interest over all of them instead of caching "never" from a thread without a
+        // subscriber (tokio-rs/tracing#3611); `SpanRecorder` does the same.
+        static ANCHOR: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        ANCHOR.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let installed = tracing::subscriber::set_default(Registry::default().with(layer));
         Exported {
             exporter,

@@ -80,7 +80,7 @@ impl Runner for Trivial {
 }
 
 const WAVE: usize = 1_000;
-const WAVES: usize = 20;
+const WAVES: usize = 60;
 
 fn spawn_figures(subscriber: bool) -> (Side, Side) {
     let dispatch = subscriber.then(info_subscriber);
@@ -131,7 +131,46 @@ fn spawn_figures(subscriber: bool) -> (Side, Side) {
     (ours, anchor)
 }
 
-const ITERATIONS: u64 = 200_000;
+/// The floor of a spawn under the contract, as a stand-in "ours": what any `Tasks::run`
+/// must do per task (a context for the run that its `Tasks` can cancel: a clone of a
+/// context node; the runner's boxed future; a `"task"` span around it; a caught panic),
+/// against the same anchor as the spawn figure.
+fn spawn_floor() -> (Side, Side) {
+    use futures_util::FutureExt;
+    let rt = Arc::new(current_thread());
+    let floor: Side = {
+        let rt = Arc::clone(&rt);
+        let (ctx, _cancel) = Context::background().with_cancel();
+        Box::new(move || {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..WAVES {
+                    let tracker = TaskTracker::new();
+                    for _ in 0..WAVE {
+                        let ctx = ctx.clone();
+                        let span =
+                            tracing::info_span!("task", task.name = "bench", otel.name = "bench");
+                        tracker.spawn(
+                            async move {
+                                let _ = std::panic::AssertUnwindSafe(Trivial.run(ctx))
+                                    .catch_unwind()
+                                    .await;
+                            }
+                            .instrument(span),
+                        );
+                    }
+                    tracker.close();
+                    tracker.wait().await;
+                }
+                (start.elapsed(), (WAVE * WAVES) as u64)
+            })
+        })
+    };
+    let (_, anchor) = spawn_figures(false);
+    (floor, anchor)
+}
+
+const ITERATIONS: u64 = 600_000;
 
 fn loop_figures(subscriber: bool) -> (Side, Side) {
     let dispatch = subscriber.then(info_subscriber);
@@ -197,7 +236,7 @@ fn loop_figures(subscriber: bool) -> (Side, Side) {
     (ours, anchor)
 }
 
-const CALLS: u64 = 200_000;
+const CALLS: u64 = 600_000;
 
 /// The generated runner of the `#[async_task]` figure.
 #[async_tasks::async_task(name = "bench-call")]
@@ -318,7 +357,7 @@ fn loop_floor() -> (Side, Side) {
     (floor, anchor)
 }
 
-const LOCKS: u64 = 200_000;
+const LOCKS: u64 = 600_000;
 
 fn mutex_uncontended() -> (Side, Side) {
     let rt = Arc::new(current_thread());
@@ -547,6 +586,13 @@ fn figures() -> Vec<Spec> {
             1.4,
             "ns/task",
             || spawn_figures(false),
+            true,
+        ),
+        Spec(
+            "(spawn floor, no subscriber)",
+            f64::NAN,
+            "ns/task",
+            spawn_floor,
             true,
         ),
         Spec(

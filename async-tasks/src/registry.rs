@@ -114,7 +114,10 @@ impl Registry {
         Listed {
             registry: Arc::clone(self),
             ticket: Ticket {
-                slot: u32::try_from(slot).expect("fewer than 2^32 listed tasks"),
+                slot: u32::try_from(slot)
+                    .ok()
+                    .filter(|&slot| slot != FINISHED)
+                    .expect("fewer than 2^32 - 1 listed tasks"),
                 key,
             },
         }
@@ -209,12 +212,15 @@ impl Listed {
         self.ticket
     }
 
-    /// Records how the task ended, if a shutdown report is being made.
-    pub(crate) fn ended(&self, outcome: &Outcome) {
+    /// The task ended as `outcome`: records that if a shutdown report is being made, and
+    /// unlists the task, under one lock. Dropping the guard unlists a task that ended
+    /// otherwise (aborted, or dropped with its runtime).
+    pub(crate) fn finish(&mut self, outcome: &Outcome) {
         let mut slots = lock(&self.registry.slots);
-        let name = slots.entries[self.ticket.slot as usize]
-            .as_ref()
-            .and_then(|entry| entry.name);
+        let slot = self.ticket.slot as usize;
+        let name = slots.entries[slot].take().and_then(|entry| entry.name);
+        slots.free.push(slot);
+        self.ticket.slot = FINISHED;
         if let Some(ended) = &mut slots.ended {
             ended.push((
                 name,
@@ -232,11 +238,17 @@ impl Listed {
 
 impl Drop for Listed {
     fn drop(&mut self) {
+        if self.ticket.slot == FINISHED {
+            return;
+        }
         let mut slots = lock(&self.registry.slots);
         slots.entries[self.ticket.slot as usize] = None;
         slots.free.push(self.ticket.slot as usize);
     }
 }
+
+/// The slot of a guard whose task [finished](Listed::finish): nothing left to unlist.
+const FINISHED: u32 = u32::MAX;
 
 #[cfg(test)]
 mod tests {
@@ -265,17 +277,19 @@ mod tests {
     #[test]
     fn a_report_records_each_listed_end_once() {
         let registry = Arc::new(Registry::default());
-        let before = registry.insert(Some("before"), TaskKind::Run, None);
-        before.ended(&Outcome::Finished);
+        let mut before = registry.insert(Some("before"), TaskKind::Run, None);
         registry.start_report();
-        let failed = registry.insert(Some("failed"), TaskKind::Run, None);
-        failed.ended(&Outcome::Failed("boom".into()));
+        let mut failed = registry.insert(Some("failed"), TaskKind::Run, None);
+        failed.finish(&Outcome::Failed("boom".into()));
+        assert_eq!(registry.len(), 1);
         drop(failed);
+        assert_eq!(registry.len(), 1, "a finished guard unlists nothing more");
         let (ended, running) = registry.finish_report();
         assert_eq!(ended.len(), 1);
         assert!(matches!(&ended[0], (Some("failed"), Ended::Failed(e)) if e == "boom"));
         assert_eq!(running.len(), 1);
         assert_eq!(running[0].0, Some("before"));
-        drop(before);
+        before.finish(&Outcome::Finished);
+        assert_eq!(registry.len(), 0);
     }
 }

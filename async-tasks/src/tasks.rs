@@ -282,7 +282,7 @@ impl Tasks {
     pub(crate) fn run_as<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
         let name = runner.name();
         // Unnamed one-shot runs are the hot path: counted, not listed (see registry.rs).
-        let listed = name.map(|name| self.list(Some(name), kind, None));
+        let mut listed = name.map(|name| self.list(Some(name), kind, None));
         let ticket = listed.as_ref().map(Listed::ticket);
         let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
@@ -292,8 +292,8 @@ impl Tasks {
             let started = meter.start();
             let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
-            if let Some(listed) = &listed {
-                listed.ended(&outcome);
+            if let Some(listed) = &mut listed {
+                listed.finish(&outcome);
             }
         });
         if let Some(ticket) = ticket {
@@ -336,7 +336,7 @@ impl Tasks {
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
         let name = runner.name();
-        let listed = self.list(name, TaskKind::Background, None);
+        let mut listed = self.list(name, TaskKind::Background, None);
         let ticket = listed.ticket();
         let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
@@ -347,7 +347,7 @@ impl Tasks {
             let started = meter.start();
             let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
-            listed.ended(&outcome);
+            listed.finish(&outcome);
         });
         self.shared
             .registry

@@ -100,7 +100,7 @@ impl Tasks {
     pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
         let name = runner.name();
         let stats = Arc::<LoopStats>::default();
-        let listed = self.list(name, TaskKind::Loop, Some(Arc::clone(&stats)));
+        let mut listed = self.list(name, TaskKind::Loop, Some(Arc::clone(&stats)));
         let ticket = listed.ticket();
         let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
@@ -155,7 +155,9 @@ impl Tasks {
                 };
                 match pause {
                     Some(pause) => {
-                        if sleep(&ctx, pause).await.is_err() {
+                        // Boxed: a timer is large, and inline it would make every loop's
+                        // future (copied whole on spawn) carry one, pauses or not.
+                        if Box::pin(sleep(&ctx, pause)).await.is_err() {
                             break;
                         }
                     }
@@ -164,9 +166,12 @@ impl Tasks {
                     None => tokio::task::consume_budget().await,
                 }
             }
-            listed.ended(&last);
+            listed.finish(&last);
         };
-        let handle = self.spawn(name, task);
+        // Boxed: a loop's state (policy, counters, the iteration in flight) is a few hundred
+        // bytes, which tokio would copy several times on spawn; one allocation per loop is
+        // cheaper, and a loop lives long.
+        let handle = self.spawn(name, Box::pin(task));
         self.shared
             .registry
             .set_abort(ticket, handle.abort_handle());

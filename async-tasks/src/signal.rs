@@ -233,6 +233,8 @@ mod tests {
             });
             let logs = self.clone();
             let subscriber = tracing_subscriber::fmt()
+                // Plain text, whichever crate of the workspace turns on the `ansi` feature.
+                .with_ansi(false)
                 .with_writer(move || logs.clone())
                 .without_time()
                 .with_target(false)

@@ -11,7 +11,6 @@
 //!   `Result<(), E>`;
 //! - [`Invalid`] is what the stub emitted next to a macro error returns.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
@@ -20,7 +19,7 @@ use futures_util::FutureExt;
 use tracing::{Instrument, Span};
 
 use crate::classify::{ErrorClass, classify};
-use crate::report::{is_canceled, panic_message};
+use crate::report::{is_canceled, mark_span_failed, record_panic};
 use crate::tasks::polling_tasks;
 use crate::{BoxError, Context, Runner};
 
@@ -126,7 +125,7 @@ where
                         let span = body.span();
                         span.record("error", message.as_str());
                         if class == ErrorClass::Error {
-                            mark_failed(span, &message);
+                            mark_span_failed(span, &message);
                         }
                     }
                 }
@@ -139,19 +138,6 @@ where
             std::panic::resume_unwind(payload)
         }
     }
-}
-
-fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
-    let message = panic_message(payload);
-    span.record("panic", message);
-    mark_failed(span, message);
-}
-
-/// The code first: `tracing-opentelemetry` replaces the status on each of these writes, and
-/// only the description's carries the message.
-fn mark_failed(span: &Span, message: &str) {
-    span.record("otel.status_code", "ERROR");
-    span.record("otel.status_description", message);
 }
 
 /// What the item of an `#[async_task]` fn with an error returns, so that its callers still
@@ -200,6 +186,6 @@ mod tests {
         .catch_unwind()
         .await
         .unwrap_err();
-        assert_eq!(panic_message(&*panicked), "boom");
+        assert_eq!(crate::report::panic_message(&*panicked), "boom");
     }
 }

@@ -23,6 +23,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use crate::report::{mark_span_failed, record_panic};
 use crate::{Context, ContextError};
 
 /// A cell initialised by the first async attempt that succeeds: the async twin of
@@ -299,36 +300,15 @@ impl<T> RetryableOnceCell<T> {
                     let message = err.to_string();
                     let span = body.span();
                     span.record("error", message.as_str());
-                    mark_failed(span, &message);
+                    mark_span_failed(span, &message);
                 }
                 Err(err)
             }
             Err(payload) => {
-                let message = panic_message(&*payload);
-                let span = body.span();
-                span.record("panic", message);
-                mark_failed(span, message);
+                record_panic(body.span(), &*payload);
                 std::panic::resume_unwind(payload)
             }
         }
-    }
-}
-
-/// The code first: `tracing-opentelemetry` replaces the status on each of these writes, and
-/// only the description's carries the message.
-fn mark_failed(span: &tracing::Span, message: &str) {
-    span.record("otel.status_code", "ERROR");
-    span.record("otel.status_description", message);
-}
-
-/// The message a panic was raised with, as `std` prints it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "Box<dyn Any>"
     }
 }
 

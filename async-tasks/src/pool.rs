@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::report::{is_canceled, panic_message};
 use crate::snapshot::TaskKind;
 use crate::{BoxError, CancelHandle, Closer, Context, ContextError, Runner, Tasks};
 
@@ -512,24 +513,6 @@ impl Error for Reported {
 /// `take`), so a poisoned lock still holds a consistent list.
 fn lock(errors: &Mutex<Vec<TaskError>>) -> std::sync::MutexGuard<'_, Vec<TaskError>> {
     errors.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`]: the
-/// rule by which [`Tasks`] does not report cancellations.
-fn is_canceled(err: &(dyn Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |&err| err.source())
-        .any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
-}
-
-/// The message a panic was raised with, as `std` prints it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "Box<dyn Any>"
-    }
 }
 
 #[cfg(test)]

@@ -188,9 +188,22 @@ pub(crate) fn report(outcome: &Outcome, tasks_id: u32) {
 }
 
 fn mark_failed(message: &str) {
-    let span = tracing::Span::current();
+    mark_span_failed(&tracing::Span::current(), message);
+}
+
+/// Marks `span` failed with `message`, in the fields OpenTelemetry reads. The code first:
+/// `tracing-opentelemetry` replaces the status on each of these writes, and only the
+/// description's carries the message. The span must declare both fields.
+pub(crate) fn mark_span_failed(span: &tracing::Span, message: &str) {
     span.record("otel.status_code", "ERROR");
     span.record("otel.status_description", message);
+}
+
+/// Records a panic on `span` (a `panic` field with its message) and marks the span failed.
+pub(crate) fn record_panic(span: &tracing::Span, payload: &(dyn Any + Send)) {
+    let message = panic_message(payload);
+    span.record("panic", message);
+    mark_span_failed(span, message);
 }
 
 #[cfg(test)]

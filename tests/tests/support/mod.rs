@@ -1,0 +1,83 @@
+//! Helpers shared by the bad-input and load test files (`bad_input.rs`,
+//! `reentrant_calls.rs`, `closes_and_drops.rs`, `stress.rs`, `lockers.rs`); each uses some.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
+use tokio::runtime::Builder;
+use tokio::time::{Instant, timeout};
+
+pub const LIMIT: Duration = Duration::from_secs(24 * 3600);
+pub const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pub async fn wait_bounded(tasks: &Tasks) {
+    timeout(LIMIT, tasks.wait())
+        .await
+        .expect("Tasks::wait did not return");
+}
+
+/// The largest `d` for which `now + d` is an instant: the end of time, as far as `Instant`
+/// goes.
+pub fn farthest(now: Instant) -> Duration {
+    let (mut ok, mut too_far) = (Duration::ZERO, Duration::MAX);
+    while too_far - ok > Duration::from_secs(1) {
+        let mid = ok + (too_far - ok) / 2;
+        match now.checked_add(mid) {
+            Some(_) => ok = mid,
+            None => too_far = mid,
+        }
+    }
+    ok
+}
+
+/// A runner that ignores its context and never ends.
+pub fn stubborn() -> Func<impl Fn(Context) -> std::future::Pending<Result<(), BoxError>> + Clone> {
+    Func::new(|_| std::future::pending())
+}
+
+/// A runner that ends as soon as its context is done.
+pub fn well_behaved() -> impl Runner + Clone {
+    Func::new(|ctx: Context| async move {
+        ctx.done().await;
+        Ok(())
+    })
+}
+
+/// One test at a time: they read the process's resident memory and real time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `f` alone, on a current-thread runtime with the clock paused.
+pub fn paused<F: Future>(f: F) -> F::Output {
+    let _serial = serial();
+    Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// A small deterministic generator (SplitMix64): the same cases on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

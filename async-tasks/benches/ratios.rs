@@ -496,6 +496,41 @@ fn cancel_latency() -> (Side, Side) {
     (ours, anchor)
 }
 
+/// The floor of cancel latency under the contract, as a stand-in "ours": loops as the
+/// anchor's, but each waiting on a context of its own (a child token of the caller's, as a
+/// task's context is a child of its caller's), against the same anchor.
+fn cancel_floor() -> (Side, Side) {
+    let rt = Arc::new(current_thread());
+    let floor: Side = {
+        let rt = Arc::clone(&rt);
+        Box::new(move || {
+            rt.block_on(async {
+                let tracker = TaskTracker::new();
+                let token = CancellationToken::new();
+                for _ in 0..PARKED_LOOPS {
+                    let own = token.child_token();
+                    tracker.spawn(async move {
+                        while !own.is_cancelled() {
+                            tokio::select! {
+                                () = own.cancelled() => {}
+                                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                            }
+                        }
+                    });
+                }
+                tracker.close();
+                tokio::task::yield_now().await;
+                let start = Instant::now();
+                token.cancel();
+                tracker.wait().await;
+                (start.elapsed(), PARKED_LOOPS as u64)
+            })
+        })
+    };
+    let (_, anchor) = cancel_latency();
+    (floor, anchor)
+}
+
 const PARKED_TASKS: usize = 100_000;
 
 /// Resident set size of this process, in bytes (Linux).
@@ -642,6 +677,13 @@ fn figures() -> Vec<Spec> {
             1.5,
             "ns/loop",
             cancel_latency,
+            false,
+        ),
+        Spec(
+            "(cancel latency floor: a context per loop)",
+            f64::NAN,
+            "ns/loop",
+            cancel_floor,
             false,
         ),
         Spec(

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::field::Empty;
 
 use crate::classify::{self, ErrorClass};
-use crate::registry::{Listed, LoopStats, Registry};
+use crate::registry::{Listed, Registry};
 use crate::report::{Run, Supervised};
 use crate::snapshot::TaskKind;
 use crate::{Context, Runner};
@@ -280,27 +280,13 @@ impl Tasks {
     /// `run`, listed as `kind` (a pool's runs are one-shot runs of its own `Tasks`).
     #[track_caller]
     pub(crate) fn run_as<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
-        let name = runner.name();
         // Unnamed one-shot runs are the hot path: counted, not listed (see registry.rs).
-        let mut listed = name.map(|name| self.list(Some(name), kind, None));
-        let ticket = listed.as_ref().map(Listed::ticket);
-        let id = self.shared.id;
-        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
+        let listed = runner
+            .name()
+            .map(|name| self.shared.registry.insert(Some(name), kind, None));
         // Contextual parent: the span current here, without cloning it.
-        let mut run = Run::new(ctx.join(&self.shared.ctx), task_span!(self), id);
-        let handle = self.spawn(name, async move {
-            let started = meter.start();
-            let outcome = Supervised::new(&runner, &mut run).await;
-            meter.finish(started, &outcome);
-            if let Some(listed) = &mut listed {
-                listed.finish(&outcome);
-            }
-        });
-        if let Some(ticket) = ticket {
-            self.shared
-                .registry
-                .set_abort(ticket, handle.abort_handle());
-        }
+        let run = Run::new(ctx.join(&self.shared.ctx), task_span!(self), self.shared.id);
+        self.spawn_once(runner, run, listed);
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
@@ -335,38 +321,38 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let name = runner.name();
-        let mut listed = self.list(name, TaskKind::Background, None);
-        let ticket = listed.ticket();
-        let id = self.shared.id;
-        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
+        let listed = self
+            .shared
+            .registry
+            .insert(runner.name(), TaskKind::Background, None);
         let span = task_span!(self, parent: None);
         span.follows_from(tracing::Span::current());
-        let mut run = Run::new(self.shared.ctx.clone(), span, id);
+        let run = Run::new(self.shared.ctx.clone(), span, self.shared.id);
+        self.spawn_once(runner, run, Some(listed));
+    }
+
+    /// Spawns one run of `runner` (of `run`, `run_background` or a pool), and gives the
+    /// registry its abort handle if it is `listed`.
+    #[track_caller]
+    fn spawn_once<R: Runner + 'static>(&self, runner: R, mut run: Run, mut listed: Option<Listed>) {
+        let name = runner.name();
+        let ticket = listed.as_ref().map(Listed::ticket);
+        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
         let handle = self.spawn(name, async move {
             let started = meter.start();
             let outcome = Supervised::new(&runner, &mut run).await;
             meter.finish(started, &outcome);
-            listed.finish(&outcome);
+            if let Some(listed) = &mut listed {
+                listed.finish(&outcome);
+            }
         });
-        self.shared
-            .registry
-            .set_abort(ticket, handle.abort_handle());
+        if let Some(ticket) = ticket {
+            self.shared
+                .registry
+                .set_abort(ticket, handle.abort_handle());
+        }
     }
 
-    /// Lists a task about to start, so that snapshots and shutdowns can name it.
-    fn list(
-        &self,
-        name: Option<&'static str>,
-        kind: TaskKind,
-        stats: Option<Arc<LoopStats>>,
-    ) -> Listed {
-        self.shared.registry.insert(name, kind, stats)
-    }
-
-    /// Spawns one task on the current runtime, counted by the tracker. `task` is built by the
-    /// caller as one flat future (nesting `async` blocks around a moved future doubles its
-    /// size, and the size is copied on every spawn).
     #[track_caller]
     fn spawn<F>(&self, name: Option<&'static str>, task: F) -> JoinHandle<()>
     where

@@ -57,7 +57,22 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 pub struct LoopPolicy {
     pub(crate) every: Option<Duration>,
     backoff: Option<MakeBackoff>,
-    pub(crate) max_failures: Option<u32>,
+    max_failures: Option<u32>,
+}
+
+/// A loop's failures in a row, and the backoff delays they have used: what
+/// [`LoopPolicy::retry_after`] decides from. A success starts it over.
+#[derive(Default)]
+pub(crate) struct Retries {
+    failures: u32,
+    delays: Option<Box<dyn Iterator<Item = Duration> + Send>>,
+}
+
+impl Retries {
+    /// Failures in a row so far.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
+    }
 }
 
 impl LoopPolicy {
@@ -116,9 +131,16 @@ impl LoopPolicy {
         self
     }
 
-    /// A fresh backoff sequence, or `None` when failures end the loop.
-    pub(crate) fn backoff(&self) -> Option<Box<dyn Iterator<Item = Duration> + Send>> {
-        self.backoff.as_ref().map(|make| make())
+    /// Counts one more failure in `retries` and says how long to wait before trying again,
+    /// or `None` to end the loop: when failures are not retried, when there were
+    /// `max_failures` in a row, or when the backoff has no delay left.
+    pub(crate) fn retry_after(&self, retries: &mut Retries) -> Option<Duration> {
+        let make = self.backoff.as_ref()?;
+        retries.failures += 1;
+        if self.max_failures.is_some_and(|max| retries.failures >= max) {
+            return None;
+        }
+        retries.delays.get_or_insert_with(|| make()).next()
     }
 
     /// Whether failures are retried at all.

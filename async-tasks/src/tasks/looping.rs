@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tracing::field::Empty;
 
 use super::Tasks;
+use crate::policy::Retries;
 use crate::registry::LoopStats;
 use crate::report::{Outcome, Run, Supervised};
 use crate::snapshot::TaskKind;
@@ -100,7 +101,8 @@ impl Tasks {
     pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
         let name = runner.name();
         let stats = Arc::<LoopStats>::default();
-        let mut listed = self.list(name, TaskKind::Loop, Some(Arc::clone(&stats)));
+        let mut listed =
+            (self.shared.registry).insert(name, TaskKind::Loop, Some(Arc::clone(&stats)));
         let ticket = listed.ticket();
         let id = self.shared.id;
         let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
@@ -109,17 +111,15 @@ impl Tasks {
         let this = self.clone();
         let task = async move {
             let mut iteration: u64 = 0;
-            // Failures in a row, and the backoff delays for them (made at the first).
-            let mut failures: u32 = 0;
-            let mut backoff = None;
+            let mut retries = Retries::default();
             // How the loop ended, for a shutdown report: by its context unless said below.
             let mut last = Outcome::Finished;
             while !ctx.is_done() {
                 iteration += 1;
                 stats.set_iteration(iteration);
                 let span = task_span!(this, parent: &parent, iteration = iteration);
-                if failures > 0 {
-                    span.record("attempt", failures + 1);
+                if retries.failures() > 0 {
+                    span.record("attempt", retries.failures() + 1);
                 }
                 let mut run = Run::new(ctx.clone(), span, id);
                 let started = meter.start();
@@ -130,34 +130,27 @@ impl Tasks {
                 }
                 let pause = match &outcome {
                     Outcome::Finished | Outcome::Canceled(_) => {
-                        (failures, backoff) = (0, None);
+                        retries = Retries::default();
                         policy.every
                     }
-                    Outcome::Failed(_) if policy.retries() => {
-                        failures += 1;
-                        let delays = backoff.get_or_insert_with(|| policy.backoff());
-                        let delay = delays.as_mut().and_then(|delays| delays.next());
-                        match delay {
-                            Some(delay) if policy.max_failures.is_none_or(|max| failures < max) => {
-                                Some(delay)
+                    Outcome::Failed(_) => match policy.retry_after(&mut retries) {
+                        Some(delay) => Some(delay),
+                        None => {
+                            if policy.retries() {
+                                run.give_up(retries.failures());
                             }
-                            _ => {
-                                run.give_up(failures);
-                                last = outcome;
-                                break;
-                            }
+                            last = outcome;
+                            break;
                         }
-                    }
-                    Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::Stopped => {
+                    },
+                    Outcome::Panicked(_) | Outcome::Stopped => {
                         last = outcome;
                         break;
                     }
                 };
                 match pause {
                     Some(pause) => {
-                        // Boxed: a timer is large, and inline it would make every loop's
-                        // future (copied whole on spawn) carry one, pauses or not.
-                        if Box::pin(sleep(&ctx, pause)).await.is_err() {
+                        if sleep(&ctx, pause).await.is_err() {
                             break;
                         }
                     }

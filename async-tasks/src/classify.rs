@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
@@ -79,14 +78,4 @@ pub(crate) fn classify(tasks_id: u32, err: &(dyn Error + 'static)) -> ErrorClass
         .cloned();
     // Called outside the lock: a classifier may do anything, even start tasks.
     classifier.map_or(ErrorClass::Error, |classify| classify(err))
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorClass::Error => "error",
-            ErrorClass::Warn => "warn",
-            ErrorClass::Ignore => "ignore",
-        })
-    }
 }

@@ -1,13 +1,12 @@
 //! [`run_group`]: runs runners together as one, stopping them all at the first failure.
 
+use std::any::Any;
 use std::fmt;
 use std::panic;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-
-use std::any::Any;
-use std::sync::Arc;
 
 use crate::context::{Cause, Why};
 use crate::report::{Outcome, catch, panic_message};
@@ -55,6 +54,7 @@ pub fn run_group(runners: Vec<Box<dyn Runner>>) -> impl Runner {
     Group { runners }
 }
 
+/// A group has no closer of its own: its run closes each member.
 struct Group {
     runners: Vec<Box<dyn Runner>>,
 }
@@ -141,11 +141,6 @@ impl Runner for Group {
             }),
             Some(Ended::Panicked(payload)) => panic::resume_unwind(payload),
         }
-    }
-
-    fn as_closer(&self) -> Option<&dyn crate::Closer> {
-        // Members are closed by the group's own run; closing the group closes nothing more.
-        None
     }
 }
 

@@ -139,7 +139,7 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             Ok(Poll::Ready(result)) => Outcome::from(result),
             Err(payload) => Outcome::Panicked(payload),
         };
-        report(&outcome, run.tasks_id);
+        report(&outcome, run.tasks_id, &run.span);
         Poll::Ready(outcome)
     }
 }
@@ -166,15 +166,15 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// Reports `outcome` in the current span, as the module docs describe.
+/// Reports `outcome` in `span` (the run's, entered), as the module docs describe.
 #[inline]
-pub(crate) fn report(outcome: &Outcome, tasks_id: u32) {
+pub(crate) fn report(outcome: &Outcome, tasks_id: u32, span: &tracing::Span) {
     match outcome {
         Outcome::Finished | Outcome::Stopped | Outcome::Canceled(_) => {}
         Outcome::Failed(err) => match classify(tasks_id, &**err) {
             ErrorClass::Error => {
                 tracing::error!(error = %err, "task failed");
-                mark_failed(&err.to_string());
+                mark_span_failed(span, &err.to_string());
             }
             ErrorClass::Warn => tracing::warn!(error = %err, "task failed"),
             ErrorClass::Ignore => {}
@@ -182,13 +182,9 @@ pub(crate) fn report(outcome: &Outcome, tasks_id: u32) {
         Outcome::Panicked(payload) => {
             let message = panic_message(&**payload);
             tracing::error!(panic = message, "task panicked");
-            mark_failed(message);
+            mark_span_failed(span, message);
         }
     }
-}
-
-fn mark_failed(message: &str) {
-    mark_span_failed(&tracing::Span::current(), message);
 }
 
 /// Marks `span` failed with `message`, in the fields OpenTelemetry reads. The code first:

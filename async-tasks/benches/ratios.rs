@@ -104,29 +104,16 @@ fn spawn_figures(subscriber: bool) -> (Side, Side) {
             })
         })
     };
-    let anchor: Side = Box::new(move || {
-        with_dispatch(&dispatch, || {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..WAVES {
-                    let tracker = TaskTracker::new();
-                    for _ in 0..WAVE {
-                        if subscriber {
-                            tracker.spawn(async {}.instrument(tracing::info_span!(
-                                "task",
-                                task.name = "bench",
-                                otel.name = "bench"
-                            )));
-                        } else {
-                            tracker.spawn(async {});
-                        }
-                    }
-                    tracker.close();
-                    tracker.wait().await;
-                }
-                (start.elapsed(), (WAVE * WAVES) as u64)
-            })
-        })
+    let anchor = tracker_waves(rt, dispatch, move |tracker| {
+        if subscriber {
+            tracker.spawn(async {}.instrument(tracing::info_span!(
+                "task",
+                task.name = "bench",
+                otel.name = "bench"
+            )));
+        } else {
+            tracker.spawn(async {});
+        }
     });
     (ours, anchor)
 }
@@ -138,26 +125,40 @@ fn spawn_figures(subscriber: bool) -> (Side, Side) {
 fn spawn_floor() -> (Side, Side) {
     use futures_util::FutureExt;
     let rt = Arc::new(current_thread());
-    let floor: Side = {
-        let rt = Arc::clone(&rt);
-        let (ctx, _cancel) = Context::background().with_cancel();
-        Box::new(move || {
+    let (ctx, _cancel) = Context::background().with_cancel();
+    let floor = tracker_waves(Arc::clone(&rt), None, move |tracker| {
+        let ctx = ctx.clone();
+        let span = tracing::info_span!("task", task.name = "bench", otel.name = "bench");
+        tracker.spawn(
+            async move {
+                let _ = std::panic::AssertUnwindSafe(Trivial.run(ctx))
+                    .catch_unwind()
+                    .await;
+            }
+            .instrument(span),
+        );
+    });
+    let anchor = tracker_waves(rt, None, |tracker| {
+        tracker.spawn(async {});
+    });
+    (floor, anchor)
+}
+
+/// A side that spawns `WAVES` waves of `WAVE` tasks with `spawn_one` on a fresh
+/// `TaskTracker` each, then closes and waits for it: the anchor's way of spawning.
+fn tracker_waves(
+    rt: Arc<Runtime>,
+    dispatch: Option<tracing::Dispatch>,
+    spawn_one: impl Fn(&TaskTracker) + 'static,
+) -> Side {
+    Box::new(move || {
+        with_dispatch(&dispatch, || {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..WAVES {
                     let tracker = TaskTracker::new();
                     for _ in 0..WAVE {
-                        let ctx = ctx.clone();
-                        let span =
-                            tracing::info_span!("task", task.name = "bench", otel.name = "bench");
-                        tracker.spawn(
-                            async move {
-                                let _ = std::panic::AssertUnwindSafe(Trivial.run(ctx))
-                                    .catch_unwind()
-                                    .await;
-                            }
-                            .instrument(span),
-                        );
+                        spawn_one(&tracker);
                     }
                     tracker.close();
                     tracker.wait().await;
@@ -165,9 +166,7 @@ fn spawn_floor() -> (Side, Side) {
                 (start.elapsed(), (WAVE * WAVES) as u64)
             })
         })
-    };
-    let (_, anchor) = spawn_figures(false);
-    (floor, anchor)
+    })
 }
 
 const ITERATIONS: u64 = 600_000;
@@ -470,12 +469,32 @@ fn cancel_latency() -> (Side, Side) {
             })
         })
     };
-    let anchor: Side = Box::new(move || {
+    let anchor = token_loops(rt, false);
+    (ours, anchor)
+}
+
+/// The floor of cancel latency under the contract, as a stand-in "ours": loops as the
+/// anchor's, but each waiting on a context of its own (a child token of the caller's, as a
+/// task's context is a child of its caller's), against the same anchor.
+fn cancel_floor() -> (Side, Side) {
+    let rt = Arc::new(current_thread());
+    (token_loops(Arc::clone(&rt), true), token_loops(rt, false))
+}
+
+/// A side with `PARKED_LOOPS` anchor loops (a `select!` of a token and a one-hour sleep),
+/// timed from the token's `cancel()` to the tracker's `wait()`. With `own_token`, each loop
+/// waits on a child token of its own rather than a clone of the one token.
+fn token_loops(rt: Arc<Runtime>, own_token: bool) -> Side {
+    Box::new(move || {
         rt.block_on(async {
             let tracker = TaskTracker::new();
             let token = CancellationToken::new();
             for _ in 0..PARKED_LOOPS {
-                let token = token.clone();
+                let token = if own_token {
+                    token.child_token()
+                } else {
+                    token.clone()
+                };
                 tracker.spawn(async move {
                     while !token.is_cancelled() {
                         tokio::select! {
@@ -492,43 +511,7 @@ fn cancel_latency() -> (Side, Side) {
             tracker.wait().await;
             (start.elapsed(), PARKED_LOOPS as u64)
         })
-    });
-    (ours, anchor)
-}
-
-/// The floor of cancel latency under the contract, as a stand-in "ours": loops as the
-/// anchor's, but each waiting on a context of its own (a child token of the caller's, as a
-/// task's context is a child of its caller's), against the same anchor.
-fn cancel_floor() -> (Side, Side) {
-    let rt = Arc::new(current_thread());
-    let floor: Side = {
-        let rt = Arc::clone(&rt);
-        Box::new(move || {
-            rt.block_on(async {
-                let tracker = TaskTracker::new();
-                let token = CancellationToken::new();
-                for _ in 0..PARKED_LOOPS {
-                    let own = token.child_token();
-                    tracker.spawn(async move {
-                        while !own.is_cancelled() {
-                            tokio::select! {
-                                () = own.cancelled() => {}
-                                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                            }
-                        }
-                    });
-                }
-                tracker.close();
-                tokio::task::yield_now().await;
-                let start = Instant::now();
-                token.cancel();
-                tracker.wait().await;
-                (start.elapsed(), PARKED_LOOPS as u64)
-            })
-        })
-    };
-    let (_, anchor) = cancel_latency();
-    (floor, anchor)
+    })
 }
 
 const PARKED_TASKS: usize = 100_000;

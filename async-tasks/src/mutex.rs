@@ -125,11 +125,22 @@ impl<T> MutexWithContext<T> {
     }
 
     /// The data, through a unique borrow: no locking needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::MutexWithContext;
+    ///
+    /// let mut counter = MutexWithContext::from(1);
+    /// *counter.get_mut() += 1;
+    /// assert_eq!(counter.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.inner.get_mut()
     }
 
-    /// Consumes the mutex and returns its data.
+    /// Consumes the mutex and returns its data (see [`get_mut`](MutexWithContext::get_mut)
+    /// for an example).
     pub fn into_inner(self) -> T {
         self.inner.into_inner()
     }

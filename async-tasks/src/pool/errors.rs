@@ -158,6 +158,24 @@ impl PoolErrors {
     }
 
     /// The failures, owned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::new("jobs");
+    /// let ctx = Context::background();
+    /// pool.run(&ctx, Func::named("a", |_ctx| async { Err("no".into()) })).await.unwrap();
+    /// pool.run(&ctx, Func::named("b", |_ctx| async { panic!("bug") })).await.unwrap();
+    /// let mut failures = pool.wait().await.unwrap_err().into_errors();
+    /// failures.sort_by(|x, y| x.name().cmp(y.name()));
+    /// assert_eq!(failures[0].to_string(), "a: no");
+    /// assert_eq!(failures[1].to_string(), "b panicked: bug");
+    /// # }
+    /// ```
     #[must_use]
     pub fn into_errors(self) -> Vec<TaskError> {
         self.errors

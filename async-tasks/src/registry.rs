@@ -35,8 +35,11 @@ struct Slots {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     /// How listed tasks ended since a shutdown report began.
-    ended: Option<Vec<(Option<&'static str>, Ended)>>,
+    ended: Option<Vec<(Name, Ended)>>,
 }
+
+/// A listed task's runner name; `None` goes by the `Tasks`' name.
+pub(crate) type Name = Option<&'static str>;
 
 struct Entry {
     /// Unique in its registry (it would take 2^32 spawns while one task is still waiting
@@ -71,6 +74,13 @@ impl LoopStats {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
     }
+}
+
+/// What a shutdown report collected: how listed tasks ended meanwhile, and those still
+/// running (with their abort handles, once spawned).
+pub(crate) struct ReportEnd {
+    pub(crate) ended: Vec<(Name, Ended)>,
+    pub(crate) running: Vec<(Name, Option<AbortHandle>)>,
 }
 
 /// How a listed task ended, for a shutdown report.
@@ -174,13 +184,7 @@ impl Registry {
 
     /// Stops recording and returns what ended meanwhile, and the tasks still listed (their
     /// names and abort handles).
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn finish_report(
-        &self,
-    ) -> (
-        Vec<(Option<&'static str>, Ended)>,
-        Vec<(Option<&'static str>, Option<AbortHandle>)>,
-    ) {
+    pub(crate) fn finish_report(&self) -> ReportEnd {
         let mut slots = lock(&self.slots);
         let ended = slots.ended.take().unwrap_or_default();
         let running = slots
@@ -189,7 +193,7 @@ impl Registry {
             .flatten()
             .map(|entry| (entry.name, entry.abort.clone()))
             .collect();
-        (ended, running)
+        ReportEnd { ended, running }
     }
 }
 
@@ -284,7 +288,7 @@ mod tests {
         assert_eq!(registry.len(), 1);
         drop(failed);
         assert_eq!(registry.len(), 1, "a finished guard unlists nothing more");
-        let (ended, running) = registry.finish_report();
+        let ReportEnd { ended, running } = registry.finish_report();
         assert_eq!(ended.len(), 1);
         assert!(matches!(&ended[0], (Some("failed"), Ended::Failed(e)) if e == "boom"));
         assert_eq!(running.len(), 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Tasks;
 use crate::ContextError;
 use crate::context::Why;
-use crate::registry::Ended;
+use crate::registry::{Ended, ReportEnd};
 use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure};
 
 /// Returned by [`Tasks::shutdown`] when tasks were still running after the grace period.
@@ -234,7 +234,7 @@ impl Tasks {
         let unlisted_before = self.running().saturating_sub(registry.len());
         self.cancel_all();
         let _ = tokio::time::timeout(grace, self.wait()).await;
-        let (ended, running) = registry.finish_report();
+        let ReportEnd { ended, running } = registry.finish_report();
         let unlisted_running = self.running().saturating_sub(running.len());
         let name = |n: Option<&'static str>| n.unwrap_or(&self.shared.name).to_owned();
         let mut report = ShutdownReport {

@@ -23,8 +23,12 @@ use crate::report::{is_canceled, mark_span_failed, record_panic};
 use crate::tasks::polling_tasks;
 use crate::{BoxError, Context, Runner};
 
-pub use async_trait::async_trait;
 pub use tracing;
+
+/// The names of the span fields a failure is recorded in, which every call span declares.
+pub mod fields {
+    pub use crate::report::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
+}
 
 /// Clones one argument of an `#[async_task]` fn for a run.
 ///
@@ -145,7 +149,7 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct Invalid;
 
-#[async_trait]
+#[async_trait::async_trait]
 impl Runner for Invalid {
     async fn run(&self, _ctx: Context) -> Result<(), BoxError> {
         Ok(())

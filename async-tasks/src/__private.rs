@@ -5,29 +5,26 @@
 //! gives), so that a crate depending only on `async-tasks` compiles the expansion.
 //!
 //! - [`call`] runs one call: makes its span at the first poll, runs the body in it, and
-//!   records an error or a panic on it;
+//!   records an error or a panic on it (through `call.rs`, the helper it shares with
+//!   `RetryableOnceCell`);
+//! - [`fields`] names the span fields a failure is recorded in;
 //! - [`CloneArg`] and [`TaskOutput`] carry `#[diagnostic::on_unimplemented]` messages: they
 //!   are what a user sees when an argument is not `Clone` or the return type is not `()` /
 //!   `Result<(), E>`;
 //! - [`Invalid`] is what the stub emitted next to a macro error returns.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::pin;
 
-use futures_util::FutureExt;
-use tracing::{Instrument, Span};
+use tracing::Span;
 
-use crate::classify::{ErrorClass, classify};
-use crate::report::{is_canceled, mark_span_failed, record_panic};
-use crate::tasks::polling_tasks;
+use crate::call::ErrorView;
 use crate::{BoxError, Context, Runner};
 
 pub use tracing;
 
 /// The names of the span fields a failure is recorded in, which every call span declares.
 pub mod fields {
-    pub use crate::report::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
+    pub use crate::outcome::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
 }
 
 /// Clones one argument of an `#[async_task]` fn for a run.
@@ -82,17 +79,10 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 
 /// Runs one call of an `#[async_task]` fn: at the first poll, `start` binds the arguments
 /// and returns the call's span and body; the body then runs in the span, and how it ended
-/// is recorded there:
-///
-/// - an error, unless it is (or wraps) [`ContextError::Canceled`], sets the span's `error`
-///   (its `Display`), `otel.status_code = "ERROR"` and `otel.status_description` fields;
-/// - a panic sets `panic` (its message) and the same status fields, then resumes with the
-///   original payload, so the [`Tasks`](crate::Tasks) running it reports the panic.
-///
-/// No event is emitted: reporting the failure is the job of whatever runs the runner. The
-/// span must declare those four fields (as `Empty`) to be able to record them.
-/// `otel.status_description` is the field `tracing-opentelemetry` turns into the span
-/// status' description.
+/// is recorded there (see `call.rs`): an error (unless it is, or wraps,
+/// [`ContextError::Canceled`]) as `error` and the failure status, a panic as `panic` and the
+/// status, then resumed with its payload, so the [`Tasks`](crate::Tasks) running it
+/// reports the panic. No event is emitted: reporting is the job of whatever runs the runner.
 ///
 /// The span is made at the first poll, not when the runner's `run` is called, so that its
 /// parent is the span current when the call starts running (the `"task"` span of a
@@ -114,34 +104,24 @@ where
 {
     let (span, body) = start();
     let meter = crate::metrics::CallMeter::start(name);
-    let mut body = pin!(body.instrument(span));
-    match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
-        Ok(output) => {
-            let result = into_result(output);
-            meter.finish(&result);
-            if let Err(err) = &result {
-                if !is_canceled(&**err) {
-                    // As the `Tasks` running this call classes the error: `Warn` records it
-                    // without failing the span, `Ignore` records nothing.
-                    let class = classify(polling_tasks(), &**err);
-                    if class != ErrorClass::Ignore {
-                        let message = err.to_string();
-                        let span = body.span();
-                        span.record("error", message.as_str());
-                        if class == ErrorClass::Error {
-                            mark_span_failed(span, &message);
-                        }
-                    }
-                }
+    let mut meter = Some(meter);
+    let result = crate::call::traced(
+        span,
+        async move { into_result(body.await) },
+        None,
+        |err: &BoxError| ErrorView::Chain(&**err),
+        |err, span| crate::tasks::stash_failed_call(span, err),
+        || {
+            if let Some(meter) = meter.take() {
+                meter.panicked();
             }
-            result
-        }
-        Err(payload) => {
-            record_panic(body.span(), &*payload);
-            meter.panicked();
-            std::panic::resume_unwind(payload)
-        }
+        },
+    )
+    .await;
+    if let Some(meter) = meter {
+        meter.finish(&result);
     }
+    result
 }
 
 /// What the item of an `#[async_task]` fn with an error returns, so that its callers still
@@ -171,6 +151,10 @@ mod tests {
 
     #[tokio::test]
     async fn call_returns_the_bodys_result_and_resumes_its_panic() {
+        use std::panic::AssertUnwindSafe;
+
+        use futures_util::FutureExt;
+
         let ok = call("test", TaskOutput::into_result, || (Span::none(), async {})).await;
         assert!(ok.is_ok());
         let canceled = call("test", TaskOutput::into_result, || {
@@ -190,6 +174,6 @@ mod tests {
         .catch_unwind()
         .await
         .unwrap_err();
-        assert_eq!(crate::report::panic_message(&*panicked), "boom");
+        assert_eq!(crate::outcome::panic_message(&*panicked), "boom");
     }
 }

@@ -1,54 +1,19 @@
 //! [`Context`]: cancellation and a deadline, carried into every task.
 
+mod error;
 mod node;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use self::error::{Cause, ContextError};
 use self::node::Node;
 pub(crate) use self::node::Why;
-use crate::BoxError;
-
-/// What [`Context::cause`] returns: the error that says why a context was cancelled,
-/// shared by the context and all its children.
-pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Why a [`Context`] is done.
-///
-/// The twin of Go's `context.Canceled` and `context.DeadlineExceeded`. A context's error
-/// never changes once set: the first reason wins.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{Context, ContextError};
-///
-/// let (ctx, cancel) = Context::background().with_cancel();
-/// cancel.cancel();
-/// assert_eq!(ctx.err(), Some(ContextError::Canceled));
-/// assert_eq!(ContextError::Canceled.to_string(), "context canceled");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ContextError {
-    /// The context, or one of its parents, was cancelled.
-    Canceled,
-    /// The context's deadline, or one of its parents', has passed.
-    DeadlineExceeded,
-}
-
-impl fmt::Display for ContextError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContextError::Canceled => "context canceled",
-            ContextError::DeadlineExceeded => "context deadline exceeded",
-        })
-    }
-}
-
-impl std::error::Error for ContextError {}
 
 /// Cancellation and a deadline, handed to every [`Runner`](crate::Runner).
 ///
@@ -148,7 +113,7 @@ impl CancelHandle {
     /// abort.cancel_with("client went away");
     /// assert_eq!(call.cause().unwrap().to_string(), "client went away");
     /// ```
-    pub fn cancel_with(&self, cause: impl Into<BoxError>) {
+    pub fn cancel_with(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
         self.cancel_because(Why {
             reason: ContextError::Canceled,
             cause: Some(Arc::from(cause.into())),
@@ -158,6 +123,82 @@ impl CancelHandle {
     /// Cancels with a reason and cause already made (e.g. shared with a returned error).
     pub(crate) fn cancel_because(&self, why: Why) {
         self.node.cancel(why);
+    }
+}
+
+impl CancelHandle {
+    /// Turns the handle into a guard that cancels the context when it is dropped: Go's
+    /// `defer cancel()`, as a value that also runs on an early return, a `?` or a panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::Context;
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// {
+    ///     let _guard = cancel.drop_guard();
+    ///     assert!(!ctx.is_done());
+    /// } // the scope ends: cancelled
+    /// assert!(ctx.is_done());
+    /// ```
+    #[must_use = "the context is cancelled as soon as the guard is dropped"]
+    pub fn drop_guard(self) -> CancelGuard {
+        CancelGuard { handle: Some(self) }
+    }
+}
+
+/// Cancels its [`Context`] when dropped, unless [disarmed](CancelGuard::disarm). Made by
+/// [`CancelHandle::drop_guard`]; the twin of tokio-util's `DropGuard`.
+///
+/// # Examples
+///
+/// Work that cancels its helpers on every way out, unless it hands them on:
+///
+/// ```
+/// use async_tasks::{CancelHandle, Context};
+///
+/// fn start(ctx: &Context, keep: bool) -> Option<CancelHandle> {
+///     let (helpers, cancel) = ctx.with_cancel();
+///     let guard = cancel.drop_guard();
+///     // ... start helpers on `helpers`; a `?` or a panic here cancels them ...
+///     # let _ = helpers;
+///     keep.then(|| guard.disarm())
+/// }
+///
+/// let kept = start(&Context::background(), true).unwrap();
+/// kept.cancel();
+/// assert!(start(&Context::background(), false).is_none());
+/// ```
+#[must_use = "the context is cancelled as soon as the guard is dropped"]
+pub struct CancelGuard {
+    /// `None` only after `disarm`, which consumes the guard.
+    handle: Option<CancelHandle>,
+}
+
+impl CancelGuard {
+    /// Gives the handle back without cancelling.
+    pub fn disarm(mut self) -> CancelHandle {
+        match self.handle.take() {
+            Some(handle) => handle,
+            None => unreachable!("a guard holds its handle until it is disarmed"),
+        }
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for CancelGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelGuard")
+            .field("armed", &self.handle.is_some())
+            .finish()
     }
 }
 
@@ -251,7 +292,7 @@ impl Context {
     }
 
     fn child(&self, deadline: Option<Instant>) -> (Context, CancelHandle) {
-        let node = Node::new([self.node.as_ref(), None], deadline);
+        let node = Node::child(self.node.as_ref(), deadline);
         (
             Context {
                 node: Some(Arc::clone(&node)),
@@ -260,14 +301,22 @@ impl Context {
         )
     }
 
-    /// A context that is done when either `self` or `other` is, with the earlier of their
-    /// deadlines. Allocates nothing when one of them is the background context.
+    /// A context that is done (or closing) when either `self` or `other` is, with the earlier
+    /// of their deadlines: a task's context, made from its caller's and its set's.
+    ///
+    /// Allocates nothing when one side already stands for both: the background context, the
+    /// same context twice, or a context of which the other is a parent (a task that runs
+    /// itself again, from its own context, on its own set). Otherwise the new node hangs on
+    /// the fewest parents that stand for both sides (see the node's invariant 9), so that a
+    /// chain of such runs keeps a constant depth.
     pub(crate) fn join(&self, other: &Context) -> Context {
         match (&self.node, &other.node) {
             (None, _) => other.clone(),
             (_, None) => self.clone(),
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) || a.has_parent(b) => self.clone(),
+            (Some(a), Some(b)) if b.has_parent(a) => other.clone(),
             (Some(a), Some(b)) => Context {
-                node: Some(Node::new([Some(a), Some(b)], None)),
+                node: Some(Node::join(a, b)),
             },
         }
     }
@@ -325,8 +374,149 @@ impl Context {
     /// ```
     pub async fn done(&self) {
         match &self.node {
-            Some(node) => node.done().await,
+            Some(node) => node.wait(false).await,
             None => std::future::pending().await,
+        }
+    }
+
+    /// Whether this context should take no new work: a [`Tasks`](crate::Tasks) it belongs to
+    /// is closing ([`Tasks::close`](crate::Tasks::close), [`drain`](crate::Tasks::drain) or
+    /// [`shutdown`](crate::Tasks::shutdown), its own or a parent set's), or the context is
+    /// done.
+    ///
+    /// A task's context belongs to its set, and to every set its caller's context belongs
+    /// to. A dispatcher checks this to stop taking work while the work it started finishes.
+    /// Like [`is_done`](Context::is_done), it reads one atomic (plus the clock when the
+    /// context has a deadline), and once `true` it stays so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// tasks.run(&Context::background(), Func::new(|ctx| async move {
+    ///     while !ctx.is_closing() {
+    ///         // ... take one more job ...
+    ///         ctx.closing().await; // (a real dispatcher selects on its queue too)
+    ///     }
+    ///     assert!(!ctx.is_done()); // closing, not cancelled: in-flight work may finish
+    ///     Ok(())
+    /// }));
+    /// tasks.drain(std::time::Duration::from_secs(5)).await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn is_closing(&self) -> bool {
+        self.node.as_ref().is_some_and(|node| node.is_closing())
+    }
+
+    /// Resolves once [`is_closing`](Context::is_closing) is `true`: a set this context
+    /// belongs to starts to close, or the context is done. Never resolves for
+    /// [`Context::background`].
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only observes. Dropping the future loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use tokio::sync::mpsc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let (jobs, mut queue) = mpsc::channel::<u32>(8);
+    /// let dispatcher = tasks.spawn(&Context::background(), "dispatcher", move |ctx| async move {
+    ///     let mut taken = 0;
+    ///     loop {
+    ///         tokio::select! {
+    ///             () = ctx.closing() => break, // stop taking jobs at once
+    ///             job = queue.recv() => match job {
+    ///                 Some(_job) => taken += 1,
+    ///                 None => break,
+    ///             },
+    ///         }
+    ///     }
+    ///     Ok::<_, async_tasks::BoxError>(taken)
+    /// });
+    /// jobs.send(1).await.unwrap();
+    /// tokio::task::yield_now().await;
+    /// tasks.close();
+    /// assert_eq!(dispatcher.await.unwrap(), 1);
+    /// # }
+    /// ```
+    pub async fn closing(&self) {
+        match &self.node {
+            Some(node) => node.wait(true).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Runs `fut` until it completes or this context is done, whichever comes first; if the
+    /// context ends first, `fut` is dropped where it stands.
+    ///
+    /// The context is checked first at every poll, so a context done already never polls
+    /// `fut` at all. This is the `select!` every body writes by hand, as tokio-util's
+    /// `CancellationToken::run_until_cancelled`.
+    ///
+    /// # Errors
+    ///
+    /// The context's error, if it is done before `fut` completes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping this future drops `fut`: it is exactly as cancel safe as `fut`. When the
+    /// context ends, `fut` is dropped at its last `.await`, so whatever it was in the middle
+    /// of is lost unless `fut` itself is cancel safe (a `recv` on a tokio channel is; a
+    /// `read_exact` is not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, ContextError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let ctx = Context::background();
+    /// assert_eq!(ctx.run_until_done(async { 7 }).await, Ok(7));
+    ///
+    /// let (short, _cancel) = ctx.with_timeout(Duration::from_secs(1));
+    /// let slow = tokio::time::sleep(Duration::from_secs(60));
+    /// assert_eq!(short.run_until_done(slow).await, Err(ContextError::DeadlineExceeded));
+    /// # }
+    /// ```
+    pub async fn run_until_done<F: Future>(&self, fut: F) -> Result<F::Output, ContextError> {
+        let Some(node) = &self.node else {
+            return Ok(fut.await);
+        };
+        let mut fut = std::pin::pin!(fut);
+        let mut done = std::pin::pin!(node.wait(false));
+        std::future::poll_fn(|cx| {
+            if let Some(err) = node.err() {
+                return Poll::Ready(Err(err));
+            }
+            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(output));
+            }
+            match done.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(node.err().unwrap_or(ContextError::Canceled))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Marks this context and all its children closing (its owner only: a set's `close`).
+    pub(crate) fn close(&self) {
+        if let Some(node) = &self.node {
+            node.close();
         }
     }
 

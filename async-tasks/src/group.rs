@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::context::{Cause, Why};
-use crate::report::{Outcome, catch, panic_message};
+use crate::outcome::{Outcome, catch, panic_message};
 use crate::{BoxError, Context, ContextError, Runner, run_close};
 
 /// Runs `runners` concurrently as one [`Runner`]: the twin of Go's `async.RunGroup`.
@@ -67,10 +67,10 @@ impl fmt::Debug for Group {
     }
 }
 
-/// How one member ended. A failure's error is shared with the siblings it cancelled, as
-/// the cause of their cancellation.
-enum Ended {
-    Fine,
+/// What stops the group: a member's failure (judged by its [`Outcome`]), held so that it
+/// can be shared with the siblings it cancels (as their cause) and still be returned as it
+/// was.
+enum Stop {
     /// Returned an error; `quiet` when it is a cancellation (reported by nobody).
     Failed(Arc<RunGroupFailed>, bool),
     Panicked(Box<dyn Any + Send>),
@@ -86,43 +86,54 @@ impl Runner for Group {
             .map(|runner| {
                 let (group_ctx, cancel_group, ctx) = (&group_ctx, &cancel_group, &ctx);
                 async move {
-                    let ended = match catch(runner.run(group_ctx.clone())).await {
-                        Outcome::Finished | Outcome::Stopped => Ended::Fine,
-                        Outcome::Failed(err) => Ended::Failed(Arc::new(RunGroupFailed(err)), false),
-                        Outcome::Canceled(err) => {
-                            Ended::Failed(Arc::new(RunGroupFailed(err)), true)
+                    // `run` is called inside the guard: a runner that panics before it
+                    // returns its future stops the group like any other panic.
+                    let stop = match catch(|| runner.run(group_ctx.clone())).await {
+                        Outcome::Finished(()) | Outcome::Stopped(_) => None,
+                        Outcome::Failed(err) => {
+                            Some(Stop::Failed(Arc::new(RunGroupFailed(err)), false))
                         }
-                        Outcome::Panicked(payload) => Ended::Panicked(payload),
+                        Outcome::Canceled(err) => {
+                            Some(Stop::Failed(Arc::new(RunGroupFailed(err)), true))
+                        }
+                        Outcome::Panicked(payload) => Some(Stop::Panicked(payload)),
                     };
-                    match &ended {
-                        Ended::Fine => {}
-                        Ended::Failed(failed, _) => cancel_group.cancel_because(Why {
+                    match &stop {
+                        None => {}
+                        Some(Stop::Failed(failed, _)) => cancel_group.cancel_because(Why {
                             reason: ContextError::Canceled,
                             cause: Some(Arc::clone(failed) as Cause),
                         }),
-                        Ended::Panicked(payload) => cancel_group.cancel_with(format!(
+                        Some(Stop::Panicked(payload)) => cancel_group.cancel_with(format!(
                             "a runner of the group panicked: {}",
                             panic_message(&**payload)
                         )),
                     }
                     close(ctx, &**runner).await;
-                    ended
+                    stop
                 }
             })
             .collect();
 
-        let mut first: Option<Ended> = None;
-        while let Some(ended) = members.next().await {
-            match (&first, ended) {
-                (_, Ended::Fine) | (Some(_), Ended::Failed(_, true)) => {}
-                (None, failure) => first = Some(failure),
-                (Some(_), Ended::Failed(failed, false)) => {
-                    tracing::error!(error = %failed.0, "run_group: runner failed after the group was stopped");
-                }
-                (Some(_), Ended::Panicked(payload)) => {
+        let mut first: Option<Stop> = None;
+        while let Some(stop) = members.next().await {
+            match (&first, stop) {
+                (_, None) | (Some(_), Some(Stop::Failed(_, true))) => {}
+                (None, failure) => first = failure,
+                (Some(_), Some(Stop::Failed(failed, false))) => {
                     tracing::error!(
-                        panic = panic_message(&*payload),
-                        "run_group: runner panicked after the group was stopped"
+                        target: "async_tasks",
+                        error = %failed.0,
+                        "run_group: a runner failed after the group was stopped: {}",
+                        failed.0
+                    );
+                }
+                (Some(_), Some(Stop::Panicked(payload))) => {
+                    let message = panic_message(&*payload);
+                    tracing::error!(
+                        target: "async_tasks",
+                        panic = message,
+                        "run_group: a runner panicked after the group was stopped: {message}"
                     );
                 }
             }
@@ -133,13 +144,13 @@ impl Runner for Group {
         cancel_group.cancel();
         drop((group_ctx, cancel_group));
         match first {
-            None | Some(Ended::Fine) => Ok(()),
-            Some(Ended::Failed(failed, _)) => Err(match Arc::try_unwrap(failed) {
+            None => Ok(()),
+            Some(Stop::Failed(failed, _)) => Err(match Arc::try_unwrap(failed) {
                 Ok(failed) => failed.0,
                 // A runner kept its context (and with it the cause) past its run.
                 Err(shared) => Box::new(shared),
             }),
-            Some(Ended::Panicked(payload)) => panic::resume_unwind(payload),
+            Some(Stop::Panicked(payload)) => panic::resume_unwind(payload),
         }
     }
 }
@@ -192,12 +203,20 @@ impl std::error::Error for RunGroupFailed {
 
 /// Closes one member, reporting (not returning) a failure or panic of its close.
 async fn close(ctx: &Context, runner: &dyn Runner) {
-    match catch(run_close(ctx, runner)).await {
-        Outcome::Finished | Outcome::Stopped | Outcome::Canceled(_) => {}
-        Outcome::Failed(err) => tracing::error!(error = %err, "run_group: closing a runner failed"),
-        Outcome::Panicked(payload) => tracing::error!(
-            panic = panic_message(&*payload),
-            "run_group: closing a runner panicked"
+    match catch(|| run_close(ctx, runner)).await {
+        Outcome::Finished(()) | Outcome::Stopped(_) | Outcome::Canceled(_) => {}
+        Outcome::Failed(err) => tracing::error!(
+            target: "async_tasks",
+            error = %err,
+            "run_group: closing a runner failed: {err}"
         ),
+        Outcome::Panicked(payload) => {
+            let message = panic_message(&*payload);
+            tracing::error!(
+                target: "async_tasks",
+                panic = message,
+                "run_group: closing a runner panicked: {message}"
+            );
+        }
     }
 }

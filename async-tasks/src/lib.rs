@@ -105,23 +105,25 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod classify;
+// The modules, from the bottom up: each imports only modules listed above it (checked by
+// `.ci/imports`).
+mod call;
 mod context;
+mod error_class;
 mod group;
 mod loom;
 mod metrics;
 mod mutex;
 mod once;
 mod once_cell;
+mod outcome;
 mod policy;
 mod pool;
-mod registry;
-mod report;
 mod runner;
 #[cfg(all(feature = "signal", any(unix, windows)))]
 mod signal;
 mod sleep;
-mod snapshot;
+mod task_error;
 mod tasks;
 
 #[doc(hidden)]
@@ -131,22 +133,23 @@ pub mod __private;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use crate::classify::ErrorClass;
-pub use crate::context::{CancelHandle, Cause, Context, ContextError};
+pub use crate::context::{CancelGuard, CancelHandle, Cause, Context, ContextError};
+pub use crate::error_class::ErrorClass;
 pub use crate::group::{RunGroupFailed, run_group};
 pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
 pub use crate::once::RetryableOnce;
 pub use crate::once_cell::RetryableOnceCell;
 pub use crate::policy::{LoopPolicy, StopLoop};
-pub use crate::pool::{Pool, PoolErrors, TaskError};
+pub use crate::pool::{AdmitError, Pool, PoolErrors};
 pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};
 #[cfg(all(feature = "signal", any(unix, windows)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub use crate::signal::shutdown_on_signals;
 pub use crate::sleep::{sleep, sleep_until};
-pub use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure, TaskInfo, TaskKind};
+pub use crate::task_error::TaskError;
 pub use crate::tasks::{
-    ShutdownTimeout, ShuttingDown, Tasks, default_tasks, run, run_background, run_loop,
+    OnFailure, ShutdownReport, ShutdownTimeout, ShuttingDown, Snapshot, TaskFailure, TaskHandle,
+    TaskInfo, TaskKind, Tasks, default_tasks, run, run_background, run_loop,
 };
 
 /// The README's usage sample, compiled as a doctest so that it stays true.

@@ -6,12 +6,12 @@
 //! our models check, and tokio verifies its own with loom.
 
 #[cfg(not(async_tasks_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 #[cfg(not(async_tasks_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(async_tasks_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 #[cfg(async_tasks_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 

@@ -1,5 +1,5 @@
 //! Metrics of runs and calls (feature `metrics`), through the [`metrics`] facade: the hooks
-//! that `tasks.rs` and `__private.rs` call, one line each. The metric names and labels are
+//! that a set's tasks and the traced calls call, one line each. The metric names and labels are
 //! documented in the crate docs' "Features" list.
 //!
 //! Without the feature every type here is zero-sized and every hook an empty `#[inline]` fn:
@@ -7,9 +7,11 @@
 //!
 //! With it, invariants:
 //! - a task's `async_tasks_running` gauge goes up before `run*()` returns and down when the
-//!   task's future is dropped, finished or not (its runtime shut down), by the [`TaskMeter`]
-//!   that the future owns, as the registry's `Listed` guard does: summed over `task`, it is
-//!   `Tasks::running()`;
+//!   task's future is dropped, finished or not (aborted, or its runtime shut down), by the
+//!   [`TaskMeter`] that the future owns: summed over `task` and over a set's path and its
+//!   children's, it is `Tasks::running()`;
+//! - a run that started and was dropped before it finished counts as finished with outcome
+//!   `aborted`: every run started is counted finished once;
 //! - a task registers each handle once, with the recorder current where it does so (the
 //!   gauge at the spawn, the run metrics in the task at its first run and at the first
 //!   outcome of each kind), and keeps it: a loop iteration only counts and records, and the
@@ -19,20 +21,22 @@
 //! - durations are read from tokio's clock, so they follow a paused test clock.
 
 #[cfg(feature = "metrics")]
-pub(crate) use self::enabled::{CallMeter, TasksMetrics};
+pub(crate) use self::enabled::{CallMeter, TaskMeter, TasksMetrics};
 
 #[cfg(not(feature = "metrics"))]
-pub(crate) use self::disabled::{CallMeter, TasksMetrics};
+pub(crate) use self::disabled::{CallMeter, TaskMeter, TasksMetrics};
 
 #[cfg(feature = "metrics")]
 mod enabled {
-    use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
+    use std::sync::{Arc, Once, OnceLock};
 
     use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, SharedString, Unit};
     use tokio::time::Instant;
 
-    use crate::report::{Outcome, is_canceled};
-    use crate::{BoxError, Runner};
+    use crate::loom::{Mutex, lock};
+
+    use crate::BoxError;
+    use crate::outcome::{ABORTED, is_canceled};
 
     const RUNS_STARTED: &str = "async_tasks_runs_started_total";
     const RUNS_FINISHED: &str = "async_tasks_runs_finished_total";
@@ -86,49 +90,15 @@ mod enabled {
         ::metrics::with_recorder(|recorder| recorder.register_gauge(key, &METADATA))
     }
 
-    /// How a run or a call ended: the `outcome` label.
-    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-    enum Ended {
-        Ok,
-        Error,
-        Panic,
-        Canceled,
-    }
+    /// Every `outcome` label, in the order of the keys' arrays.
+    const OUTCOMES: [&str; 5] = ["ok", "error", "panic", "canceled", ABORTED];
 
-    impl Ended {
-        /// Every value, in the order of [`Ended::index`].
-        const ALL: [Ended; 4] = [Ended::Ok, Ended::Error, Ended::Panic, Ended::Canceled];
-
-        fn of(outcome: &Outcome) -> Ended {
-            match outcome {
-                Outcome::Finished | Outcome::Stopped => Ended::Ok,
-                Outcome::Canceled(_) => Ended::Canceled,
-                Outcome::Failed(_) => Ended::Error,
-                Outcome::Panicked(_) => Ended::Panic,
-            }
-        }
-
-        fn of_result(result: &Result<(), BoxError>) -> Ended {
-            match result {
-                Ok(()) => Ended::Ok,
-                Err(err) if is_canceled(&**err) => Ended::Canceled,
-                Err(_) => Ended::Error,
-            }
-        }
-
-        fn index(self) -> usize {
-            self as usize
-        }
-
-        fn label(self) -> Label {
-            let value = match self {
-                Ended::Ok => "ok",
-                Ended::Error => "error",
-                Ended::Panic => "panic",
-                Ended::Canceled => "canceled",
-            };
-            Label::from_static_parts("outcome", value)
-        }
+    /// The index of an `outcome` label in [`OUTCOMES`].
+    fn index(outcome: &str) -> usize {
+        OUTCOMES
+            .iter()
+            .position(|known| *known == outcome)
+            .unwrap_or(0)
     }
 
     /// The metric keys of one `Tasks`, built at its first spawn (when its name is at hand).
@@ -146,23 +116,21 @@ mod enabled {
         named: Mutex<Vec<Arc<RunKeys>>>,
     }
 
-    /// The keys of one runner name of one `Tasks`; the arrays are indexed by [`Ended::index`].
+    /// The keys of one runner name of one set; the arrays are indexed as [`OUTCOMES`].
     struct RunKeys {
         task: SharedString,
         running: Key,
         started: Key,
-        finished: [Key; 4],
-        duration: [Key; 4],
+        finished: [Key; 5],
+        duration: [Key; 5],
     }
 
     impl TasksMetrics {
-        /// A task of this `Tasks` (named `tasks`) is about to be spawned to run `runner`:
-        /// counts it as running until the returned meter is dropped.
-        pub(crate) fn spawned<R: Runner + ?Sized>(&self, tasks: &str, runner: &R) -> TaskMeter {
-            let keys = self
-                .keys
-                .get_or_init(|| TasksKeys::new(tasks))
-                .of(runner.name());
+        /// A task of this set (whose path is `tasks`) is about to be spawned, by the name
+        /// `task` (`None`: the set's): counts it as running until the returned meter is
+        /// dropped.
+        pub(crate) fn spawned(&self, tasks: &str, task: Option<&str>) -> TaskMeter {
+            let keys = self.keys.get_or_init(|| TasksKeys::new(tasks)).of(task);
             let running = gauge(&keys.running);
             running.increment(1.0);
             TaskMeter {
@@ -170,6 +138,7 @@ mod enabled {
                 running,
                 started: None,
                 ended: None,
+                run: None,
             }
         }
     }
@@ -187,17 +156,17 @@ mod enabled {
             }
         }
 
-        fn of(&self, runner: Option<&'static str>) -> Arc<RunKeys> {
+        fn of(&self, runner: Option<&str>) -> Arc<RunKeys> {
             let Some(runner) = runner else {
                 return Arc::clone(&self.unnamed);
             };
-            // Held for a scan of a few entries; nothing in it panics, so poisoning can be
-            // ignored.
-            let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+            // Held for a scan of a few entries (runner names are literals).
+            let mut named = lock(&self.named);
             if let Some(keys) = named.iter().find(|keys| *keys.task == *runner) {
                 return Arc::clone(keys);
             }
-            let keys = Arc::new(RunKeys::new(&self.name, SharedString::const_str(runner)));
+            let task = SharedString::from_shared(Arc::from(runner));
+            let keys = Arc::new(RunKeys::new(&self.name, task));
             named.push(Arc::clone(&keys));
             keys
         }
@@ -205,64 +174,62 @@ mod enabled {
 
     impl RunKeys {
         fn new(tasks: &SharedString, task: SharedString) -> RunKeys {
-            let labels = |outcome: Option<Ended>| {
+            let labels = |outcome: Option<&'static str>| {
                 let mut labels = Vec::with_capacity(3);
                 labels.push(Label::new("tasks", tasks.clone()));
                 labels.push(Label::new("task", task.clone()));
-                labels.extend(outcome.map(Ended::label));
+                labels.extend(outcome.map(|outcome| Label::from_static_parts("outcome", outcome)));
                 labels
             };
             RunKeys {
                 running: Key::from_parts(RUNNING, labels(None)),
                 started: Key::from_parts(RUNS_STARTED, labels(None)),
-                finished: Ended::ALL
-                    .map(|ended| Key::from_parts(RUNS_FINISHED, labels(Some(ended)))),
-                duration: Ended::ALL
-                    .map(|ended| Key::from_parts(RUN_DURATION, labels(Some(ended)))),
+                finished: OUTCOMES
+                    .map(|outcome| Key::from_parts(RUNS_FINISHED, labels(Some(outcome)))),
+                duration: OUTCOMES
+                    .map(|outcome| Key::from_parts(RUN_DURATION, labels(Some(outcome)))),
                 task,
             }
         }
     }
 
     /// The metrics of one spawned task, owned by its future; dropping it ends the task's
-    /// count in the running gauge.
+    /// count in the running gauge, and counts a run in flight as `aborted`.
     pub(crate) struct TaskMeter {
         keys: Arc<RunKeys>,
         running: Gauge,
         /// Registered at the first run.
         started: Option<Counter>,
         /// The handles of the last outcome seen (a loop's runs mostly end alike).
-        ended: Option<(Ended, Counter, Histogram)>,
+        ended: Option<(usize, Counter, Histogram)>,
+        /// When the run in flight started.
+        run: Option<Instant>,
     }
-
-    /// When a run started.
-    pub(crate) struct RunStart(Instant);
 
     impl TaskMeter {
         /// A run starts: counts it and notes the time.
-        pub(crate) fn start(&mut self) -> RunStart {
+        pub(crate) fn start(&mut self) {
             let key = &self.keys.started;
             self.started
                 .get_or_insert_with(|| counter(key))
                 .increment(1);
-            RunStart(Instant::now())
+            self.run = Some(Instant::now());
         }
 
-        /// The run begun at `start` ended with `outcome`: counts it and records how long it
-        /// took.
-        pub(crate) fn finish(&mut self, start: RunStart, outcome: &Outcome) {
-            let elapsed = start.0.elapsed();
-            let ended = Ended::of(outcome);
+        /// The run in flight ended with `outcome` (a label of [`OUTCOMES`]): counts it and
+        /// records how long it took.
+        pub(crate) fn finish(&mut self, outcome: &str) {
+            let Some(start) = self.run.take() else {
+                return;
+            };
+            let elapsed = start.elapsed();
+            let i = index(outcome);
             let (_, finished, duration) = match &self.ended {
-                Some(handles) if handles.0 == ended => handles,
+                Some(handles) if handles.0 == i => handles,
                 _ => {
                     let keys = &self.keys;
-                    let i = ended.index();
-                    self.ended.insert((
-                        ended,
-                        counter(&keys.finished[i]),
-                        histogram(&keys.duration[i]),
-                    ))
+                    self.ended
+                        .insert((i, counter(&keys.finished[i]), histogram(&keys.duration[i])))
                 }
             };
             finished.increment(1);
@@ -272,6 +239,8 @@ mod enabled {
 
     impl Drop for TaskMeter {
         fn drop(&mut self) {
+            // A run still in flight was dropped: aborted, or gone with its runtime.
+            self.finish(ABORTED);
             self.running.decrement(1.0);
         }
     }
@@ -293,20 +262,27 @@ mod enabled {
 
         /// The call returned `result`.
         pub(crate) fn finish(self, result: &Result<(), BoxError>) {
-            self.end(Ended::of_result(result));
+            self.end(match result {
+                Ok(()) => "ok",
+                Err(err) if is_canceled(&**err) => "canceled",
+                Err(_) => "error",
+            });
         }
 
         /// The call panicked.
         pub(crate) fn panicked(self) {
-            self.end(Ended::Panic);
+            self.end("panic");
         }
 
-        fn end(self, ended: Ended) {
+        fn end(self, outcome: &'static str) {
             let (call, elapsed) = (self.call, self.start.elapsed());
             // For programs that call `#[async_task]` fns without any `Tasks`.
             static DESCRIBED: Once = Once::new();
             DESCRIBED.call_once(describe);
-            let labels = vec![Label::from_static_parts("call", call), ended.label()];
+            let labels = vec![
+                Label::from_static_parts("call", call),
+                Label::from_static_parts("outcome", outcome),
+            ];
             histogram(&Key::from_parts(CALL_DURATION, labels)).record(elapsed);
         }
     }
@@ -314,20 +290,18 @@ mod enabled {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use crate::Func;
 
         #[test]
         fn keys_are_built_once_per_runner_name() {
-            let named = |name| Func::named(name, |_ctx| std::future::ready(Ok(())));
             let metrics = TasksMetrics::default();
-            let first = metrics.spawned("jobs", &named("sync"));
-            let again = metrics.spawned("jobs", &named("sync"));
-            let other = metrics.spawned("jobs", &named("other"));
-            let unnamed = metrics.spawned("jobs", &Func::new(|_ctx| std::future::ready(Ok(()))));
+            let first = metrics.spawned("jobs", Some("sync"));
+            let again = metrics.spawned("jobs", Some("sync"));
+            let other = metrics.spawned("jobs", Some("other"));
+            let unnamed = metrics.spawned("jobs", None);
             assert!(Arc::ptr_eq(&first.keys, &again.keys));
             assert!(!Arc::ptr_eq(&first.keys, &other.keys));
             assert_eq!(&*unnamed.keys.task, "jobs");
-            let labels: Vec<_> = first.keys.finished[Ended::Panic.index()]
+            let labels: Vec<_> = first.keys.finished[index("panic")]
                 .labels()
                 .map(|label| (label.key(), label.value()))
                 .collect();
@@ -342,33 +316,28 @@ mod enabled {
 /// The same hooks, doing nothing: zero-sized types and empty inline fns.
 #[cfg(not(feature = "metrics"))]
 mod disabled {
-    use crate::report::Outcome;
-    use crate::{BoxError, Runner};
+    use crate::BoxError;
 
     #[derive(Default)]
     pub(crate) struct TasksMetrics;
 
     pub(crate) struct TaskMeter;
 
-    pub(crate) struct RunStart;
-
     pub(crate) struct CallMeter;
 
     impl TasksMetrics {
         #[inline]
-        pub(crate) fn spawned<R: Runner + ?Sized>(&self, _tasks: &str, _runner: &R) -> TaskMeter {
+        pub(crate) fn spawned(&self, _tasks: &str, _task: Option<&str>) -> TaskMeter {
             TaskMeter
         }
     }
 
     impl TaskMeter {
         #[inline]
-        pub(crate) fn start(&mut self) -> RunStart {
-            RunStart
-        }
+        pub(crate) fn start(&mut self) {}
 
         #[inline]
-        pub(crate) fn finish(&mut self, _start: RunStart, _outcome: &Outcome) {}
+        pub(crate) fn finish(&mut self, _outcome: &str) {}
     }
 
     impl CallMeter {

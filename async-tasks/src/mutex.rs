@@ -63,8 +63,10 @@ impl<T> MutexWithContext<T> {
     /// Locks the mutex, waiting while it is held, unless `ctx` is done first.
     ///
     /// The context is checked first, as Go's semaphore does: a done context fails even when
-    /// the lock is free. An uncontended lock is one atomic read of the context and one
-    /// `try_lock`; only a held lock waits, on the lock and the context together.
+    /// the lock is free; and again once a held lock is taken after waiting, so that a
+    /// context done by then fails too. An uncontended lock is one atomic read of the
+    /// context and one `try_lock`; only a held lock waits, on the lock and the context
+    /// together.
     ///
     /// # Errors
     ///
@@ -97,12 +99,17 @@ impl<T> MutexWithContext<T> {
         if let Ok(inner) = self.inner.try_lock() {
             return Ok(MutexWithContextGuard { inner });
         }
-        tokio::select! {
-            // Biased towards the lock: if both are ready, the caller gets the lock it
-            // asked for, and the next check of its context tells it to stop.
+        let inner = tokio::select! {
             biased;
-            inner = self.inner.lock() => Ok(MutexWithContextGuard { inner }),
-            () = ctx.done() => Err(ctx.err().unwrap_or(ContextError::Canceled)),
+            inner = self.inner.lock() => inner,
+            () = ctx.done() => return Err(ctx.err().unwrap_or(ContextError::Canceled)),
+        };
+        // The lock may come after a long wait, in the same poll as the context ending: a
+        // waiter checks its context again before it acts, so a done context never gets the
+        // lock (the guard is dropped here, and the next waiter gets it).
+        match ctx.err() {
+            None => Ok(MutexWithContextGuard { inner }),
+            Some(err) => Err(err),
         }
     }
 

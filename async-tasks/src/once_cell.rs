@@ -7,23 +7,23 @@
 //! here: a [`Context`] that bounds the *waiting*, and a span per attempt.
 //!
 //! Invariants:
-//! - an attempt starts only once the caller holds tokio's permit; it is never dropped by
-//!   this layer because the caller's context ended (the attempt gets the context and
-//!   observes it itself);
+//! - an attempt starts only once the caller holds tokio's permit, and only if the caller's
+//!   context is still live then (a waiter re-checks its context after it wakes, before it
+//!   acts);
+//! - an attempt is never dropped by this layer because the caller's context ended (the
+//!   attempt gets the context and observes it itself);
 //! - a caller gives up waiting only before its own attempt has started.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 
-use futures_util::FutureExt;
-use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::report::{mark_span_failed, record_panic};
+use crate::call::{ErrorView, traced};
+use crate::outcome::fields;
 use crate::{Context, ContextError};
 
 /// A cell initialised by the first async attempt that succeeds: the async twin of
@@ -169,7 +169,9 @@ impl<T> RetryableOnceCell<T> {
     /// If the cell has a value, returns it at once (whatever the state of `ctx`). If it is
     /// empty and `ctx` is done, returns `ctx`'s error without calling `f`. Otherwise it
     /// waits until no other caller's attempt is in flight, then either finds the value that
-    /// attempt produced, or makes an attempt of its own: calls `f` with a clone of `ctx`
+    /// attempt produced, or — checking `ctx` again first, so that a caller whose context
+    /// ended while it waited does not call `f` — makes an attempt of its own: calls `f`
+    /// with a clone of `ctx`
     /// and awaits the future in the attempt's [span](RetryableOnceCell#spans). `Ok` stores
     /// the value and returns it; `Err` leaves the cell empty and returns the error.
     ///
@@ -249,7 +251,14 @@ impl<T> RetryableOnceCell<T> {
         let started = AtomicBool::new(false);
         let mut init = pin!(self.cell.get_or_try_init(|| {
             started.store(true, Ordering::Relaxed);
-            self.attempt(ctx.clone(), f)
+            async {
+                // The permit may come after a long wait: a caller whose context ended
+                // meanwhile gives up now, before it acts (the next waiter gets the permit).
+                if let Some(err) = ctx.err() {
+                    return Err(err.into());
+                }
+                self.attempt(ctx.clone(), f).await
+            }
         }));
         let mut done = pin!(ctx.done());
         poll_fn(|cx| {
@@ -281,34 +290,26 @@ impl<T> RetryableOnceCell<T> {
             once = self.name,
             attempt,
             otel.name = %format_args!("init {}", self.name),
-            error = Empty,
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-            panic = Empty,
+            { fields::ERROR } = Empty,
+            { fields::STATUS_CODE } = Empty,
+            { fields::STATUS_DESCRIPTION } = Empty,
+            { fields::PANIC } = Empty,
         );
-        // `f` is called inside the span and inside `catch_unwind`, so that a panic in `f`
+        // `f` is called inside the span and inside the panic guard, so that a panic in `f`
         // itself (before it returns a future) is recorded too.
         let body = {
             let ctx = ctx.clone();
             async move { f(ctx).await }
         };
-        let mut body = pin!(body.instrument(span));
-        match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                if ctx.err() != Some(ContextError::Canceled) {
-                    let message = err.to_string();
-                    let span = body.span();
-                    span.record("error", message.as_str());
-                    mark_span_failed(span, &message);
-                }
-                Err(err)
-            }
-            Err(payload) => {
-                record_panic(body.span(), &*payload);
-                std::panic::resume_unwind(payload)
-            }
-        }
+        traced(
+            span,
+            body,
+            Some(&ctx),
+            |err| ErrorView::Opaque(err),
+            |_, _| {},
+            || {},
+        )
+        .await
     }
 }
 

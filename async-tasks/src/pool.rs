@@ -1,35 +1,37 @@
-//! [`Pool`]: a bounded set of tasks whose errors come out of [`Pool::wait`].
+//! [`Pool`]: a bounded set of tasks whose failures come out of [`Pool::wait`].
 //!
-//! Built from the crate's pieces: a [`Tasks`] runs, traces and supervises each admitted
-//! runner; a `tokio::sync::Semaphore` bounds how many run at once; a [`Context`] of the
-//! pool's own, joined to each run's context (as `Tasks` joins its shutdown context), stops
-//! them all after the first failure when asked to, with that failure as the cause.
+//! Built from the crate's pieces: a pool is a set of tasks of its own (a child of the set
+//! it was made from with [`Tasks::pool`], or a root set), which runs, traces, supervises
+//! and lists each admitted runner, and keeps its failures for `wait`; a
+//! `tokio::sync::Semaphore` bounds how many run at once.
 //!
 //! Invariants:
 //! - a run holds one permit from its admission until its task drops the runner (the run
-//!   ended, or its runtime went away), so at most `max_concurrency` runners run at once;
+//!   ended, or it was aborted, or its runtime went away), so at most `max_concurrency`
+//!   runners run at once;
 //! - between the permit being taken and the task being spawned there is no `.await`, so a
 //!   dropped `run` future either never took a slot or has started its runner;
-//! - every failure is pushed to the list before its task ends, so `wait` (which drains the
-//!   list after `Tasks::wait`) returns the failures of every run that ended before it;
-//! - once the pool's own context is cancelled it stays so: nothing is admitted any more.
+//! - a caller is admitted only if, once it holds its slot, its context is live and the
+//!   pool is open: a waiter re-checks both after it wakes, before it acts;
+//! - every failure is kept by the pool's set before its task ends, so `wait` (which takes
+//!   them after waiting for the set) returns the failures of every run that ended before;
+//! - once the pool's set is closed it stays so: nothing is admitted any more.
 
-use std::error::Error;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::report::{is_canceled, panic_message};
-use crate::snapshot::TaskKind;
-use crate::{BoxError, CancelHandle, Closer, Context, ContextError, Runner, Tasks};
+use crate::tasks::TaskKind;
+use crate::{BoxError, Closer, Context, ContextError, OnFailure, Runner, Tasks};
 
-mod errors;
+mod admit_error;
+mod pool_errors;
 
-use self::errors::Failure;
-pub use self::errors::{PoolErrors, TaskError};
+pub use self::admit_error::AdmitError;
+pub use self::pool_errors::PoolErrors;
 
 /// A bounded group of tasks: starting a run waits for a free slot, and [`wait`](Pool::wait)
 /// returns every error instead of only logging it.
@@ -39,16 +41,23 @@ pub use self::errors::{PoolErrors, TaskError};
 /// waits until fewer than [`max_concurrency`](Pool::max_concurrency) runs are in flight
 /// (or gives up when its context ends), then starts the runner in a tokio task of its own.
 ///
-/// Each run is a [`Tasks`] run, on a `Tasks` named after the pool: it happens in a `"task"`
-/// span whose `task.name` is the pool's name, its error (other than
-/// [`ContextError::Canceled`]) or panic is reported there as one ERROR event, and a panic
-/// never takes the process down. On top of that, [`wait`](Pool::wait) hands the failures
-/// back, each with the name of its task (the runner's [`name`](Runner::name), or the
-/// pool's).
+/// A pool is a set of tasks: [`Tasks::pool`] makes it a child of a set, so that its runs
+/// are that set's runs — listed (kind [`TaskKind::Pool`]) in its [`snapshot`](Tasks::snapshot)
+/// and [`shutdown_report`](Tasks::shutdown_report) under their own names, counted in its
+/// [`running`](Tasks::running), closed by its [`drain`](Tasks::drain), cancelled by its
+/// [`shutdown`](Tasks::shutdown) and aborted at the end of a report's grace period; no run
+/// of a pool outlives its set's `shutdown_report`. [`Pool::new`] makes a pool that is a
+/// root set of its own.
 ///
-/// With [`cancel_on_error(true)`](Pool::cancel_on_error), the first failure cancels the
-/// pool's own context: the runs in flight see their context cancelled, and no run is
-/// admitted any more.
+/// Each run happens in a `"task"` span whose `task.name` is the pool's name, its error
+/// (other than [`ContextError::Canceled`]) or panic is reported there as one ERROR event,
+/// and a panic never takes the process down. On top of that, [`wait`](Pool::wait) hands
+/// the failures back, each with the name of its task (the runner's
+/// [`name`](Runner::name), or the pool's).
+///
+/// With [`cancel_on_error(true)`](Pool::cancel_on_error), the first failure shuts the
+/// pool's set down: the runs in flight see their context cancelled, and no run is admitted
+/// any more.
 ///
 /// `Pool` is not `Clone`: share it by reference, or in an [`Arc`] when a task must start
 /// more runs on it.
@@ -81,28 +90,62 @@ pub use self::errors::{PoolErrors, TaskError};
 /// # }
 /// ```
 pub struct Pool {
+    /// The pool's own set, which keeps its runs' failures.
     tasks: Tasks,
-    shared: Arc<Shared>,
     /// One permit per slot.
     slots: Arc<Semaphore>,
     max: usize,
     cancel_on_error: bool,
 }
 
-/// What the pool's runs share with it.
-struct Shared {
-    name: Box<str>,
-    /// The pool's own context: cancelled by the first failure under `cancel_on_error`.
-    ctx: Context,
-    cancel: CancelHandle,
-    /// Failures not yet returned by `wait`, in the order they happened.
-    errors: Mutex<Vec<TaskError>>,
+impl Tasks {
+    /// A pool of at most `max_concurrency` runs at once, named `name`, whose runs are this
+    /// set's: a [child](Tasks::child) set of this one that only a [`Pool`] starts runs on
+    /// (its path is `svc/jobs`).
+    ///
+    /// This set's close, drain, shutdown and report reach the pool's runs, and its
+    /// snapshot, report, `running` and `wait` count them; the pool can also be waited for
+    /// ([`Pool::wait`], which returns its failures) on its own.
+    ///
+    /// # Panics
+    ///
+    /// If `max_concurrency` is 0: such a pool could never run anything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, TaskKind, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let svc = Tasks::new("svc");
+    /// let jobs = svc.pool("jobs", 4);
+    /// let ctx = Context::background();
+    /// jobs.run(&ctx, Func::named("stubborn", |_ctx| async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
+    ///     Ok(())
+    /// }))
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(svc.snapshot().tasks[0].kind, TaskKind::Pool);
+    ///
+    /// let report = svc.shutdown_report(Duration::from_secs(5)).await;
+    /// assert_eq!(report.aborted, ["jobs/stubborn"]);
+    /// assert_eq!(jobs.running(), 0);
+    /// # }
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn pool(&self, name: impl Into<String>, max_concurrency: usize) -> Pool {
+        Pool::with_set(Tasks::pool_set(name.into(), Some(self))).max_concurrency(max_concurrency)
+    }
 }
 
 impl Pool {
-    /// An empty pool named `name`, with no bound on concurrency until
-    /// [`max_concurrency`](Pool::max_concurrency) sets one, and that does not cancel on
-    /// error.
+    /// An empty pool named `name`, a root set of its own, with no bound on concurrency
+    /// until [`max_concurrency`](Pool::max_concurrency) sets one, and that does not cancel
+    /// on error. [`Tasks::pool`] makes a pool inside a set.
     ///
     /// Needs no runtime: the tasks are spawned on the runtime current at each
     /// [`run`](Pool::run).
@@ -115,16 +158,12 @@ impl Pool {
     /// ```
     #[must_use]
     pub fn new(name: impl Into<String>) -> Pool {
-        let name: String = name.into();
-        let (ctx, cancel) = Context::background().with_cancel();
+        Pool::with_set(Tasks::pool_set(name.into(), None))
+    }
+
+    fn with_set(tasks: Tasks) -> Pool {
         Pool {
-            tasks: Tasks::new(name.clone()),
-            shared: Arc::new(Shared {
-                name: name.into_boxed_str(),
-                ctx,
-                cancel,
-                errors: Mutex::new(Vec::new()),
-            }),
+            tasks,
             slots: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
             max: Semaphore::MAX_PERMITS,
             cancel_on_error: false,
@@ -135,8 +174,8 @@ impl Pool {
     /// beyond that.
     ///
     /// Set it before the first run: runs already admitted keep the slots of the bound they
-    /// were admitted under. A bound above tokio's [`Semaphore::MAX_PERMITS`] is lowered to
-    /// it.
+    /// were admitted under. A bound above tokio's
+    /// [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS) is lowered to it.
     ///
     /// # Panics
     ///
@@ -154,7 +193,7 @@ impl Pool {
         assert!(
             n > 0,
             "`Pool::max_concurrency(0)` for pool `{}`: a pool needs at least one slot",
-            self.shared.name
+            self.tasks.path()
         );
         let n = n.min(Semaphore::MAX_PERMITS);
         self.slots = Arc::new(Semaphore::new(n));
@@ -162,12 +201,14 @@ impl Pool {
         self
     }
 
-    /// With `true`, the first run that fails (an error other than
-    /// [`ContextError::Canceled`], or a panic) cancels the pool's own context: every run
-    /// in flight sees its context cancelled, with that failure (a [`TaskError`]) as the
-    /// context's [cause](Context::cause), runs waiting for a slot return
-    /// `Err(ContextError::Canceled)`, and so does every later [`run`](Pool::run). The pool
-    /// stays cancelled; make a new one to start over.
+    /// With `true`, the first run that fails (an error of class
+    /// [`ErrorClass::Error`](crate::ErrorClass::Error), or a panic) shuts the pool's set
+    /// down: every run in flight sees its context cancelled, with that failure (a
+    /// [`TaskError`](crate::TaskError)) as the context's [cause](Context::cause), and runs
+    /// waiting for a slot, and every later [`run`](Pool::run), return
+    /// [`AdmitError::Closed`]. The pool stays closed; make a new one to start over. (The
+    /// same as [`Tasks::on_failure`] and [`Tasks::on_panic`] with
+    /// [`OnFailure::ShutdownSet`] on the pool's set.)
     ///
     /// The failure still comes out of [`wait`](Pool::wait); the cancellations it causes do
     /// not, as cancellations are not errors.
@@ -175,7 +216,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, ContextError, Func, Pool};
+    /// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -193,12 +234,18 @@ impl Pool {
     /// assert_eq!(errors.errors().len(), 1);
     /// assert_eq!(
     ///     pool.run(&ctx, Func::new(|_ctx| async { Ok(()) })).await,
-    ///     Err(ContextError::Canceled)
+    ///     Err(AdmitError::Closed)
     /// );
     /// # }
     /// ```
     #[must_use]
     pub fn cancel_on_error(mut self, yes: bool) -> Pool {
+        let action = if yes {
+            OnFailure::ShutdownSet
+        } else {
+            OnFailure::Report
+        };
+        self.tasks = self.tasks.on_failure(action).on_panic(action);
         self.cancel_on_error = yes;
         self
     }
@@ -207,7 +254,22 @@ impl Pool {
     /// runners without a [`name`](Runner::name) of their own.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.tasks.name()
+    }
+
+    /// The pool's set: to [`close`](Tasks::close), [`drain`](Tasks::drain) or
+    /// [`shutdown`](Tasks::shutdown) the pool alone, or to look at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let svc = async_tasks::Tasks::new("svc");
+    /// let pool = svc.pool("jobs", 2);
+    /// assert_eq!(pool.tasks().path(), "svc/jobs");
+    /// ```
+    #[must_use]
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 
     /// How many admitted runs have not finished yet.
@@ -231,8 +293,16 @@ impl Pool {
         self.tasks.running()
     }
 
-    /// What the pool is running now, as [`Tasks::snapshot`] says it: runs whose runner has
-    /// a name are listed (kind [`TaskKind::Pool`]), the others counted.
+    /// Whether the pool admits nothing any more: its set (or a parent set) was closed,
+    /// drained or shut down, or a failure shut it down under
+    /// [`cancel_on_error`](Pool::cancel_on_error).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.tasks.is_closed()
+    }
+
+    /// What the pool is running now, as [`Tasks::snapshot`] says it: every run (kind
+    /// [`TaskKind::Pool`]), by its runner's name or the pool's.
     ///
     /// # Examples
     ///
@@ -250,9 +320,9 @@ impl Pool {
     /// pool.run(&ctx, Func::named("batch-7", job)).await.unwrap();
     /// pool.run(&ctx, Func::new(job)).await.unwrap();
     /// let snapshot = pool.snapshot();
-    /// assert_eq!(snapshot.tasks[0].name, "batch-7");
+    /// let names: Vec<&str> = snapshot.tasks.iter().map(|t| t.name.as_str()).collect();
+    /// assert_eq!(names, ["batch-7", "imports"]);
     /// assert_eq!(snapshot.tasks[0].kind, TaskKind::Pool);
-    /// assert_eq!(snapshot.unlisted, 1);
     /// cancel.cancel();
     /// pool.wait().await.unwrap();
     /// # }
@@ -266,16 +336,22 @@ impl Pool {
     /// [`Tasks::run`] does (its span, its error report, its caught panic), and returns as
     /// soon as the task is started.
     ///
-    /// The runner's context is a child of `ctx` (and, with
-    /// [`cancel_on_error`](Pool::cancel_on_error), of the pool's own context). Its slot is
-    /// given back when the run ends.
+    /// The runner's context is a child of `ctx` and of the pool's set. Its slot is given
+    /// back when the run ends.
     ///
     /// # Errors
     ///
-    /// Without running `runner`: `ctx`'s error if `ctx` is done before a slot is free
-    /// (also when it is done already, even with a slot free, as
-    /// [`MutexWithContext::lock`](crate::MutexWithContext::lock) does), and
-    /// [`ContextError::Canceled`] once the pool was cancelled by a failure.
+    /// Without running `runner`, which is dropped unrun (a runner holds no more than the
+    /// arguments it was built with: keep what must not be lost, such as a job taken from a
+    /// queue, outside it, and check [`is_closed`](Pool::is_closed) or
+    /// [`Context::is_closing`] before taking it):
+    /// - [`AdmitError::Closed`] if the pool is closed ([`Tasks::close`],
+    ///   [`Tasks::drain`] or [`Tasks::shutdown`] of its set or a parent, or a failure under
+    ///   [`cancel_on_error`](Pool::cancel_on_error)), before or while it waits for a slot;
+    /// - [`AdmitError::Context`] with `ctx`'s error if `ctx` is done before a slot is free
+    ///   (also when it is done already, even with a slot free, as
+    ///   [`MutexWithContext::lock`](crate::MutexWithContext::lock) does, and when it ends
+    ///   just as the slot comes).
     ///
     /// # Cancel safety
     ///
@@ -291,7 +367,7 @@ impl Pool {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{Context, ContextError, Func, Pool};
+    /// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -304,58 +380,61 @@ impl Pool {
     /// // A run that will not wait more than a second for a slot.
     /// let (impatient, _cancel) = ctx.with_timeout(Duration::from_secs(1));
     /// let refused = pool.run(&impatient, Func::new(|_ctx| async { Ok(()) })).await;
-    /// assert_eq!(refused, Err(ContextError::DeadlineExceeded));
+    /// assert_eq!(refused, Err(AdmitError::Context(ContextError::DeadlineExceeded)));
     ///
     /// stop.cancel();
     /// pool.wait().await.unwrap();
+    /// pool.tasks().close();
+    /// let closed = pool.run(&ctx, Func::new(|_ctx| async { Ok(()) })).await.unwrap_err();
+    /// assert_eq!(closed, AdmitError::Closed);
+    /// assert_eq!(closed.to_string(), "the pool is closed: it admits no new runs");
     /// # }
     /// ```
     pub async fn run<R: Runner + 'static>(
         &self,
         ctx: &Context,
         runner: R,
-    ) -> Result<(), ContextError> {
-        if let Some(err) = ctx.err().or_else(|| self.shared.ctx.err()) {
-            return Err(err);
-        }
+    ) -> Result<(), AdmitError> {
+        self.admissible(ctx)?;
         let permit = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => self.acquire(ctx).await?,
         };
-        // A failure may have cancelled the pool while this run waited.
-        if let Some(err) = self.shared.ctx.err() {
-            return Err(err);
-        }
-        let admitted = Admitted {
-            runner,
-            shared: Arc::clone(&self.shared),
-            cancel_on_error: self.cancel_on_error,
-            _permit: permit,
-        };
-        if self.cancel_on_error {
-            // Done when either is, with the cause of whichever was cancelled.
-            let ctx = ctx.join(&self.shared.ctx);
-            self.tasks.run_as(TaskKind::Pool, &ctx, admitted);
-        } else {
-            self.tasks.run_as(TaskKind::Pool, ctx, admitted);
-        }
+        // The slot may come after a long wait: check again before acting on it.
+        self.admissible(ctx)?;
+        self.tasks.run_listed(
+            TaskKind::Pool,
+            ctx,
+            Admitted {
+                runner,
+                _permit: permit,
+            },
+        );
         Ok(())
     }
 
-    /// Waits for a slot, unless `ctx` or the pool's own context ends first.
-    async fn acquire(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, ContextError> {
-        let pool = &self.shared.ctx;
+    /// Whether a run may start now: the pool open, `ctx` live.
+    fn admissible(&self, ctx: &Context) -> Result<(), AdmitError> {
+        if self.tasks.is_closed() {
+            return Err(AdmitError::Closed);
+        }
+        match ctx.err() {
+            Some(err) => Err(AdmitError::Context(err)),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for a slot, unless `ctx` ends or the pool closes first.
+    async fn acquire(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
+        let pool = self.tasks.context();
         tokio::select! {
-            // Biased towards the slot: if both are ready, the caller gets what it asked
-            // for (as `MutexWithContext::lock` does); its context says the rest.
+            // Biased towards the slot; `run` checks the context and the pool again anyway.
             biased;
             permit = Arc::clone(&self.slots).acquire_owned() => {
                 Ok(permit.expect("a pool never closes its semaphore"))
             }
-            () = ctx.done() => Err(ctx.err().unwrap_or(ContextError::Canceled)),
-            () = pool.done(), if self.cancel_on_error => {
-                Err(pool.err().unwrap_or(ContextError::Canceled))
-            }
+            () = ctx.done() => Err(AdmitError::Context(ctx.err().unwrap_or(ContextError::Canceled))),
+            () = pool.closing() => Err(AdmitError::Closed),
         }
     }
 
@@ -406,12 +485,12 @@ impl Pool {
     /// ```
     pub async fn wait(&self) -> Result<(), PoolErrors> {
         self.tasks.wait().await;
-        let errors = std::mem::take(&mut *lock(&self.shared.errors));
+        let errors = self.tasks.take_failures();
         if errors.is_empty() {
             Ok(())
         } else {
             Err(PoolErrors {
-                pool: self.shared.name.to_string(),
+                pool: self.tasks.path().to_owned(),
                 errors,
             })
         }
@@ -421,49 +500,34 @@ impl Pool {
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("name", &self.name())
+            .field("path", &self.tasks.path())
             .field("max_concurrency", &self.max)
             .field("running", &self.running())
             .field("free_slots", &self.slots.available_permits())
             .field("cancel_on_error", &self.cancel_on_error)
-            .field("cancelled", &self.shared.ctx.is_done())
-            .field("failures", &lock(&self.shared.errors).len())
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
 
-/// The runner a [`Pool`] hands to its [`Tasks`]: runs the user's runner, keeps its slot
-/// until the task drops it, and records its failure.
+/// The runner a [`Pool`] hands to its set: the user's runner, and its slot, given back
+/// when the task drops this runner, that is when the run has ended. Forwards everything,
+/// the run's future included, so that a run's error reaches the set's report as it was.
 struct Admitted<R> {
     runner: R,
-    shared: Arc<Shared>,
-    cancel_on_error: bool,
-    /// Given back when the task drops this runner, that is when the run has ended.
     _permit: OwnedSemaphorePermit,
 }
 
-#[async_trait::async_trait]
 impl<R: Runner> Runner for Admitted<R> {
-    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
-        // The runner is called inside `catch_unwind`, so that a panic in `run` itself (before
-        // it returns a future) is caught too.
-        let run = async { self.runner.run(ctx).await };
-        match AssertUnwindSafe(run).catch_unwind().await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) if is_canceled(&*err) => Err(err),
-            Ok(Err(err)) => {
-                let err: Arc<dyn Error + Send + Sync> = Arc::from(err);
-                self.failed(Failure::Error(Arc::clone(&err)));
-                // The `Tasks` reports the same error (same `Display`, the original as its
-                // `source()`), while the pool keeps it for `wait`.
-                Err(Box::new(Reported(err)))
-            }
-            Err(payload) => {
-                self.failed(Failure::Panic(panic_message(&*payload).into()));
-                // The `Tasks` catches and reports it, as it does for any run.
-                std::panic::resume_unwind(payload)
-            }
-        }
+    fn run<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: Context,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.runner.run(ctx)
     }
 
     fn as_closer(&self) -> Option<&dyn Closer> {
@@ -473,46 +537,6 @@ impl<R: Runner> Runner for Admitted<R> {
     fn name(&self) -> Option<&'static str> {
         self.runner.name()
     }
-}
-
-impl<R: Runner> Admitted<R> {
-    fn failed(&self, failure: Failure) {
-        let name = self.runner.name().unwrap_or(&self.shared.name).to_owned();
-        let failed = TaskError { name, failure };
-        if self.cancel_on_error {
-            // The failure is the cause the other runs see; the first one wins.
-            self.shared.cancel.cancel_with(failed.clone());
-        }
-        lock(&self.shared.errors).push(failed);
-    }
-}
-
-/// What a pool's [`Tasks`] gets instead of an error the pool keeps: the same message, with
-/// the original as its source.
-struct Reported(Arc<dyn Error + Send + Sync>);
-
-impl fmt::Debug for Reported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Reported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl Error for Reported {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.0)
-    }
-}
-
-/// Locks the failure list. Nothing that can panic runs under this lock (a `push` or a
-/// `take`), so a poisoned lock still holds a consistent list.
-fn lock(errors: &Mutex<Vec<TaskError>>) -> std::sync::MutexGuard<'_, Vec<TaskError>> {
-    errors.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -529,16 +553,5 @@ mod tests {
     fn a_bound_above_the_semaphore_limit_is_lowered() {
         let pool = Pool::new("p").max_concurrency(usize::MAX);
         assert_eq!(pool.max, Semaphore::MAX_PERMITS);
-    }
-
-    #[test]
-    fn reported_errors_keep_the_message_and_the_original_as_source() {
-        let original: Arc<dyn Error + Send + Sync> = Arc::from(BoxError::from("disk full"));
-        let reported = Reported(Arc::clone(&original));
-        assert_eq!(reported.to_string(), "disk full");
-        assert_eq!(reported.source().unwrap().to_string(), "disk full");
-        assert!(!is_canceled(&reported));
-        let canceled = Reported(Arc::new(ContextError::Canceled));
-        assert!(is_canceled(&canceled));
     }
 }

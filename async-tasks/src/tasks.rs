@@ -1,84 +1,66 @@
-//! [`Tasks`]: spawns runners as traced tokio tasks, waits for them, and shuts them down.
+//! [`Tasks`]: a named set of tasks, in a tree of sets — runs runners as traced tokio tasks,
+//! waits for them, drains and shuts them down.
 //!
-//! Invariants:
-//! - every task is counted by the tracker from before `run*()` returns until its future is
-//!   dropped, whether it finished or its runtime went away (`running()`, `wait()`);
-//! - every task's context is a child of the `Tasks`' own shutdown context, so `shutdown`
-//!   reaches all of them, including those started after it (born cancelled);
-//! - a task never unwinds into tokio: panics are caught and reported in `report.rs`.
+//! The handle is here; what a set is lives in `set.rs` (its shared state), how one task
+//! runs in `supervise.rs`, what is listed in `listing.rs`; each way of starting work has a
+//! file (`looping.rs`, `spawn.rs`, `default.rs`), and so has each way of ending it
+//! (`shutdown.rs`, `shutdown_report.rs`), of looking at it (`snapshot.rs`) and of
+//! escalating a failure (`escalation.rs`).
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
-use tracing::field::Empty;
 
-use crate::classify::{self, ErrorClass};
-use crate::registry::{Listed, Registry};
-use crate::report::{Run, Supervised};
-use crate::snapshot::TaskKind;
-use crate::{Context, Runner};
-
-/// The span of one run: named `"task"`, with the `Tasks`' name as `task.name` and
-/// `otel.name`, and room for the failure status that `report` records.
-macro_rules! task_span {
-    ($tasks:expr $(, parent: $parent:expr)?) => {{
-        let name: &str = &$tasks.shared.name;
-        tracing::info_span!(
-            $(parent: $parent,)?
-            "task",
-            task.name = name,
-            otel.name = name,
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-        )
-    }};
-    // A loop iteration's span: its number, and room for the retry attempt.
-    ($tasks:expr, parent: $parent:expr, iteration = $iteration:expr) => {{
-        let name: &str = &$tasks.shared.name;
-        tracing::info_span!(
-            parent: $parent,
-            "task",
-            task.name = name,
-            otel.name = name,
-            iteration = $iteration,
-            attempt = Empty,
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-        )
-    }};
-}
-
-// Declared after `task_span!`, which they use.
 mod default;
+mod escalation;
+mod listing;
 mod looping;
+mod set;
 mod shutdown;
+mod shutdown_report;
+mod snapshot;
+mod spawn;
+mod supervise;
 #[cfg(test)]
 mod tests;
 
 pub use self::default::{default_tasks, run, run_background, run_loop};
+pub use self::escalation::OnFailure;
+pub(crate) use self::listing::TaskName;
 pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
+pub use self::shutdown_report::{ShutdownReport, TaskFailure};
+pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
+pub use self::spawn::TaskHandle;
+pub(crate) use self::supervise::{stash_failed_call, with_current};
+
+use self::set::Set;
+use self::supervise::{Member, Next, Run, Supervised, Who, conclude_run, task_span};
+use crate::{Context, ErrorClass, Runner};
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
-/// waits for them all, and shuts them down.
+/// waits for them all, drains and shuts them down. Sets nest: a service is a tree of them.
 ///
 /// The twin of Go's `async.Tasks`, with more: panics are caught and reported instead of
-/// killing the process, and [`shutdown`](Tasks::shutdown) cancels every task and waits for
-/// them with a grace period.
+/// killing the process; [`drain`](Tasks::drain) lets the work in flight finish while
+/// nothing new starts; [`shutdown`](Tasks::shutdown) cancels every task and waits for them
+/// with a grace period, and [`shutdown_report`](Tasks::shutdown_report) aborts the
+/// stragglers and says who did what; [`child`](Tasks::child) sets and
+/// [`pool`](Tasks::pool)s are covered by all of it.
 ///
 /// Every run happens inside a span named `"task"` at INFO, with fields `task.name` and
-/// `otel.name` set to this `Tasks`' name (so OpenTelemetry shows the run under that name).
-/// A run that fails with an error other than [`ContextError::Canceled`](crate::ContextError::Canceled) is reported as one
-/// ERROR event with an `error` field; a panic as one ERROR event with a `panic` field; both
-/// also set `otel.status_code = "ERROR"` and `otel.status_description` on the span.
+/// `otel.name` set to this set's name (so OpenTelemetry shows the run under that name). A
+/// run that fails with an error other than a
+/// [`ContextError::Canceled`](crate::ContextError::Canceled) is reported as one ERROR event
+/// with an `error` field; a panic as one ERROR event with a `panic` field; both also set
+/// `otel.status_code = "ERROR"` and `otel.status_description` on the span. The events have
+/// the target `async_tasks`, and name the task (`task`, the runner's name or the set's) and
+/// its set (`tasks`, the set's path).
 ///
-/// Each task's context is a child of both the caller's context and this `Tasks`' own
-/// shutdown context. `Tasks` is a cheap handle: clones share the same tasks. Dropping it
-/// neither cancels nor detaches anything; the tasks run on.
+/// Each task's context is a child of both the caller's context and this set's own
+/// context. `Tasks` is a cheap handle: clones share the same set. Dropping it neither
+/// cancels nor detaches anything; the tasks run on, and keep what they need of the set.
 ///
 /// [`Tasks::new`] needs no runtime; each task is spawned on the tokio runtime current at the
 /// `run*()` call.
@@ -109,60 +91,38 @@ pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
 /// assert_eq!(tasks.running(), 0);
 /// # }
 /// ```
+///
+/// # Comparison to `TaskTracker` and `JoinSet`
+///
+/// A set is built on tokio-util's [`TaskTracker`](tokio_util::task::TaskTracker), which
+/// counts its tasks and waits for them; what it adds is what a service needs around that
+/// count:
+///
+/// - **A context per task.** `TaskTracker` does not stop anything; a set gives each task a
+///   [`Context`] joined to the set's own, so that [`close`](Tasks::close),
+///   [`drain`](Tasks::drain) and [`shutdown`](Tasks::shutdown) reach every task, and those
+///   started later, without a `CancellationToken` threaded by hand.
+/// - **Supervision.** A `JoinSet` hands each task's panic or error back to whoever joins
+///   it, and a `TaskTracker` to nobody; a set catches, reports and traces them as they
+///   happen, and can [escalate](Tasks::on_failure) them.
+/// - **Names.** A `JoinSet` knows task ids; a set lists its tasks by name
+///   ([`snapshot`](Tasks::snapshot)) and says at shutdown which finished, failed, panicked
+///   or had to be aborted ([`shutdown_report`](Tasks::shutdown_report)).
+/// - **A tree.** Sets nest ([`child`](Tasks::child), [`pool`](Tasks::pool)), and a
+///   parent's `wait`, `running`, `snapshot` and shutdowns cover its children.
+///
+/// What a set leaves to tokio: the results of one-shot work come back through a
+/// [`TaskHandle`] (see [`spawn`](Tasks::spawn)), not from the set; `JoinSet::join_next`'s
+/// "whichever ends first" is a `FuturesUnordered` of handles. Waiting follows Go's
+/// `WaitGroup`: [`wait`](Tasks::wait) returns whenever nothing runs, and can be called
+/// again (a `TaskTracker` here is closed for good at creation).
 #[derive(Clone)]
 pub struct Tasks {
-    shared: Arc<Shared>,
-}
-
-thread_local! {
-    /// The id of the `Tasks` whose task this thread is polling (0: none), so that `wait`
-    /// can refuse to wait for itself. Set by [`Polling`] around each poll of a run.
-    static POLLING: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Marks the current thread as polling a task of the `Tasks` with this id, until dropped
-/// (restoring what was there, for runtimes nested inside a task).
-pub(crate) struct Polling(u32);
-
-impl Polling {
-    pub(crate) fn enter(tasks_id: u32) -> Polling {
-        Polling(POLLING.replace(tasks_id))
-    }
-}
-
-impl Drop for Polling {
-    fn drop(&mut self) {
-        POLLING.set(self.0);
-    }
-}
-
-/// The id of the `Tasks` whose task this thread is polling now, 0 if none.
-pub(crate) fn polling_tasks() -> u32 {
-    POLLING.get()
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        classify::unregister(self.id);
-    }
-}
-
-struct Shared {
-    /// Unique per `Tasks::new` (an address could be reused after a drop), never 0.
-    id: u32,
-    name: Box<str>,
-    /// Parent of every task's context; cancelled by `shutdown`.
-    ctx: Context,
-    /// Closed at creation and never reopened, so `wait()` returns whenever it is empty:
-    /// Go's `WaitGroup` semantics.
-    tracker: TaskTracker,
-    registry: Arc<Registry>,
-    /// Metric keys (feature `metrics`; zero-sized without it).
-    metrics: crate::metrics::TasksMetrics,
+    set: Arc<Set>,
 }
 
 impl Tasks {
-    /// An empty set of tasks named `name`. Needs no runtime.
+    /// An empty set of tasks named `name`, the root of a tree of its own. Needs no runtime.
     ///
     /// # Examples
     ///
@@ -173,24 +133,52 @@ impl Tasks {
     /// ```
     #[must_use]
     pub fn new(name: impl Into<String>) -> Tasks {
-        // The handle is not kept: `shutdown` cancels through `Context::cancel_because`.
-        let (ctx, _) = Context::background().with_cancel();
-        let tracker = TaskTracker::new();
-        tracker.close();
-        // Relaxed: only uniqueness matters. 0 is "no `Tasks`" in `POLLING`. 32 bits keep
-        // every spawned future 8 bytes smaller (it packs beside the future's state tag); a
-        // clash needs 2^32 `Tasks::new` calls between two sets alive at once, and would only
-        // make `wait` refuse to run from a task of the other.
-        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
         Tasks {
-            shared: Arc::new(Shared {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed).max(1),
-                name: name.into().into_boxed_str(),
-                ctx,
-                tracker,
-                registry: Arc::default(),
-                metrics: Default::default(),
-            }),
+            set: Set::new(name.into(), None, false),
+        }
+    }
+
+    /// A child set named `name`: its own tasks, name, [classes](Tasks::with_error_classes)
+    /// and [escalation](Tasks::on_failure), under this set.
+    ///
+    /// Its context is a child of this set's, so this set's [`close`](Tasks::close),
+    /// [`drain`](Tasks::drain), [`shutdown`](Tasks::shutdown) and
+    /// [`shutdown_report`](Tasks::shutdown_report) reach its tasks too, and this set's
+    /// [`wait`](Tasks::wait), [`running`](Tasks::running) and
+    /// [`snapshot`](Tasks::snapshot) count them; the child can be closed, drained or shut
+    /// down alone, without touching this set or its other children. Its runs are reported
+    /// with its name, and its path (`svc/jobs`) in the events' `tasks` field. Without
+    /// classes of its own, it classes errors as this set does; escalation is not inherited.
+    ///
+    /// Children nest to any depth. A child created after this set was closed or shut down
+    /// is born closed or shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let svc = Tasks::new("svc");
+    /// let jobs = svc.child("jobs");
+    /// assert_eq!(jobs.path(), "svc/jobs");
+    /// jobs.run(&Context::background(), Func::named("import", |ctx| async move {
+    ///     ctx.done().await;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(svc.running(), 1); // the parent counts its children's tasks
+    ///
+    /// jobs.shutdown(Duration::from_secs(1)).await.unwrap(); // the child alone
+    /// assert!(!svc.is_closed());
+    /// assert_eq!(svc.running(), 0);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn child(&self, name: impl Into<String>) -> Tasks {
+        Tasks {
+            set: Set::new(name.into(), Some(&self.set), false),
         }
     }
 
@@ -198,14 +186,17 @@ impl Tasks {
     /// cancellation) to an [`ErrorClass`] — report it as an ERROR (the default for every
     /// error without this), as a WARN without failing the span (a client error), or not at
     /// all (an expected outcome). `#[async_task]` call spans inside this set's runs follow
-    /// the same classes. Panics are always errors.
+    /// the same classes, and so do child sets without classes of their own. Panics are
+    /// always errors.
     ///
     /// The class only changes the report: a failed run is still failed (a loop still stops,
-    /// or retries under its [`LoopPolicy`](crate::LoopPolicy)).
+    /// or retries under its [`LoopPolicy`](crate::LoopPolicy)); only an error of class
+    /// [`ErrorClass::Error`] [escalates](Tasks::on_failure).
     ///
-    /// # Panics
-    ///
-    /// If this set has classes already.
+    /// The set keeps the classifier for as long as it has runs, even when the last handle
+    /// to it is dropped. Calling this again replaces the classes, for the runs that fail
+    /// from then on. A classifier that panics is reported once, and the error it was
+    /// classing is an error.
     ///
     /// # Examples
     ///
@@ -235,22 +226,142 @@ impl Tasks {
     where
         F: Fn(&(dyn std::error::Error + 'static)) -> ErrorClass + Send + Sync + 'static,
     {
-        classify::register(self.shared.id, self.name(), Arc::new(classes));
+        self.set.set_classes(Arc::new(classes));
+        self
+    }
+
+    /// A set that keeps its runs' failures, for a pool: a child of `parent`, or a root.
+    pub(crate) fn pool_set(name: String, parent: Option<&Tasks>) -> Tasks {
+        Tasks {
+            set: Set::new(name, parent.map(|parent| &parent.set), true),
+        }
+    }
+
+    /// The failures this (pool's) set kept since the last call, in the order they happened.
+    pub(crate) fn take_failures(&self) -> Vec<crate::TaskError> {
+        self.set.take_failures()
+    }
+
+    /// Says what a failed run of this set does beyond its report: see [`OnFailure`].
+    ///
+    /// A failure here is a run that returned an error of class
+    /// [`ErrorClass::Error`](crate::ErrorClass::Error) (a cancellation is not a failure, and
+    /// an error its [classes](Tasks::with_error_classes) call a warning or ignore does not
+    /// escalate). A loop run with a [`LoopPolicy`](crate::LoopPolicy) that retries fails
+    /// only when the policy gives up. Panics are set apart, with
+    /// [`on_panic`](Tasks::on_panic).
+    ///
+    /// Set per set: a child set does not take its parent's. Calling it again replaces the
+    /// action.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, OnFailure, TaskError, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let svc = Tasks::new("svc");
+    /// let db = svc.child("db").on_failure(OnFailure::ShutdownRoot);
+    /// let ctx = Context::background();
+    /// svc.run(&ctx, Func::named("api", |ctx| async move {
+    ///     ctx.done().await; // serves until the service stops
+    ///     let cause = ctx.cause().unwrap();
+    ///     assert_eq!(cause.to_string(), "db-loop: connection refused");
+    ///     assert!(cause.is::<TaskError>());
+    ///     Ok(())
+    /// }));
+    /// db.run_loop(&ctx, Func::named("db-loop", |_ctx| async {
+    ///     Err("connection refused".into())
+    /// }));
+    /// svc.context().done().await; // what a `main` waits on, beside its signals
+    /// let report = svc.shutdown_report(std::time::Duration::from_secs(5)).await;
+    /// assert_eq!(report.cause.unwrap().to_string(), "db/db-loop: connection refused");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn on_failure(self, action: OnFailure) -> Tasks {
+        self.set.set_on_failure(action, false);
+        self
+    }
+
+    /// Says what a run of this set that panics does beyond its report: see [`OnFailure`]
+    /// and [`on_failure`](Tasks::on_failure). A panic is a bug, not a failure to retry: a
+    /// loop escalates its panic at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, OnFailure, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc").on_panic(OnFailure::ShutdownSet);
+    /// tasks.run(&Context::background(), Func::named("buggy", |_ctx| async {
+    ///     panic!("index out of bounds")
+    /// }));
+    /// tasks.context().done().await;
+    /// let cause = tasks.context().cause().unwrap();
+    /// assert_eq!(cause.to_string(), "buggy panicked: index out of bounds");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn on_panic(self, action: OnFailure) -> Tasks {
+        self.set.set_on_failure(action, true);
         self
     }
 
     /// This set's name: the `task.name` and `otel.name` of its spans.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.set.name
+    }
+
+    /// This set's path: the names from the root set down to this one, joined by `/`
+    /// (`svc/jobs`). A root set's path is its name.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.set.path
+    }
+
+    /// This set's own context: the parent of every task's context. It is closing once the
+    /// set closes, and done once the set shuts down — by [`shutdown`](Tasks::shutdown), by a
+    /// parent set's, or by a failure [escalated](Tasks::on_failure) to it, whose
+    /// [`TaskError`](crate::TaskError) is then its [cause](Context::cause).
+    ///
+    /// What a service's `main` waits on beside its signals, to stop when the service's own
+    /// tasks say so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{ShuttingDown, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let ctx = tasks.context();
+    /// assert!(!ctx.is_done());
+    /// tasks.shutdown(Duration::from_secs(1)).await.unwrap();
+    /// assert!(ctx.cause().unwrap().is::<ShuttingDown>());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn context(&self) -> Context {
+        self.set.ctx.clone()
     }
 
     /// Runs `runner` once in a new tokio task: the twin of Go's `Tasks.Run`.
     ///
-    /// The run gets a context that is a child of `ctx` and of this set's shutdown, and a
-    /// `"task"` span whose parent is the span current here. The runner runs even if `ctx`
-    /// is done already (it sees the error, as in Go). The task counts in
+    /// The run gets a context that is a child of `ctx` and of this set's, and a `"task"`
+    /// span whose parent is the span current here. The runner runs even if `ctx` is done
+    /// already (it sees the error, as in Go), or this set is closed. The task counts in
     /// [`running`](Tasks::running) from the moment this returns.
+    ///
+    /// A runner is called through `&self`, so that a loop can run it again; one-shot work
+    /// that owns what it uses (a channel's receiver) and returns a result is
+    /// [`spawn`](Tasks::spawn)ed instead.
     ///
     /// # Panics
     ///
@@ -274,27 +385,29 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        self.run_as(TaskKind::Run, ctx, runner);
+        // Unnamed one-shot runs are the hot path: counted, not listed (see listing.rs).
+        let ticket = runner
+            .name()
+            .map(|name| self.list(TaskName::Static(name), TaskKind::Run));
+        // Contextual parent: the span current here, without cloning it.
+        let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
+        self.spawn_runner(runner, ctx, span, ticket);
     }
 
-    /// `run`, listed as `kind` (a pool's runs are one-shot runs of its own `Tasks`).
+    /// `run`, always listed (by the runner's name, or the set's) as `kind`: a pool's runs.
     #[track_caller]
-    pub(crate) fn run_as<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
-        // Unnamed one-shot runs are the hot path: counted, not listed (see registry.rs).
-        let listed = runner
-            .name()
-            .map(|name| self.shared.registry.insert(Some(name), kind, None));
-        // Contextual parent: the span current here, without cloning it.
-        let run = Run::new(ctx.join(&self.shared.ctx), task_span!(self), self.shared.id);
-        self.spawn_once(runner, run, listed);
+    pub(crate) fn run_listed<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
+        let ticket = self.list(self.task_name(runner.name()), kind);
+        let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
+        self.spawn_runner(runner, ctx, span, Some(ticket));
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
     /// `RunBackground`.
     ///
-    /// The runner's context has no deadline and is cancelled only by this set's
-    /// [`shutdown`](Tasks::shutdown); cancelling `ctx` does not reach it. Its span starts a
-    /// new trace (no parent), with a `follows_from` link to the span current here.
+    /// The runner's context has no deadline and is closed and cancelled only by this set
+    /// (and its parents); cancelling `ctx` does not reach it. Its span starts a new trace
+    /// (no parent), with a `follows_from` link to the span current here.
     ///
     /// # Panics
     ///
@@ -321,42 +434,71 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let listed = self
-            .shared
-            .registry
-            .insert(runner.name(), TaskKind::Background, None);
-        let span = task_span!(self, parent: None);
+        let ticket = self.list(self.task_name(runner.name()), TaskKind::Background);
+        let span = supervise::root_task_span(&self.set);
         span.follows_from(tracing::Span::current());
-        let run = Run::new(self.shared.ctx.clone(), span, self.shared.id);
-        self.spawn_once(runner, run, Some(listed));
+        self.spawn_runner(runner, self.set.ctx.clone(), span, Some(ticket));
     }
 
-    /// Spawns one run of `runner` (of `run`, `run_background` or a pool), and gives the
-    /// registry its abort handle if it is `listed`.
-    #[track_caller]
-    fn spawn_once<R: Runner + 'static>(&self, runner: R, mut run: Run, mut listed: Option<Listed>) {
-        let name = runner.name();
-        let ticket = listed.as_ref().map(Listed::ticket);
-        let mut meter = self.shared.metrics.spawned(&self.shared.name, &runner);
-        let handle = self.spawn(name, async move {
-            let started = meter.start();
-            let outcome = Supervised::new(&runner, &mut run).await;
-            meter.finish(started, &outcome);
-            if let Some(listed) = &mut listed {
-                listed.finish(&outcome);
-            }
-        });
-        if let Some(ticket) = ticket {
-            self.shared
-                .registry
-                .set_abort(ticket, handle.abort_handle());
+    /// Lists a task about to be spawned.
+    fn list(&self, name: TaskName, kind: TaskKind) -> listing::Ticket {
+        self.set.listing.insert(name, kind, None)
+    }
+
+    /// The name a task goes by: its runner's, or this set's.
+    fn task_name(&self, runner: Option<&'static str>) -> TaskName {
+        match runner {
+            Some(name) => TaskName::Static(name),
+            None => TaskName::Shared(Arc::clone(&self.set.name)),
         }
     }
 
+    /// Spawns one run of `runner` (of `run`, `run_background` or a pool), and gives the
+    /// listing its abort handle if it is listed.
     #[track_caller]
-    fn spawn<F>(&self, name: Option<&'static str>, task: F) -> JoinHandle<()>
+    fn spawn_runner<R: Runner + 'static>(
+        &self,
+        runner: R,
+        ctx: Context,
+        span: tracing::Span,
+        ticket: Option<listing::Ticket>,
+    ) {
+        let name = runner.name();
+        let mut run = Run {
+            ctx,
+            span,
+            member: Member::new(&self.set, ticket, name),
+        };
+        let handle = self.spawn_tracked(name, async move {
+            run.member.meter().start();
+            let outcome = Supervised::new(&runner, &mut run).await;
+            run.member.meter().finish(outcome.label());
+            run.member.finish(|| outcome.ended());
+            let who = || {
+                let set = run.member.set();
+                Who {
+                    set,
+                    // Asked again rather than kept: every byte the future holds is copied
+                    // on spawn.
+                    name: runner.name().unwrap_or(&set.name),
+                    iteration: None,
+                    attempt: None,
+                }
+            };
+            // Reported there; nobody waits for a runner's result.
+            conclude_run(outcome, &run.span, who, Next::Ends);
+        });
+        if let Some(ticket) = ticket {
+            self.set.listing.set_abort(ticket, handle.abort_handle());
+        }
+    }
+
+    /// Spawns `task` on the current runtime, counted by this set's tracker.
+    #[track_caller]
+    fn spawn_tracked<F>(&self, name: Option<&str>, task: F) -> JoinHandle<F::Output>
     where
-        F: Future<Output = ()> + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
     {
         // Outside a runtime, tokio panics here with "there is no reactor running, must be
         // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
@@ -364,35 +506,32 @@ impl Tasks {
         #[cfg(not(tokio_unstable))]
         {
             let _ = name;
-            self.shared.tracker.spawn(task)
+            self.set.tracker.spawn(task)
         }
         // With tokio_unstable, tokio-console shows each task under its runner's name.
         #[cfg(tokio_unstable)]
         {
-            let name = name.unwrap_or(&self.shared.name);
+            let name = name.unwrap_or(&self.set.name);
             tokio::task::Builder::new()
                 .name(name)
-                .spawn(self.shared.tracker.track_future(task))
+                .spawn(self.set.tracker.track_future(task))
                 .expect("spawning a named tokio task")
         }
     }
 
-    /// Whether the code running now is one of this set's tasks.
-    fn is_current(&self) -> bool {
-        POLLING.get() == self.shared.id
-    }
-
-    /// Waits until no task of this set is running: the twin of Go's `Tasks.Wait`.
+    /// Waits until no task of this set or its child sets is running: the twin of Go's
+    /// `Tasks.Wait`.
     ///
     /// Returns once [`running`](Tasks::running) is zero, so it also waits for tasks that
-    /// running tasks started on this set. It can be called again after more runs.
+    /// running tasks started on this set or its children. It can be called again after
+    /// more runs.
     ///
     /// # Panics
     ///
-    /// Panics if called from inside one of this set's own tasks: that task counts in
-    /// `running()`, so it would wait for itself forever. (The panic is caught and reported
-    /// like any other panic in a task.) Wait from outside, or run the inner work on a
-    /// second `Tasks`.
+    /// Panics if called from inside one of this set's own tasks, or a child set's: that
+    /// task counts in `running()`, so it would wait for itself forever. (The panic is
+    /// caught and reported like any other panic in a task.) Wait from outside, or run the
+    /// inner work on a set that is not this one's child.
     ///
     /// # Cancel safety
     ///
@@ -412,29 +551,91 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn wait(&self) {
-        assert!(
-            !self.is_current(),
-            "`Tasks::wait` was called from inside a task of the same `Tasks` (`{}`): it would \
-             wait for itself forever; wait from outside the set, or run the inner work on a \
-             second `Tasks`",
-            self.name()
-        );
-        self.shared.tracker.wait().await;
+        self.wait_checked("wait").await;
     }
 
-    /// How many tasks of this set are running now (started and not yet finished).
+    /// `wait`, refusing to wait from inside one of the set's own tasks; `op` names the
+    /// method the user called.
+    async fn wait_checked(&self, op: &str) {
+        let inside = with_current(|current| current.is_some_and(|set| set.is_within(&self.set)));
+        assert!(
+            !inside,
+            "`Tasks::wait` was called from inside a task of the same `Tasks` (`{}`){}: it \
+             would wait for itself forever; wait from outside the set, or run the inner work \
+             on a second `Tasks` (not this one's child)",
+            self.path(),
+            if op == "wait" {
+                String::new()
+            } else {
+                format!(", by `Tasks::{op}`")
+            },
+        );
+        self.set.tracker.wait().await;
+    }
+
+    /// What this set and its child sets are running now: every listed task (see
+    /// [`Snapshot`]) with its name, its set's path, kind, start time, and for loops the
+    /// iteration and last error; plus how many unnamed one-shot runs are running besides.
+    ///
+    /// Live introspection without `tokio_unstable`. (Built with `--cfg tokio_unstable`,
+    /// each task is also a named tokio task, for tokio-console.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, TaskKind, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     ctx.done().await;
+    ///     Ok(())
+    /// }));
+    /// tasks.child("jobs").run(&ctx, Func::named("import", |ctx| async move {
+    ///     ctx.done().await;
+    ///     Ok(())
+    /// }));
+    /// tokio::task::yield_now().await; // let the loop start its first iteration
+    ///
+    /// let snapshot = tasks.snapshot();
+    /// let seen: Vec<_> = snapshot.tasks.iter().map(|t| (&*t.tasks, &*t.name, t.kind)).collect();
+    /// assert_eq!(seen, [("svc", "poller", TaskKind::Loop), ("svc/jobs", "import", TaskKind::Run)]);
+    /// assert_eq!(snapshot.tasks[0].iteration, Some(1));
+    /// cancel.cancel();
+    /// tasks.wait().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let mut tasks: Vec<TaskInfo> = self
+            .set
+            .subtree()
+            .iter()
+            .flat_map(|set| set.listing.snapshot(&set.path))
+            .collect();
+        tasks.sort_by_key(|task| task.started_at);
+        // Read apart from the listings: a task ending in between may be missed.
+        let unlisted = self.running().saturating_sub(tasks.len());
+        Snapshot { tasks, unlisted }
+    }
+
+    /// How many tasks of this set and its child sets are running now (started and not yet
+    /// finished).
     #[must_use]
     pub fn running(&self) -> usize {
-        self.shared.tracker.len()
+        self.set.tracker.len()
     }
 }
 
 impl fmt::Debug for Tasks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tasks")
-            .field("name", &self.name())
+            .field("path", &self.path())
             .field("running", &self.running())
-            .field("shut_down", &self.shared.ctx.is_done())
+            .field("closed", &self.is_closed())
+            .field("shut_down", &self.set.ctx.is_done())
             .finish()
     }
 }

@@ -176,15 +176,21 @@ async fn an_error_is_recorded_on_the_call_span_and_reported_once_by_the_task() {
     assert_eq!(call.field("otel.status_description"), Some(message));
     assert_eq!(call.status(), Status::Error(message.into()));
     assert_eq!(call.field("panic"), None);
-    assert!(
-        call.events().is_empty(),
-        "the call records, it does not report"
-    );
 
+    // The task reports it once, inside the call that failed, naming the runner.
     let task = recorder.span("task");
-    assert_eq!(task.events().len(), 1, "{}", recorder.tree());
-    assert_eq!(task.events()[0].level(), Level::ERROR);
-    assert_eq!(task.events()[0].field("error"), Some(message));
+    assert_eq!(task.status(), Status::Error(message.into()));
+    assert!(task.events().is_empty(), "{}", recorder.tree());
+    assert_eq!(call.events().len(), 1, "{}", recorder.tree());
+    let event = &call.events()[0];
+    assert_eq!(event.level(), Level::ERROR);
+    assert_eq!(event.field("error"), Some(message));
+    assert_eq!(event.field("task"), Some("fetch-page"));
+    assert_eq!(event.field("tasks"), Some("pages"));
+    assert_eq!(
+        event.message(),
+        Some("task \"fetch-page\" failed: page 2: upstream returned 503")
+    );
     assert_eq!(recorder.events().len(), 1, "one report in all");
 }
 

@@ -142,10 +142,55 @@ async fn call_spans_follow_the_class_of_the_set_running_them() {
     assert_eq!(calls[1].status(), Status::Unset);
 }
 
-#[test]
-#[should_panic(expected = "`Tasks::with_error_classes` was called twice on tasks `api`")]
-fn classes_are_given_once() {
-    let _ = Tasks::new("api")
-        .with_error_classes(classes)
+/// Regression (reliability round 2): the classes lived in a process-wide map entry that went
+/// with the last `Tasks` handle, while the set's runs went on and then reported as errors.
+#[tokio::test]
+async fn classes_outlive_the_last_handle_for_the_runs_still_going() {
+    let recorder = SpanRecorder::install();
+    let (go, wait_for_go) = tokio::sync::oneshot::channel::<()>();
+    let (ended, has_ended) = tokio::sync::oneshot::channel::<()>();
+    /// Says so when dropped: the task drops its runner once its run is reported.
+    struct Ended(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            if let Some(ended) = self.0.take() {
+                let _ = ended.send(());
+            }
+        }
+    }
+    let ended = Ended(Some(ended));
+    let wait_for_go = std::sync::Mutex::new(Some(wait_for_go));
+    let tasks = Tasks::new("api").with_error_classes(|_| ErrorClass::Ignore);
+    tasks.run(
+        &Context::background(),
+        Func::new(move |_ctx| {
+            let _ended = &ended;
+            let go = wait_for_go.lock().unwrap().take();
+            async move {
+                if let Some(go) = go {
+                    let _ = go.await;
+                }
+                Err::<(), BoxError>("expected, and classed as nothing".into())
+            }
+        }),
+    );
+    drop(tasks);
+    go.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), has_ended)
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert!(recorder.events().is_empty(), "{}", recorder.tree());
+    assert_eq!(recorder.span("task").status(), Status::Unset);
+}
+
+#[tokio::test]
+async fn classes_given_again_replace_the_earlier_ones() {
+    let recorder = SpanRecorder::install();
+    let tasks = Tasks::new("api")
+        .with_error_classes(|_| ErrorClass::Ignore)
         .with_error_classes(classes);
+    run_once(&tasks, failing(|| ApiError::NotFound)).await;
+    let levels: Vec<_> = recorder.events().iter().map(|e| e.level()).collect();
+    assert_eq!(levels, [tracing::Level::WARN], "{}", recorder.tree());
 }

@@ -112,12 +112,28 @@ async fn max_failures_gives_up_after_that_many_in_a_row_and_says_so() {
         .filter(|e| e.field("error").is_some())
         .collect();
     assert_eq!(failures.len(), 5, "every failure is reported once");
-    let gave_up: Vec<_> = events
-        .iter()
-        .filter(|e| e.message().is_some_and(|m| m.contains("gave up")))
-        .collect();
-    assert_eq!(gave_up.len(), 1);
-    assert_eq!(gave_up[0].field("failures"), Some("3"));
+    // Each failure the policy retries is a warning; the one it gives up after, an error.
+    let levels: Vec<_> = failures.iter().map(|e| e.level()).collect();
+    use tracing::Level;
+    assert_eq!(
+        levels,
+        [
+            Level::WARN,
+            Level::WARN,
+            Level::WARN,
+            Level::WARN,
+            Level::ERROR
+        ]
+    );
+    assert_eq!(failures[0].field("retry_in"), Some("2s"));
+    assert_eq!(failures[1].field("attempt"), Some("2"));
+    let gave_up = failures[4];
+    assert!(
+        gave_up.message().is_some_and(|m| m.contains("giving up")),
+        "{:?}",
+        gave_up.message()
+    );
+    assert_eq!(gave_up.field("failures"), Some("3"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -360,7 +360,7 @@ async fn the_running_gauge_counts_tasks_from_the_spawn_until_they_end() {
 }
 
 #[test]
-fn the_running_gauge_returns_to_zero_when_the_runtime_is_dropped() {
+fn the_running_gauge_returns_to_zero_and_runs_in_flight_are_aborted_when_the_runtime_is_dropped() {
     let mut recorded = Recorded::start();
     let tasks = Tasks::new("doomed");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -380,8 +380,14 @@ fn the_running_gauge_returns_to_zero_when_the_runtime_is_dropped() {
     drop(runtime);
     assert_eq!(tasks.running(), 0);
     assert_eq!(recorded.gauge(RUNNING, &labels), Some(0.0));
-    // Never finished: started, and not counted as any outcome.
-    assert!(recorded.counters_of(FINISHED).is_empty());
+    // Never finished by themselves: both runs in flight count as aborted, once.
+    let aborted = [
+        ("tasks", "doomed"),
+        ("task", "doomed"),
+        ("outcome", "aborted"),
+    ];
+    assert_eq!(recorded.counter(FINISHED, &aborted), 2);
+    assert_eq!(recorded.counters_of(FINISHED).len(), 1);
 }
 
 /// Waits `secs`, then fails if told to.

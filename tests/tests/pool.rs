@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_tasks::testing::{SpanRecorder, Status};
 use async_tasks::{
-    BoxError, Context, ContextError, Func, Pool, PoolErrors, Runner, TaskError, sleep,
+    AdmitError, BoxError, Context, ContextError, Func, Pool, PoolErrors, Runner, TaskError, sleep,
 };
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};
@@ -88,8 +88,8 @@ fn a_pool_can_be_shared_and_made_without_a_runtime() {
     assert_eq!(pool.running(), 0);
     assert_eq!(
         format!("{pool:?}"),
-        "Pool { name: \"images\", max_concurrency: 4, running: 0, free_slots: 4, \
-         cancel_on_error: true, cancelled: false, failures: 0 }"
+        "Pool { path: \"images\", max_concurrency: 4, running: 0, free_slots: 4, \
+         cancel_on_error: true, closed: false }"
     );
     let ctx = Context::background();
     let run = pool.run(&ctx, counted(&Arc::default()));
@@ -293,7 +293,10 @@ async fn a_run_waiting_for_a_slot_gives_up_when_its_ctx_is_cancelled() {
         admission.is_woken(),
         "cancelling must wake the waiting admission"
     );
-    assert_eq!(assert_ready!(admission.poll()), Err(ContextError::Canceled));
+    assert_eq!(
+        assert_ready!(admission.poll()),
+        Err(AdmitError::Context(ContextError::Canceled))
+    );
     drop(admission);
 
     release.cancel();
@@ -317,7 +320,10 @@ async fn a_run_waiting_for_a_slot_gives_up_at_its_deadline() {
     let refused = timeout(LIMIT, pool.run(&ctx, counted(&runs)))
         .await
         .expect("admission hangs");
-    assert_eq!(refused, Err(ContextError::DeadlineExceeded));
+    assert_eq!(
+        refused,
+        Err(AdmitError::Context(ContextError::DeadlineExceeded))
+    );
     assert_eq!(
         start.elapsed(),
         Duration::from_secs(2),
@@ -337,7 +343,7 @@ async fn a_done_ctx_is_refused_even_with_a_slot_free() {
     cancel.cancel();
     assert_eq!(
         pool.run(&ctx, counted(&runs)).await,
-        Err(ContextError::Canceled)
+        Err(AdmitError::Context(ContextError::Canceled))
     );
     assert_eq!(pool.running(), 0);
     wait_bounded(&pool).await.unwrap();
@@ -425,7 +431,7 @@ struct Outcome {
     /// context was cancelled with (`is_panic`, then its `Display`).
     seen: Vec<(Option<ContextError>, Duration, Option<String>)>,
     /// What the admission of the fourth run returned, and when.
-    waiting: Result<(), ContextError>,
+    waiting: Result<(), AdmitError>,
     admitted_at: Duration,
     fourth_ran: bool,
     wait: Result<(), PoolErrors>,
@@ -461,17 +467,18 @@ async fn cancel_on_error_stops_the_others_at_the_first_failure() {
         outcome.seen,
         [cancelled_at_one_second.clone(), cancelled_at_one_second]
     );
-    // The admission waiting for a slot was refused then, and so is every later run.
-    assert_eq!(outcome.waiting, Err(ContextError::Canceled));
+    // The admission waiting for a slot was refused then (the pool is closed), and so is
+    // every later run.
+    assert_eq!(outcome.waiting, Err(AdmitError::Closed));
     assert_eq!(outcome.admitted_at, Duration::from_secs(1));
     assert!(!outcome.fourth_ran);
     let runs = Arc::new(AtomicUsize::new(0));
     assert_eq!(
         pool.run(&Context::background(), counted(&runs)).await,
-        Err(ContextError::Canceled)
+        Err(AdmitError::Closed)
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
-    assert!(format!("{pool:?}").contains("cancelled: true"));
+    assert!(format!("{pool:?}").contains("closed: true"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -496,7 +503,7 @@ async fn cancel_on_error_counts_a_panic_as_the_first_failure() {
         outcome.seen,
         [cancelled_at_one_second.clone(), cancelled_at_one_second]
     );
-    assert_eq!(outcome.waiting, Err(ContextError::Canceled));
+    assert_eq!(outcome.waiting, Err(AdmitError::Closed));
 }
 
 #[tokio::test(start_paused = true)]

@@ -477,7 +477,7 @@ async fn the_tree_of_a_request_that_runs_a_failing_task() {
   task task.name="sync-users" otel.name="sync-users" otel.status_code="ERROR" otel.status_description="upstream returned 503"
     fetch page="1"
       INFO fetched rows="2"
-    ERROR task failed error="upstream returned 503"
+    ERROR task "sync-users" failed: upstream returned 503 task="sync-users" tasks="sync-users" error="upstream returned 503"
   INFO accepted
 "#
     );

@@ -1,40 +1,66 @@
 //! The private state behind a [`Context`](super::Context): one node of the cancellation tree.
 //!
-//! Invariants:
-//! - `state` moves from `LIVE` to `CANCELED` or `DEADLINE` at most once and never changes
-//!   again: the first reason wins (`err()` is sticky).
-//! - A node is done whenever one of its parents is. Cancellation is pushed down eagerly by
-//!   [`Node::cancel`], so reading a node's own `state` is enough: no walk up the parents.
-//! - `deadline` is the earliest of the node's own deadline and all its parents' deadlines, so
-//!   a node whose `deadline` has passed is done even if nobody has cancelled it yet; that case
-//!   is noticed lazily by whoever reads the state ([`Node::err`]) and then stored.
-//! - A node is listed in the `children` of each of its (at most two) parents from its
-//!   registration until it is dropped, unless that parent is done: a done parent's list is
-//!   `closed` and empty, and a child registered after that is born done.
-//! - Nothing waits on a node until [`Node::done`] is first polled: the only waiter list is
-//!   the `Notify`, which costs nothing while empty.
+//! # Invariants
 //!
-//! - `state` is only written under the node's `children` lock (by [`Node::cancel`]), after
-//!   `cause`: whoever sees the node done sees its cause too.
+//! Each with the reason it matters.
 //!
-//! Lock order: a node's `children` lock is never held while taking another node's lock,
-//! so there is no lock order to respect.
+//! 1. **The reason is sticky.** `state`'s reason bits move from `LIVE` to `CANCELED` or
+//!    `DEADLINE` at most once and never change again, so the first reason wins and
+//!    [`Context::err`](super::Context::err) never changes once `Some`.
+//! 2. **A node is done whenever one of its parents is.** Cancellation is pushed down eagerly
+//!    by [`Node::cancel`], so reading a node's own `state` is enough: `is_done` is one atomic
+//!    load, with no walk up the parents.
+//! 3. **A node is closing whenever one of its parents is**, and the `CLOSING` bit, once set,
+//!    stays. Pushed down eagerly by [`Node::close`], for the same reason as 2: a loop checks
+//!    it on every iteration.
+//! 4. **`deadline` is the earliest** of the node's own deadline and all its parents', so a
+//!    node whose `deadline` has passed is done even if nobody has cancelled it yet; whoever
+//!    reads the state notices that ([`Node::err`]) and stores it.
+//! 5. **A node is listed in the `children` of each of its (at most two) parents** from its
+//!    registration until it is dropped, unless that parent is done: a done parent's list is
+//!    `closed` and empty (nothing is kept for a cancel that has happened), and a child
+//!    registered after that is born done with the parent's reason and cause. A closing
+//!    parent's list stays open: it can still be cancelled.
+//! 6. **`state` is only written under the node's own `children` lock** (by `cancel` and
+//!    `close`), `cause` before it: whoever sees the node done sees its cause too, and two
+//!    writers never race.
+//! 7. **Nothing waits on a node until it is first awaited**: the only waiter list is the
+//!    `Notify`, which costs nothing while empty.
+//! 8. **No walk recurses.** Dropping, cancelling and closing go through a work list, so a
+//!    chain of contexts of any depth (a task that runs itself again with its own context a
+//!    million times) cannot overflow the stack.
+//! 9. **A join node is never a parent of a join node it could be replaced by.** A node made
+//!    by [`Node::join`] has no handle and no deadline of its own: nobody can cancel it but
+//!    its parents. A join of it hangs on its parents instead (or is the node itself, when
+//!    the other side is already one of its parents), so chains of joins do not grow.
+//!
+//! # Lock order
+//!
+//! A node's `children` lock is never held while taking another node's lock: `new` takes
+//! each parent's lock alone, `cancel` and `close` collect the children under the lock and
+//! visit them after releasing it, and `Drop` takes each parent's lock alone. There is no
+//! order to respect, so there can be no deadlock between nodes.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 
+use slab::Slab;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Cause, ContextError};
-use crate::loom::{AtomicU8, Mutex, lock};
+use super::error::{Cause, ContextError};
+use crate::loom::{AtomicU8, AtomicUsize, Mutex, lock};
 
+/// The reason bits of `state`.
+const REASON: u8 = 0b011;
 const LIVE: u8 = 0;
 const CANCELED: u8 = 1;
 const DEADLINE: u8 = 2;
+/// Set once a set this node belongs to is closing (see invariant 3).
+const CLOSING: u8 = 0b100;
 
 /// Marks a parent link whose child was never listed (the parent was already done).
 const UNLISTED: usize = usize::MAX;
@@ -47,7 +73,7 @@ fn encode(err: ContextError) -> u8 {
 }
 
 fn decode(state: u8) -> Option<ContextError> {
-    match state {
+    match state & REASON {
         CANCELED => Some(ContextError::Canceled),
         DEADLINE => Some(ContextError::DeadlineExceeded),
         _ => None,
@@ -79,59 +105,90 @@ pub(crate) struct Node {
     deadline: Option<Instant>,
     notify: Notify,
     children: Mutex<Children>,
+    /// Taken by `Drop` (see invariant 8).
     parents: [Option<Link>; 2],
+    /// Made by [`Node::join`]: no handle and no deadline of its own (invariant 9).
+    joined: bool,
 }
 
 /// A child's link to one parent: the parent, and the child's slot in its `children`.
 struct Link {
     parent: Arc<Node>,
     /// Written once under the parent's `children` lock, read under it again on drop.
-    slot: std::sync::atomic::AtomicUsize,
+    slot: AtomicUsize,
 }
 
 /// The live children of a node, in a slab so that a child leaves in O(1) without moving
 /// its siblings' slots.
 #[derive(Default)]
 struct Children {
+    /// Set by the cancel that made the node done: from then on nothing is listed.
     closed: bool,
-    slots: Vec<Option<Weak<Node>>>,
-    free: Vec<usize>,
+    list: Slab<Weak<Node>>,
 }
 
 impl Children {
-    fn insert(&mut self, child: Weak<Node>) -> usize {
-        match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(child);
-                slot
-            }
-            None => {
-                self.slots.push(Some(child));
-                self.slots.len() - 1
-            }
-        }
-    }
-
     fn remove(&mut self, slot: usize) {
-        if self.closed || slot == UNLISTED {
-            return;
+        if !self.closed && slot != UNLISTED {
+            self.list.try_remove(slot);
         }
-        self.slots[slot] = None;
-        self.free.push(slot);
     }
 
-    /// Closes the list and hands back everything that was in it.
-    fn close(&mut self) -> Vec<Option<Weak<Node>>> {
-        self.closed = true;
-        self.free = Vec::new();
-        std::mem::take(&mut self.slots)
+    fn live(&self) -> Vec<Arc<Node>> {
+        self.list
+            .iter()
+            .filter_map(|(_, child)| child.upgrade())
+            .collect()
     }
 }
 
 impl Node {
+    /// A node with no parent: the root of a tree of its own.
+    #[cfg(test)]
+    pub(crate) fn root(deadline: Option<Instant>) -> Arc<Node> {
+        Node::new([None, None], deadline, false)
+    }
+
+    /// A node that is a child of `parent`, with `deadline` of its own on top of its parent's.
+    pub(crate) fn child(parent: Option<&Arc<Node>>, deadline: Option<Instant>) -> Arc<Node> {
+        Node::new([parent, None], deadline, false)
+    }
+
+    /// A node that is done when `a` or `b` is, with nothing of its own, hung on as few
+    /// parents as can stand for them (invariant 9): a join node stands for its parents, and a
+    /// parent that is also a parent's parent adds nothing. At most two parents are kept; a
+    /// join that would need more keeps `a` and `b` themselves.
+    pub(crate) fn join(a: &Arc<Node>, b: &Arc<Node>) -> Arc<Node> {
+        let mut candidates: Vec<&Arc<Node>> = Vec::with_capacity(4);
+        for side in [a, b] {
+            if side.joined {
+                candidates.extend(side.parents.iter().flatten().map(|link| &link.parent));
+            } else {
+                candidates.push(side);
+            }
+        }
+        let redundant = |i: usize, p: &Arc<Node>| {
+            candidates.iter().enumerate().any(|(j, q)| {
+                // The same node twice, or one that another candidate already hangs on.
+                (j < i && Arc::ptr_eq(p, q)) || (j != i && q.has_parent(p))
+            })
+        };
+        let kept: Vec<&Arc<Node>> = candidates
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| !redundant(i, p))
+            .map(|(_, p)| *p)
+            .collect();
+        match kept[..] {
+            [one] => Node::new([Some(one), None], None, true),
+            [first, second] => Node::new([Some(first), Some(second)], None, true),
+            _ => Node::new([Some(a), Some(b)], None, true),
+        }
+    }
+
     /// A node that is a child of every node in `parents` (at most two), with `deadline` of
     /// its own on top of theirs.
-    pub(crate) fn new(parents: [Option<&Arc<Node>>; 2], deadline: Option<Instant>) -> Arc<Node> {
+    fn new(parents: [Option<&Arc<Node>>; 2], deadline: Option<Instant>, joined: bool) -> Arc<Node> {
         let deadline = parents
             .iter()
             .flatten()
@@ -147,19 +204,21 @@ impl Node {
             parents: parents.map(|p| {
                 p.map(|parent| Link {
                     parent: Arc::clone(parent),
-                    slot: std::sync::atomic::AtomicUsize::new(UNLISTED),
+                    slot: AtomicUsize::new(UNLISTED),
                 })
             }),
+            joined,
         });
+        let mut closing = false;
         for link in node.parents.iter().flatten() {
-            let mut children = lock(&link.parent.children);
+            let parent = &link.parent;
+            let mut children = lock(&parent.children);
             if children.closed {
                 drop(children);
                 // The parent finished before we could listen: inherit its reason and cause as
                 // they are (its first reason wins, even if the deadline we share with it has
                 // passed since), as Go's `propagateCancel` does. A newborn has no children,
                 // so there is nothing to pass on.
-                let parent = &link.parent;
                 let inherited = node.cancel_one(
                     Why {
                         reason: parent.err().unwrap_or(ContextError::Canceled),
@@ -169,12 +228,28 @@ impl Node {
                 );
                 debug_assert!(inherited.is_empty());
             } else {
-                let slot = children.insert(Arc::downgrade(&node));
+                let slot = children.list.insert(Arc::downgrade(&node));
                 // Relaxed: the slot is only ever read under this same lock.
                 link.slot.store(slot, Ordering::Relaxed);
+                // Read under the parent's lock, which `close` sets the bit under: either the
+                // bit is seen here, or the parent's close finds this child in its list.
+                closing |= parent.state.load(Ordering::Relaxed) & CLOSING != 0;
             }
         }
+        if closing {
+            // Taken after the parent's lock is released (see "Lock order").
+            let children = node.close_one();
+            debug_assert!(children.is_empty());
+        }
         node
+    }
+
+    /// Whether `parent` is one of this node's direct parents.
+    pub(crate) fn has_parent(&self, parent: &Arc<Node>) -> bool {
+        self.parents
+            .iter()
+            .flatten()
+            .any(|link| Arc::ptr_eq(&link.parent, parent))
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -184,8 +259,8 @@ impl Node {
     /// Why this node is done, or `None` while it is live.
     #[inline]
     pub(crate) fn err(&self) -> Option<ContextError> {
-        // Acquire: pairs with the AcqRel exchange in `cancel`, so whoever sees a node done
-        // also sees everything its canceller did before cancelling.
+        // Acquire: pairs with the Release store in `cancel_one`, so whoever sees a node done
+        // also sees its cause and everything its canceller did before cancelling.
         if let Some(err) = decode(self.state.load(Ordering::Acquire)) {
             return Some(err);
         }
@@ -197,13 +272,21 @@ impl Node {
         decode(self.state.load(Ordering::Acquire))
     }
 
+    /// Whether this node is closing or done: in one atomic load while it is live and has no
+    /// deadline (a loop's check before each iteration).
+    #[inline]
+    pub(crate) fn is_closing(&self) -> bool {
+        // Acquire: as in `err`.
+        self.state.load(Ordering::Acquire) != LIVE || self.err().is_some()
+    }
+
     /// Marks this node and all its descendants done, each with `why` unless its own
     /// deadline had passed already (then that came first, with no cause). A node that is
     /// done already keeps its reason and cause.
     pub(crate) fn cancel(&self, why: Why) {
         let now = Some(Instant::now());
         let mut pending = self.cancel_one(why, now);
-        // Iterative, so that a deep chain of contexts cannot overflow the stack.
+        // A work list, not recursion (invariant 8).
         while let Some((child, why)) = pending.pop() {
             pending.extend(child.cancel_one(why, now));
         }
@@ -213,8 +296,9 @@ impl Node {
     /// `now`, a deadline of the node's own that passed by then wins over `why`.
     fn cancel_one(&self, why: Why, now: Option<Instant>) -> Vec<(Arc<Node>, Why)> {
         let mut children = lock(&self.children);
-        // Only cancellers write the state, and they hold this lock: Relaxed is enough.
-        if self.state.load(Ordering::Relaxed) != LIVE {
+        // Only writers hold this lock (invariant 6): Relaxed is enough to read.
+        let state = self.state.load(Ordering::Relaxed);
+        if state & REASON != LIVE {
             return Vec::new();
         }
         let why = match (self.deadline, now) {
@@ -226,17 +310,43 @@ impl Node {
             let _ = self.cause.set(Arc::clone(cause));
         }
         // Release: pairs with the Acquire in `err`, so that whoever sees the node done also
-        // sees its cause and everything its canceller did before.
-        self.state.store(encode(why.reason), Ordering::Release);
-        let listed = children.close();
+        // sees its cause and everything its canceller did before. The closing bit is kept.
+        self.state
+            .store(state | encode(why.reason), Ordering::Release);
+        children.closed = true;
+        let listed = std::mem::take(&mut children.list);
         drop(children);
         self.notify.notify_waiters();
         listed
             .into_iter()
-            .flatten()
-            .filter_map(|child| child.upgrade())
+            .filter_map(|(_, child)| child.upgrade())
             .map(|child| (child, why.clone()))
             .collect()
+    }
+
+    /// Marks this node and all its descendants closing (invariant 3).
+    pub(crate) fn close(&self) {
+        let mut pending = self.close_one();
+        // A work list, not recursion (invariant 8).
+        while let Some(child) = pending.pop() {
+            pending.extend(child.close_one());
+        }
+    }
+
+    /// Marks this node alone closing and returns its children; nothing if it was already.
+    fn close_one(&self) -> Vec<Arc<Node>> {
+        let children = lock(&self.children);
+        // Relaxed: only writers hold this lock (invariant 6).
+        let state = self.state.load(Ordering::Relaxed);
+        if state & CLOSING != 0 {
+            return Vec::new();
+        }
+        // Release: pairs with the Acquire in `is_closing`.
+        self.state.store(state | CLOSING, Ordering::Release);
+        let listed = children.live();
+        drop(children);
+        self.notify.notify_waiters();
+        listed
     }
 
     /// The cause given with the cancel that made this node done, if any.
@@ -244,56 +354,105 @@ impl Node {
         self.cause.get().cloned()
     }
 
-    /// Resolves once the node is done. Registers a waiter only when first polled.
-    pub(crate) async fn done(&self) {
-        // Created before the state check: `notify_waiters` reaches a `Notified` from the
-        // moment it exists, so a cancel between the check and the await is not missed.
-        let notified = pin!(self.notify.notified());
-        if self.err().is_some() {
-            return;
+    /// Whether what [`Node::wait`] waits for has come.
+    fn reached(&self, closing: bool) -> bool {
+        if closing {
+            self.is_closing()
+        } else {
+            self.err().is_some()
         }
-        let Some(deadline) = self.deadline else {
-            return notified.await;
-        };
-        // Boxed: a timer is large, and a future parked in `done()` (the common case, with
-        // no deadline) should not carry its size.
-        let mut timer = Box::pin(tokio::time::sleep_until(deadline));
-        let mut notified = notified;
-        std::future::poll_fn(|cx| {
-            if notified.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
+    }
+
+    /// Resolves once the node is done, or with `closing`, once it is closing or done.
+    /// Registers a waiter only when first polled; a deadline's timer is made only then too.
+    pub(crate) async fn wait(&self, closing: bool) {
+        if let Some(deadline) = self.deadline {
+            // Boxed: a timer is large, and a future parked here without a deadline (the
+            // common case: every task parked in `ctx.done()`) should not carry its size.
+            return Box::pin(self.wait_until(closing, deadline)).await;
+        }
+        loop {
+            // Created before the check: `notify_waiters` reaches a `Notified` from the moment
+            // it exists, so a change between the check and the await is not missed.
+            let notified = pin!(self.notify.notified());
+            if self.reached(closing) {
+                return;
             }
-            if timer.as_mut().poll(cx).is_ready() {
-                self.cancel(Why::DEADLINE);
-                return Poll::Ready(());
+            notified.await;
+        }
+    }
+
+    /// [`Node::wait`] for a node with a deadline: wakes at the deadline too, and notices it.
+    async fn wait_until(&self, closing: bool, deadline: Instant) {
+        let mut timer = pin!(tokio::time::sleep_until(deadline));
+        loop {
+            let mut notified = pin!(self.notify.notified());
+            if self.reached(closing) {
+                return;
             }
-            Poll::Pending
-        })
-        .await;
+            poll_fn(|cx| {
+                if notified.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    self.cancel(Why::DEADLINE);
+                    return Poll::Ready(());
+                }
+                Poll::Pending
+            })
+            .await;
+        }
     }
 
     /// Resolves once the node is cancelled, ignoring its deadline (for callers that run
     /// their own timer, like `sleep_until`).
     pub(crate) async fn cancelled(&self) {
-        let notified = pin!(self.notify.notified());
-        if decode(self.state.load(Ordering::Acquire)).is_some() {
-            return;
+        loop {
+            let notified = pin!(self.notify.notified());
+            // Acquire: as in `err`.
+            if decode(self.state.load(Ordering::Acquire)).is_some() {
+                return;
+            }
+            notified.await;
         }
-        notified.await;
+    }
+
+    /// Leaves every parent's list and hands back the parents, so that `Drop` can let go of
+    /// them without recursing.
+    fn leave_parents(&mut self) -> [Option<Arc<Node>>; 2] {
+        self.parents.each_mut().map(|link| {
+            let link = link.take()?;
+            let parent = link.parent;
+            // A done parent has closed its list, or is about to: its canceller will find
+            // this child's `Weak` dead and skip it. No need to take the lock (this is what
+            // thousands of tasks ending together after a shutdown would contend on).
+            // Acquire: pairs with the Release store in `cancel_one`.
+            if decode(parent.state.load(Ordering::Acquire)).is_none() {
+                lock(&parent.children).remove(link.slot.load(Ordering::Relaxed));
+            }
+            Some(parent)
+        })
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        for link in self.parents.iter().flatten() {
-            // A done parent has closed its list, or is about to: its canceller will find
-            // this child's `Weak` dead and skip it. No need to take the lock (this is what
-            // thousands of tasks ending together after a shutdown would contend on).
-            if link.parent.state.load(Ordering::Acquire) != LIVE {
-                continue;
+        // Letting go of a parent may drop it, which would drop its parents, and so on: a
+        // chain of any length. Each node freed here gives up its parents to this work list
+        // first, so that its own `Drop` has nothing left to do (invariant 8).
+        fn release(parent: Arc<Node>, pending: &mut Vec<Arc<Node>>) {
+            // `into_inner` gives the node back only to its last owner, once.
+            if let Some(mut freed) = Arc::into_inner(parent) {
+                pending.extend(freed.leave_parents().into_iter().flatten());
             }
-            let mut children = lock(&link.parent.children);
-            children.remove(link.slot.load(Ordering::Relaxed));
+        }
+        // Empty until a parent is freed here: the common drop allocates nothing.
+        let mut pending: Vec<Arc<Node>> = Vec::new();
+        for parent in self.leave_parents().into_iter().flatten() {
+            release(parent, &mut pending);
+        }
+        while let Some(parent) = pending.pop() {
+            release(parent, &mut pending);
         }
     }
 }
@@ -303,42 +462,43 @@ mod tests {
     use super::*;
 
     fn listed(node: &Arc<Node>) -> usize {
-        lock(&node.children).slots.iter().flatten().count()
+        lock(&node.children).list.len()
     }
 
     #[test]
-    fn a_parked_done_future_stays_small() {
+    fn a_parked_wait_stays_small() {
         // Every task parked in `ctx.done()` holds this future: keep it about the size of
         // tokio's own `Notified` (the anchor of the memory benchmark).
-        let node = Node::new([None, None], None);
+        let node = Node::root(None);
         let notified = std::mem::size_of_val(&node.notify.notified());
-        let done = std::mem::size_of_val(&node.done());
+        let done = std::mem::size_of_val(&node.wait(false));
         assert!(
             done <= notified + 64,
-            "done() is {done} bytes, Notified {notified}"
+            "wait() is {done} bytes, Notified {notified}"
         );
     }
 
     #[test]
     fn a_dropped_child_leaves_its_parents_list() {
-        let a = Node::new([None, None], None);
-        let b = Node::new([None, None], None);
-        let child = Node::new([Some(&a), Some(&b)], None);
+        let a = Node::root(None);
+        let b = Node::root(None);
+        let child = Node::new([Some(&a), Some(&b)], None, false);
         assert_eq!((listed(&a), listed(&b)), (1, 1));
         drop(child);
         assert_eq!((listed(&a), listed(&b)), (0, 0));
         // The freed slot is reused rather than the list growing.
-        let again = Node::new([Some(&a), None], None);
-        assert_eq!(lock(&a.children).slots.len(), 1);
+        let again = Node::child(Some(&a), None);
+        assert!(lock(&a.children).list.contains(0));
+        assert_eq!(listed(&a), 1);
         drop(again);
     }
 
     #[test]
     fn cancel_reaches_grandchildren_through_either_parent() {
-        let a = Node::new([None, None], None);
-        let b = Node::new([None, None], None);
-        let child = Node::new([Some(&a), Some(&b)], None);
-        let grandchild = Node::new([Some(&child), None], None);
+        let a = Node::root(None);
+        let b = Node::root(None);
+        let child = Node::new([Some(&a), Some(&b)], None, false);
+        let grandchild = Node::child(Some(&child), None);
         b.cancel(Why::CANCELED);
         assert_eq!(grandchild.err(), Some(ContextError::Canceled));
         assert_eq!(a.err(), None);
@@ -348,19 +508,52 @@ mod tests {
     }
 
     #[test]
+    fn closing_reaches_descendants_and_newborns_without_ending_them() {
+        let parent = Node::root(None);
+        let child = Node::child(Some(&parent), None);
+        parent.close();
+        assert!(child.is_closing());
+        assert_eq!(child.err(), None);
+        let newborn = Node::child(Some(&parent), None);
+        assert!(newborn.is_closing());
+        // Still cancellable: a closing parent keeps its list.
+        parent.cancel(Why::CANCELED);
+        assert_eq!(newborn.err(), Some(ContextError::Canceled));
+    }
+
+    #[test]
+    fn a_join_hangs_on_the_parents_it_stands_for() {
+        let user = Node::root(None);
+        let set = Node::root(None);
+        let task = Node::join(&user, &set);
+        // A join of a join with one of its own parents needs no node in between.
+        let again = Node::join(&task, &set);
+        assert!(again.has_parent(&user) && again.has_parent(&set));
+        assert!(!again.has_parent(&task));
+        // A parent that another candidate hangs on adds nothing.
+        let child_set = Node::child(Some(&set), None);
+        let nested = Node::join(&task, &child_set);
+        assert!(nested.has_parent(&user) && nested.has_parent(&child_set));
+        // Three parents that stand on their own: the join keeps its two sides.
+        let other = Node::root(None);
+        let wide = Node::join(&task, &other);
+        assert!(wide.has_parent(&task) && wide.has_parent(&other));
+    }
+
+    #[test]
     fn a_child_of_a_done_parent_is_born_done_with_its_reason() {
-        let parent = Node::new([None, None], None);
+        let parent = Node::root(None);
         parent.cancel(Why::DEADLINE);
-        let child = Node::new([Some(&parent), None], None);
+        let child = Node::child(Some(&parent), None);
         assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
     }
 
     #[test]
     fn a_deep_chain_cancels_without_recursion() {
-        let root = Node::new([None, None], None);
+        let root = Node::root(None);
         let mut chain = vec![Arc::clone(&root)];
         for _ in 0..100_000 {
-            let next = Node::new([chain.last(), None], None);
+            let next = Node::child(chain.last(), None);
             chain.push(next);
         }
         root.cancel(Why::CANCELED);
@@ -368,9 +561,6 @@ mod tests {
             chain.last().and_then(|n| n.err()),
             Some(ContextError::Canceled)
         );
-        // Dropping a long chain from the root end must not recurse either: each node is
-        // freed by its own `Vec` slot here.
-        while chain.pop().is_some() {}
     }
 }
 
@@ -383,38 +573,53 @@ mod loom_models {
     #[test]
     fn loom_a_child_made_while_its_parent_is_cancelled_ends_up_done() {
         loom::model(|| {
-            let parent = Node::new([None, None], None);
+            let parent = Node::root(None);
             let canceller = {
                 let parent = Arc::clone(&parent);
                 loom::thread::spawn(move || parent.cancel(Why::CANCELED))
             };
-            let child = Node::new([Some(&parent), None], None);
+            let child = Node::child(Some(&parent), None);
             canceller.join().unwrap();
             assert_eq!(child.err(), Some(ContextError::Canceled));
         });
     }
 
     #[test]
+    fn loom_a_child_made_while_its_parent_closes_ends_up_closing() {
+        loom::model(|| {
+            let parent = Node::root(None);
+            let closer = {
+                let parent = Arc::clone(&parent);
+                loom::thread::spawn(move || parent.close())
+            };
+            let child = Node::child(Some(&parent), None);
+            closer.join().unwrap();
+            assert!(child.is_closing());
+            assert_eq!(child.err(), None);
+        });
+    }
+
+    #[test]
     fn loom_a_child_dropped_while_its_parent_is_cancelled_leaves_no_trace() {
         loom::model(|| {
-            let parent = Node::new([None, None], None);
-            let child = Node::new([Some(&parent), None], None);
+            let parent = Node::root(None);
+            let child = Node::child(Some(&parent), None);
             let dropper = loom::thread::spawn(move || drop(child));
             parent.cancel(Why::CANCELED);
             dropper.join().unwrap();
             let children = lock(&parent.children);
             assert!(children.closed);
-            assert!(children.slots.is_empty());
+            assert!(children.list.is_empty());
         });
     }
 
     #[test]
     fn loom_two_parents_cancelling_at_once_set_the_child_once() {
         loom::model(|| {
-            let a = Node::new([None, None], None);
-            let b = Node::new([None, None], None);
-            let child = Node::new([Some(&a), Some(&b)], None);
-            let grandchild = Node::new([Some(&child), None], None);
+            let a = Node::root(None);
+            let b = Node::root(None);
+            let child = Node::new([Some(&a), Some(&b)], None, false);
+            let grandchild = Node::child(Some(&child), None);
             let by_a = {
                 let a = Arc::clone(&a);
                 loom::thread::spawn(move || a.cancel(Why::CANCELED))
@@ -431,12 +636,29 @@ mod loom_models {
     }
 
     #[test]
+    fn loom_a_close_and_a_cancel_at_once_keep_both_marks() {
+        loom::model(|| {
+            let parent = Node::root(None);
+            let child = Node::child(Some(&parent), None);
+            let closer = {
+                let parent = Arc::clone(&parent);
+                loom::thread::spawn(move || parent.close())
+            };
+            parent.cancel(Why::CANCELED);
+            closer.join().unwrap();
+            assert_eq!(child.err(), Some(ContextError::Canceled));
+            assert!(parent.is_closing());
+            assert_eq!(parent.state.load(Ordering::Relaxed) & CLOSING, CLOSING);
+        });
+    }
+
+    #[test]
     fn loom_siblings_leave_while_others_join() {
         loom::model(|| {
-            let parent = Node::new([None, None], None);
-            let first = Node::new([Some(&parent), None], None);
+            let parent = Node::root(None);
+            let first = Node::child(Some(&parent), None);
             let leaver = loom::thread::spawn(move || drop(first));
-            let second = Node::new([Some(&parent), None], None);
+            let second = Node::child(Some(&parent), None);
             leaver.join().unwrap();
             // The survivor is still listed, so a cancel still reaches it.
             parent.cancel(Why::CANCELED);

@@ -1,20 +1,53 @@
-//! Ending a `Tasks`: [`shutdown`](Tasks::shutdown), [`shutdown_report`](Tasks::shutdown_report)
-//! and what they return, and [`snapshot`](Tasks::snapshot), which both use to name tasks.
+//! Ending a set: [`close`](Tasks::close) and [`drain`](Tasks::drain), which let the work in
+//! flight finish, and [`shutdown`](Tasks::shutdown), which cancels it; [`ShutdownTimeout`]
+//! and [`ShuttingDown`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Tasks;
-use crate::ContextError;
-use crate::context::Why;
-use crate::registry::{Ended, ReportEnd};
-use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure};
 
-/// Returned by [`Tasks::shutdown`] when tasks were still running after the grace period.
+/// How many names a message lists before it only counts the rest.
+pub(super) const HANDFUL: usize = 5;
+
+/// Writes `names` as `a, b, c, d, e and 3 more`.
+pub(super) fn write_names<T: fmt::Display>(f: &mut fmt::Formatter<'_>, names: &[T]) -> fmt::Result {
+    for (i, name) in names.iter().take(HANDFUL).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{name}")?;
+    }
+    if names.len() > HANDFUL {
+        write!(f, " and {} more", names.len() - HANDFUL)?;
+    }
+    Ok(())
+}
+
+/// `name` of a task of the set at `set`, as a report on the set at `base` names it: bare
+/// for the reported set's own tasks, after the child's path for a child set's (`jobs/import`;
+/// `jobs` alone for a task named after its set), and after its whole path for a task
+/// elsewhere in the tree (the failure of a sibling that shut the root down).
+pub(super) fn qualified(base: &str, set: &str, name: &str) -> String {
+    let relative = match set.strip_prefix(base) {
+        Some("") => return name.to_owned(),
+        Some(rest) if rest.starts_with('/') => &rest[1..],
+        _ => set,
+    };
+    if relative.rsplit('/').next() == Some(name) {
+        relative.to_owned()
+    } else {
+        format!("{relative}/{name}")
+    }
+}
+
+/// Returned by [`Tasks::shutdown`] and [`Tasks::drain`] when tasks were still running once
+/// the time given ran out.
 ///
-/// Says how many and which: each by its runner's [`name`](crate::Runner::name), or the `Tasks`'
-/// name for runners without one. The tasks are not aborted; they were cancelled and may
+/// Says how many and which: each by its name, as [`ShutdownReport`](crate::ShutdownReport)
+/// names tasks (a task of a child set after the child's path: `jobs/import`). The tasks are
+/// not aborted: they were cancelled (by `shutdown`) or asked to finish (by `drain`) and may
 /// still finish.
 ///
 /// # Examples
@@ -46,6 +79,8 @@ use crate::snapshot::{ShutdownReport, Snapshot, TaskFailure};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownTimeout {
     tasks: String,
+    /// `"shutdown"` or `"drain"`.
+    op: &'static str,
     names: Vec<String>,
 }
 
@@ -62,7 +97,7 @@ impl ShutdownTimeout {
         &self.names
     }
 
-    /// The name of the [`Tasks`] that was shut down.
+    /// The name of the [`Tasks`] that was shut down (its path, for a child set).
     #[must_use]
     pub fn tasks_name(&self) -> &str {
         &self.tasks
@@ -74,11 +109,12 @@ impl fmt::Display for ShutdownTimeout {
         let n = self.names.len();
         write!(
             f,
-            "shutdown of tasks `{}` timed out with {n} task{} still running: {}",
+            "{} of tasks `{}` timed out with {n} task{} still running: ",
+            self.op,
             self.tasks,
             if n == 1 { "" } else { "s" },
-            self.names.join(", ")
-        )
+        )?;
+        write_names(f, &self.names)
     }
 }
 
@@ -112,7 +148,7 @@ pub struct ShuttingDown {
 }
 
 impl ShuttingDown {
-    /// The name of the [`Tasks`] shutting down.
+    /// The name of the [`Tasks`] shutting down (its path, for a child set).
     #[must_use]
     pub fn tasks_name(&self) -> &str {
         &self.tasks
@@ -128,25 +164,128 @@ impl fmt::Display for ShuttingDown {
 impl std::error::Error for ShuttingDown {}
 
 impl Tasks {
-    /// Cancels every task of this set, now and to come, with [`ShuttingDown`] as the cause.
-    fn cancel_all(&self) {
-        self.shared.ctx.cancel_because(Why {
-            reason: ContextError::Canceled,
-            cause: Some(Arc::new(ShuttingDown {
-                tasks: self.shared.name.to_string(),
-            })),
-        });
+    /// Closes this set and cancels every task of it and its child sets, now and to come,
+    /// with [`ShuttingDown`] as the cause (unless something cancelled it first).
+    pub(super) fn cancel_all(&self) {
+        self.set.shut_down(Some(Arc::new(ShuttingDown {
+            tasks: self.path().to_owned(),
+        })));
     }
 
-    /// Cancels every task of this set and waits up to `grace` for them to finish.
+    /// Closes this set and its child sets: the work in flight goes on, and no new work is
+    /// taken. Tasks see it on their context ([`Context::is_closing`](crate::Context::is_closing),
+    /// [`Context::closing`](crate::Context::closing)).
+    ///
+    /// After `close`:
+    /// - a loop finishes the iteration in flight and starts no other (a loop pausing between
+    ///   iterations stops at once);
+    /// - [`Pool::run`](crate::Pool::run) on a pool of this set admits nothing new: it returns
+    ///   [`AdmitError::Closed`](crate::AdmitError::Closed) (and drops the runner unrun);
+    /// - one-shot [`run`](Tasks::run), [`run_background`](Tasks::run_background) and
+    ///   [`spawn`](Tasks::spawn) still start and run: a task started by a draining task is
+    ///   waited for too, so nothing is dropped on the floor.
+    ///
+    /// Closing is for good: a closed set stays closed. [`shutdown`](Tasks::shutdown)
+    /// closes too. Closing a child set leaves its parent and siblings alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let jobs = tasks.child("jobs");
+    /// jobs.close();
+    /// assert!(jobs.is_closed());
+    /// assert!(!tasks.is_closed());
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        self.set.close();
+    }
+
+    /// Whether this set is closed: by [`close`](Tasks::close), [`drain`](Tasks::drain) or
+    /// [`shutdown`](Tasks::shutdown), its own or a parent set's.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.set.ctx.is_closing()
+    }
+
+    /// Closes this set (see [`close`](Tasks::close)) and waits up to `timeout` for what is
+    /// running to finish — without cancelling anything.
+    ///
+    /// The service idiom, on SIGTERM: let the jobs in flight finish, then cancel what is
+    /// left, and say who did what:
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn on_sigterm(tasks: async_tasks::Tasks) {
+    /// tasks.drain(Duration::from_secs(30)).await.ok();
+    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
+    /// println!("{report}");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`], naming the tasks still running when `timeout` ran out. They go
+    /// on running: a [`shutdown`](Tasks::shutdown) or
+    /// [`shutdown_report`](Tasks::shutdown_report) after it cancels them.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside one of the set's own tasks (or a child set's): that task
+    /// counts, so it would wait for itself (see [`wait`](Tasks::wait)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the set is closed as soon as this is first polled, and dropping the
+    /// future only stops the waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{sleep, Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let ctx = Context::background();
+    /// tasks.run(&ctx, Func::named("job", |ctx| async move {
+    ///     sleep(&ctx, Duration::from_secs(10)).await?; // in flight: not cancelled by a drain
+    ///     Ok(())
+    /// }));
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     sleep(&ctx, Duration::from_secs(1)).await?; // ends after the iteration in flight
+    ///     Ok(())
+    /// }));
+    /// tasks.drain(Duration::from_secs(30)).await.unwrap();
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn drain(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
+        self.close();
+        self.wait_for("drain", timeout).await
+    }
+
+    /// Closes and cancels every task of this set and its child sets, with
+    /// [`ShuttingDown`] as the cause, and waits up to `grace` for them to finish.
     ///
     /// Tasks started after this call get a context that is already cancelled. Calling it
-    /// again waits again.
+    /// again waits again. After a [`drain`](Tasks::drain), this cancels what is left.
     ///
     /// # Errors
     ///
     /// [`ShutdownTimeout`], naming the tasks still running when `grace` ran out. They are
-    /// not aborted.
+    /// not aborted ([`shutdown_report`](Tasks::shutdown_report) aborts them).
+    ///
+    /// # Panics
+    ///
+    /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
+    /// set is cancelled before the panic.
     ///
     /// # Cancel safety
     ///
@@ -172,130 +311,48 @@ impl Tasks {
     /// ```
     pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
         self.cancel_all();
-        if tokio::time::timeout(grace, self.wait()).await.is_ok() {
+        self.wait_for("shutdown", grace).await
+    }
+
+    /// Waits up to `limit` for every task; on time out, names those still running.
+    async fn wait_for(&self, op: &'static str, limit: Duration) -> Result<(), ShutdownTimeout> {
+        if tokio::time::timeout(limit, self.wait_checked(op))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
-        // Listed tasks by name; the unlisted rest go by this set's name. The two counts are
-        // read apart, so a task ending in between may be missed: the report is a snapshot.
-        let Snapshot { tasks, unlisted } = self.snapshot();
-        let mut names: Vec<String> = tasks.into_iter().map(|task| task.name).collect();
-        names.extend(std::iter::repeat_n(self.shared.name.to_string(), unlisted));
+        // Listed tasks by name; the unlisted rest go by their set's name. The two counts
+        // are read apart, so a task ending in between may be missed: this is a snapshot.
+        let snapshot = self.snapshot();
+        let mut names: Vec<String> = snapshot
+            .tasks
+            .iter()
+            .map(|task| qualified(self.path(), &task.tasks, &task.name))
+            .collect();
+        names.extend(std::iter::repeat_n(
+            self.name().to_owned(),
+            snapshot.unlisted,
+        ));
         names.sort();
         Err(ShutdownTimeout {
-            tasks: self.shared.name.to_string(),
+            tasks: self.path().to_owned(),
+            op,
             names,
         })
     }
+}
 
-    /// Cancels every task of this set, waits up to `grace` for them all (together, not one
-    /// after another), aborts the listed tasks still running, and says who finished,
-    /// failed, panicked and was aborted, by name.
-    ///
-    /// Like [`shutdown`](Tasks::shutdown), but it does not leave stragglers behind: listed
-    /// tasks (see [`Snapshot`]) still running after `grace` are aborted with
-    /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort) (dropped at their next
-    /// `.await`). Unnamed one-shot runs are only counted, and cannot be aborted.
-    ///
-    /// One report at a time: a second call while one waits starts over for both.
-    ///
-    /// # Cancel safety
-    ///
-    /// The tasks are cancelled as soon as this is first polled; dropping the future before
-    /// `grace` runs out skips the aborts and the report.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// let ctx = Context::background();
-    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await; // stops when cancelled
-    ///     Ok(())
-    /// }));
-    /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
-    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
-    ///     Ok(())
-    /// }));
-    ///
-    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
-    /// assert_eq!(report.finished, ["poller"]);
-    /// assert_eq!(report.aborted, ["stubborn"]);
-    /// assert_eq!(report.to_string(), "1 finished, 0 failed, 0 panicked, 1 aborted");
-    /// # }
-    /// ```
-    pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
-        let registry = &self.shared.registry;
-        registry.start_report();
-        let unlisted_before = self.running().saturating_sub(registry.len());
-        self.cancel_all();
-        let _ = tokio::time::timeout(grace, self.wait()).await;
-        let ReportEnd { ended, running } = registry.finish_report();
-        let unlisted_running = self.running().saturating_sub(running.len());
-        let name = |n: Option<&'static str>| n.unwrap_or(&self.shared.name).to_owned();
-        let mut report = ShutdownReport {
-            unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
-            unlisted_running,
-            ..ShutdownReport::default()
-        };
-        for (task, ended) in ended {
-            match ended {
-                Ended::Finished => report.finished.push(name(task)),
-                Ended::Failed(error) => report.failed.push(TaskFailure::new(name(task), error)),
-                Ended::Panicked(error) => {
-                    report.panicked.push(TaskFailure::new(name(task), error));
-                }
-            }
-        }
-        for (task, abort) in running {
-            if let Some(abort) = abort {
-                abort.abort();
-            }
-            report.aborted.push(name(task));
-        }
-        report.aborted.sort();
-        report
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// What this set is running now: every listed task (loops, background tasks, and runs
-    /// whose runner has a name) with its name, kind, start time, and for loops the
-    /// iteration and last error; plus how many unnamed one-shot runs are running besides.
-    ///
-    /// Live introspection without `tokio_unstable`. (Built with `--cfg tokio_unstable`,
-    /// each task is also a named tokio task, for tokio-console.)
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use async_tasks::{Context, Func, TaskKind, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// let (ctx, cancel) = Context::background().with_cancel();
-    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await;
-    ///     Ok(())
-    /// }));
-    /// tokio::task::yield_now().await; // let the loop start its first iteration
-    ///
-    /// let snapshot = tasks.snapshot();
-    /// assert_eq!(snapshot.tasks.len(), 1);
-    /// assert_eq!(snapshot.tasks[0].name, "poller");
-    /// assert_eq!(snapshot.tasks[0].kind, TaskKind::Loop);
-    /// assert_eq!(snapshot.tasks[0].iteration, Some(1));
-    /// cancel.cancel();
-    /// tasks.wait().await;
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn snapshot(&self) -> Snapshot {
-        let tasks = self.shared.registry.snapshot(&self.shared.name);
-        let unlisted = self.running().saturating_sub(tasks.len());
-        Snapshot { tasks, unlisted }
+    #[test]
+    fn names_are_qualified_by_the_path_below_the_reported_set() {
+        assert_eq!(qualified("svc", "svc", "poller"), "poller");
+        assert_eq!(qualified("svc", "svc/jobs", "import"), "jobs/import");
+        assert_eq!(qualified("svc", "svc/jobs", "jobs"), "jobs");
+        assert_eq!(qualified("svc/jobs", "svc/db", "loop"), "svc/db/loop");
+        assert_eq!(qualified("svc", "svcx", "a"), "svcx/a");
     }
 }

@@ -1,114 +1,12 @@
-//! The failures a [`Pool`] hands back: [`TaskError`] (one run) and [`PoolErrors`] (all the
-//! runs that failed since the last [`Pool::wait`]).
+//! [`PoolErrors`]: the failures a [`Pool`] hands back from [`Pool::wait`], each a
+//! [`TaskError`].
 
 use std::error::Error;
 use std::fmt;
-use std::sync::Arc;
 
 #[cfg(doc)]
-use crate::{Pool, Runner};
-
-/// One failed run of a [`Pool`]: the task's name and its error or panic.
-///
-/// The name is the runner's [`name`](Runner::name), or the pool's for runners without one.
-/// `Display` is `name: error` or `name panicked: message`.
-///
-/// # Examples
-///
-/// ```
-/// use async_tasks::{Context, Func, Pool};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let pool = Pool::new("io");
-/// pool.run(&Context::background(), Func::named("read-config", |_ctx| async {
-///     Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no config.toml").into())
-/// }))
-/// .await
-/// .unwrap();
-/// let errors = pool.wait().await.unwrap_err();
-/// let failure = &errors.errors()[0];
-/// assert_eq!(failure.name(), "read-config");
-/// assert!(!failure.is_panic());
-/// let io = failure.error().unwrap().downcast_ref::<std::io::Error>().unwrap();
-/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
-/// assert_eq!(failure.to_string(), "read-config: no config.toml");
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct TaskError {
-    pub(super) name: String,
-    pub(super) failure: Failure,
-}
-
-/// What went wrong in a failed run.
-#[derive(Clone)]
-pub(super) enum Failure {
-    Error(Arc<dyn Error + Send + Sync>),
-    Panic(Box<str>),
-}
-
-impl TaskError {
-    /// The task's name: the runner's [`name`](Runner::name), or the pool's.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The error the runner returned, or `None` if it panicked.
-    #[must_use]
-    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        match &self.failure {
-            Failure::Error(err) => Some(&**err),
-            Failure::Panic(_) => None,
-        }
-    }
-
-    /// The message the runner panicked with, or `None` if it returned an error.
-    #[must_use]
-    pub fn panic_message(&self) -> Option<&str> {
-        match &self.failure {
-            Failure::Error(_) => None,
-            Failure::Panic(message) => Some(message),
-        }
-    }
-
-    /// Whether the runner panicked (rather than returned an error).
-    #[must_use]
-    pub fn is_panic(&self) -> bool {
-        matches!(self.failure, Failure::Panic(_))
-    }
-}
-
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.failure {
-            Failure::Error(err) => write!(f, "{}: {err}", self.name),
-            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.name),
-        }
-    }
-}
-
-impl fmt::Debug for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("TaskError");
-        s.field("name", &self.name);
-        match &self.failure {
-            Failure::Error(err) => s.field("error", err),
-            Failure::Panic(message) => s.field("panic", message),
-        };
-        s.finish()
-    }
-}
-
-impl Error for TaskError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.failure {
-            Failure::Error(err) => Some(&**err),
-            Failure::Panic(_) => None,
-        }
-    }
-}
+use crate::Pool;
+use crate::TaskError;
 
 /// The failures [`Pool::wait`] returns: at least one, each a [`TaskError`], in the order
 /// they happened.

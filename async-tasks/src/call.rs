@@ -1,0 +1,97 @@
+//! A traced call: a body run in a span of its own, with its error or panic recorded on the
+//! span, and a panic resumed. The one helper behind `#[async_task]` calls
+//! (`__private::call`) and [`RetryableOnceCell`](crate::RetryableOnceCell) attempts, so that
+//! both judge a failure the same way.
+//!
+//! What it records, by what the call returned:
+//! - an error that is not a cancellation (see [`is_cancellation`]): `error` (its
+//!   `Display`), and `otel.status_code = "ERROR"` with `otel.status_description` — unless
+//!   the set running the call classes the error as a warning (then only `error`) or as
+//!   ignored (then nothing);
+//! - a panic: `panic` (its message) and the status fields; then the panic goes on with its
+//!   original payload;
+//! - no event: reporting the failure is the job of whatever runs the call.
+//!
+//! The span must declare those fields `Empty` (`outcome::fields`).
+
+use std::error::Error;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+
+use futures_util::FutureExt;
+use tracing::{Instrument, Span};
+
+use crate::error_class::ErrorClass;
+use crate::outcome::{is_canceled, record_error, record_panic};
+use crate::tasks::with_current;
+use crate::{Context, ContextError};
+
+/// What a traced call can see of an error it returned.
+pub(crate) enum ErrorView<'a> {
+    /// An error whose `source()` chain can be read (an `#[async_task]` call's `BoxError`).
+    Chain(&'a (dyn Error + 'static)),
+    /// An error that can only be displayed (a once cell's `E`).
+    Opaque(&'a dyn Display),
+}
+
+/// Whether a failed call is a cancellation, which records nothing: an error that is (or
+/// wraps) [`ContextError::Canceled`], as a set's report judges it. An error whose chain
+/// cannot be read is judged by the context of the call (`ctx`): a cancellation if it was
+/// cancelled.
+pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> bool {
+    match err {
+        ErrorView::Chain(err) => is_canceled(*err),
+        ErrorView::Opaque(_) => ctx.is_some_and(|ctx| ctx.err() == Some(ContextError::Canceled)),
+    }
+}
+
+/// Runs `body` in `span`, and records its failure or panic there (see the module docs).
+/// `view` shows an error the body returned (`ctx` is the call's context, if it has one);
+/// `failed` is then told of it with the span; `panicked` is told of a panic before it is
+/// resumed.
+pub(crate) async fn traced<F, T, E>(
+    span: Span,
+    body: F,
+    ctx: Option<&Context>,
+    view: impl FnOnce(&E) -> ErrorView<'_>,
+    failed: impl FnOnce(&E, &Span),
+    panicked: impl FnOnce(),
+) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut body = pin!(body.instrument(span));
+    match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => {
+            let span = body.span();
+            let seen = view(&err);
+            if !is_cancellation(&seen, ctx) {
+                // As the set running the call classes the error: `Warn` records it without
+                // failing the span, `Ignore` records nothing.
+                let class = match seen {
+                    ErrorView::Chain(err) => {
+                        with_current(|set| set.map_or(ErrorClass::Error, |set| set.classify(err)))
+                    }
+                    ErrorView::Opaque(_) => ErrorClass::Error,
+                };
+                if class != ErrorClass::Ignore {
+                    let message = match seen {
+                        ErrorView::Chain(err) => err.to_string(),
+                        ErrorView::Opaque(err) => err.to_string(),
+                    };
+                    record_error(span, &message, class == ErrorClass::Error);
+                }
+                failed(&err, span);
+            }
+            Err(err)
+        }
+        Err(payload) => {
+            record_panic(body.span(), &*payload);
+            panicked();
+            std::panic::resume_unwind(payload)
+        }
+    }
+}

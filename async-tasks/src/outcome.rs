@@ -1,0 +1,225 @@
+//! How a run ended, and the vocabulary every part of the crate judges it with: which
+//! outcomes are failures, how a panic's message reads, and the span fields a failure is
+//! recorded in. Shared by sets, pools, groups, metrics and traced calls; it knows nothing of
+//! any of them.
+//!
+//! The policy, in one place:
+//! - `Ok`, [`StopLoop`] and errors that are, or are caused by, [`ContextError::Canceled`]
+//!   are not failures;
+//! - any other error is a failure, and so is a panic;
+//! - a failure is recorded on a span as `error` (or `panic`), `otel.status_code = "ERROR"`
+//!   and `otel.status_description`, the fields tracing-opentelemetry turns into the span's
+//!   status.
+
+use std::any::Any;
+use std::error::Error;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+
+use futures_util::FutureExt;
+
+use crate::{BoxError, ContextError, StopLoop};
+
+/// The span fields in which a failure is recorded, declared `Empty` by every span that can
+/// record one (a task's, a call's, a once cell's attempt). Named here once: spans use tracing's
+/// `{ CONST }` field syntax, and `#[async_task]` names them through `__private::fields`.
+pub(crate) mod fields {
+    /// The error's `Display`.
+    pub const ERROR: &str = "error";
+    /// A panic's message.
+    pub const PANIC: &str = "panic";
+    /// `"ERROR"` on a failed span: what `tracing-opentelemetry` exports as the span status.
+    pub const STATUS_CODE: &str = "otel.status_code";
+    /// The message of a failed span's status.
+    pub const STATUS_DESCRIPTION: &str = "otel.status_description";
+}
+
+/// How one run ended, with what it ended with.
+pub(crate) enum Outcome<T = ()> {
+    /// Returned `Ok`.
+    Finished(T),
+    /// Returned [`StopLoop`] (anywhere in its `source()` chain): done, and no more.
+    Stopped(BoxError),
+    /// Returned an error that is, or wraps, [`ContextError::Canceled`].
+    Canceled(BoxError),
+    /// Returned any other error.
+    Failed(BoxError),
+    /// Panicked; the payload is kept so that it can be resumed.
+    Panicked(Box<dyn Any + Send>),
+}
+
+impl<T> From<Result<T, BoxError>> for Outcome<T> {
+    #[inline]
+    fn from(result: Result<T, BoxError>) -> Self {
+        match result {
+            Ok(value) => Outcome::Finished(value),
+            Err(err) if is_stop(&*err) => Outcome::Stopped(err),
+            Err(err) if is_canceled(&*err) => Outcome::Canceled(err),
+            Err(err) => Outcome::Failed(err),
+        }
+    }
+}
+
+impl<T> Outcome<T> {
+    /// The `outcome` label of the run metrics: `ok`, `error`, `panic` or `canceled`.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Outcome::Finished(_) | Outcome::Stopped(_) => "ok",
+            Outcome::Canceled(_) => "canceled",
+            Outcome::Failed(_) => "error",
+            Outcome::Panicked(_) => "panic",
+        }
+    }
+
+    /// How it ended, without what it ended with: what a shutdown report keeps.
+    pub(crate) fn ended(&self) -> Ended {
+        match self {
+            Outcome::Finished(_) | Outcome::Stopped(_) | Outcome::Canceled(_) => Ended::Finished,
+            Outcome::Failed(err) => Ended::Failed(err.to_string()),
+            Outcome::Panicked(payload) => Ended::Panicked(panic_message(&**payload).to_owned()),
+        }
+    }
+}
+
+/// How a run ended, as a report names it: its outcome's messages, or that it never ended by
+/// itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Finished, stopped its loop, or ended by a cancellation.
+    Finished,
+    /// Failed with this error message.
+    Failed(String),
+    /// Panicked with this message.
+    Panicked(String),
+    /// Dropped before it ended: aborted, or its runtime went away.
+    Aborted,
+}
+
+/// The `outcome` label of a run dropped before it ended.
+#[cfg(feature = "metrics")]
+pub(crate) const ABORTED: &str = "aborted";
+
+/// Calls `start` and runs the future it returns to completion, catching a panic in either
+/// instead of letting it unwind: the synchronous part of a user's code (a closure's body
+/// before its `async` block) is guarded as much as the future.
+///
+/// A combinator rather than an `async fn`, so that the future is stored once, not twice.
+pub(crate) fn catch<S, F, T>(start: S) -> impl Future<Output = Outcome<T>>
+where
+    S: FnOnce() -> F,
+    F: Future<Output = Result<T, BoxError>>,
+{
+    AssertUnwindSafe(async move { start().await })
+        .catch_unwind()
+        .map(|result| result.map_or_else(Outcome::Panicked, Outcome::from))
+}
+
+/// Calls `f`, catching a panic: for the user's code called synchronously (a classifier, a
+/// backoff), whose panic must not unwind through the crate's bookkeeping.
+pub(crate) fn catch_sync<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
+    panic::catch_unwind(AssertUnwindSafe(f))
+}
+
+/// Whether `err`, or any error in its `source()` chain, is [`StopLoop`].
+fn is_stop(err: &(dyn Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |&err| err.source()).any(|err| err.is::<StopLoop>())
+}
+
+/// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`].
+pub(crate) fn is_canceled(err: &(dyn Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |&err| err.source())
+        .any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
+}
+
+/// The message a panic was raised with, as `std` prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+/// Marks `span` failed with `message`, in the fields OpenTelemetry reads. The code first:
+/// `tracing-opentelemetry` replaces the status on each of these writes, and only the
+/// description's carries the message. The span must declare both fields.
+pub(crate) fn mark_span_failed(span: &tracing::Span, message: &str) {
+    span.record(fields::STATUS_CODE, "ERROR");
+    span.record(fields::STATUS_DESCRIPTION, message);
+}
+
+/// Records an error on `span` (its `error` field), and marks the span failed when `fail`.
+pub(crate) fn record_error(span: &tracing::Span, message: &str, fail: bool) {
+    span.record(fields::ERROR, message);
+    if fail {
+        mark_span_failed(span, message);
+    }
+}
+
+/// Records a panic on `span` (a `panic` field with its message) and marks the span failed.
+pub(crate) fn record_panic(span: &tracing::Span, payload: &(dyn Any + Send)) {
+    let message = panic_message(payload);
+    span.record(fields::PANIC, message);
+    mark_span_failed(span, message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(ContextError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "wrapped: {}", self.0)
+        }
+    }
+
+    impl Error for Wrapped {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn canceled_is_found_anywhere_in_the_source_chain() {
+        assert!(is_canceled(&ContextError::Canceled));
+        assert!(is_canceled(&Wrapped(ContextError::Canceled)));
+        assert!(!is_canceled(&Wrapped(ContextError::DeadlineExceeded)));
+        assert!(!is_canceled(&*BoxError::from("context canceled")));
+    }
+
+    #[test]
+    fn panic_messages_of_both_payload_kinds() {
+        let text: Box<dyn Any + Send> = Box::new("static");
+        let owned: Box<dyn Any + Send> = Box::new(String::from("owned"));
+        let other: Box<dyn Any + Send> = Box::new(7_u8);
+        assert_eq!(panic_message(&*text), "static");
+        assert_eq!(panic_message(&*owned), "owned");
+        assert_eq!(panic_message(&*other), "Box<dyn Any>");
+    }
+
+    #[tokio::test]
+    async fn catch_sorts_every_outcome_and_guards_the_synchronous_start() {
+        let ok = catch(|| async { Ok::<_, BoxError>(7) }).await;
+        assert!(matches!(ok, Outcome::Finished(7)));
+        let canceled = catch(|| async { Err::<(), _>(ContextError::Canceled.into()) }).await;
+        assert_eq!(canceled.label(), "canceled");
+        let deadline =
+            catch(|| async { Err::<(), _>(ContextError::DeadlineExceeded.into()) }).await;
+        assert_eq!(
+            deadline.ended(),
+            Ended::Failed("context deadline exceeded".into())
+        );
+        let stopped = catch(|| async { Err::<(), _>(StopLoop.into()) }).await;
+        assert!(matches!(stopped, Outcome::Stopped(_)));
+        fn setup_panics() -> std::future::Ready<Result<(), BoxError>> {
+            panic!("in the setup")
+        }
+        let panicked = catch(setup_panics).await;
+        assert_eq!(panicked.ended(), Ended::Panicked("in the setup".into()));
+    }
+}

@@ -1,0 +1,89 @@
+//! [`AdmitError`]: why [`Pool::run`](crate::Pool::run) did not start a runner.
+
+use std::error::Error;
+use std::fmt;
+
+use crate::ContextError;
+
+/// Why [`Pool::run`](crate::Pool::run) did not start a runner: the pool is closed, or the
+/// caller's context ended first. The runner was dropped without running.
+///
+/// Its [`source`](Error::source) is the [`ContextError`] when there is one, so an error
+/// that wraps a cancellation is recognised as one (a set does not report it).
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pool = Pool::new("jobs");
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// cancel.cancel();
+/// let err = pool.run(&ctx, Func::new(|_ctx| async { Ok(()) })).await.unwrap_err();
+/// assert_eq!(err, ContextError::Canceled);
+/// assert_eq!(err.context_error(), Some(ContextError::Canceled));
+///
+/// pool.tasks().close();
+/// let err = pool.run(&Context::background(), Func::new(|_ctx| async { Ok(()) })).await;
+/// assert!(err.unwrap_err().is_closed());
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AdmitError {
+    /// The pool admits nothing any more: its set (or a parent set) was closed, drained or
+    /// shut down, or a failure shut it down (see
+    /// [`Pool::cancel_on_error`](crate::Pool::cancel_on_error)).
+    Closed,
+    /// The caller's context was done before a slot was free.
+    Context(ContextError),
+}
+
+impl AdmitError {
+    /// Whether the pool was closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        matches!(self, AdmitError::Closed)
+    }
+
+    /// The caller's context's error, if that is why.
+    #[must_use]
+    pub fn context_error(&self) -> Option<ContextError> {
+        match self {
+            AdmitError::Context(err) => Some(*err),
+            AdmitError::Closed => None,
+        }
+    }
+}
+
+impl fmt::Display for AdmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdmitError::Closed => f.write_str("the pool is closed: it admits no new runs"),
+            AdmitError::Context(err) => fmt::Display::fmt(err, f),
+        }
+    }
+}
+
+impl Error for AdmitError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            AdmitError::Context(err) => Some(err),
+            AdmitError::Closed => None,
+        }
+    }
+}
+
+impl From<ContextError> for AdmitError {
+    fn from(err: ContextError) -> Self {
+        AdmitError::Context(err)
+    }
+}
+
+impl PartialEq<ContextError> for AdmitError {
+    fn eq(&self, other: &ContextError) -> bool {
+        self.context_error() == Some(*other)
+    }
+}

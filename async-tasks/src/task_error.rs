@@ -1,0 +1,195 @@
+//! [`TaskError`]: how one task ended when it did not succeed — it failed (with its error),
+//! panicked (with the message), was canceled, or was aborted — and by name.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::outcome::{Outcome, panic_message};
+
+/// A task that did not succeed: its name, and whether it failed (with the error it
+/// returned), panicked (with the message), was canceled, or was aborted.
+///
+/// What a [`TaskHandle`](crate::TaskHandle) resolves to when its task did not return `Ok`,
+/// what [`Pool::wait`](crate::Pool::wait) lists (failures and panics), and the
+/// [cause](crate::Context::cause) the other tasks of a set see when a failure shuts it down
+/// (see [`Tasks::on_failure`](crate::Tasks::on_failure)).
+///
+/// The name is the task's: the name given to [`Tasks::spawn`](crate::Tasks::spawn), the
+/// runner's [`name`](crate::Runner::name), or its set's (or pool's) name for a runner
+/// without one. `Display` reads alone: `name: error`, `name panicked: message`,
+/// `name was canceled: error`, `name was aborted`.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::{Context, Func, Pool};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pool = Pool::new("io");
+/// pool.run(&Context::background(), Func::named("read-config", |_ctx| async {
+///     Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no config.toml").into())
+/// }))
+/// .await
+/// .unwrap();
+/// let errors = pool.wait().await.unwrap_err();
+/// let failure = &errors.errors()[0];
+/// assert_eq!(failure.name(), "read-config");
+/// assert!(!failure.is_panic());
+/// let io = failure.error().unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// assert_eq!(failure.to_string(), "read-config: no config.toml");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TaskError {
+    name: String,
+    /// The path of the set the task ran in.
+    tasks: Arc<str>,
+    failure: Failure,
+}
+
+/// What went wrong in a task.
+#[derive(Clone)]
+enum Failure {
+    Error(Arc<dyn Error + Send + Sync>),
+    Panic(Box<str>),
+    Canceled(Arc<dyn Error + Send + Sync>),
+    Aborted,
+}
+
+impl TaskError {
+    /// What a task that ended as `outcome` returns: its value, or how it did not succeed.
+    /// `who` gives the task's name and its set's path, only if it did not succeed.
+    pub(crate) fn from_outcome<T>(
+        outcome: Outcome<T>,
+        who: impl FnOnce() -> (String, Arc<str>),
+    ) -> Result<T, TaskError> {
+        let failure = match outcome {
+            Outcome::Finished(value) => return Ok(value),
+            Outcome::Failed(err) | Outcome::Stopped(err) => Failure::Error(Arc::from(err)),
+            Outcome::Canceled(err) => Failure::Canceled(Arc::from(err)),
+            Outcome::Panicked(payload) => Failure::Panic(panic_message(&*payload).into()),
+        };
+        let (name, tasks) = who();
+        Err(TaskError {
+            name,
+            tasks,
+            failure,
+        })
+    }
+
+    /// A task that panicked with `message`.
+    pub(crate) fn panicked(name: String, tasks: Arc<str>, message: &str) -> TaskError {
+        TaskError {
+            name,
+            tasks,
+            failure: Failure::Panic(message.into()),
+        }
+    }
+
+    /// A task that was dropped before it ended.
+    pub(crate) fn aborted(name: String, tasks: Arc<str>) -> TaskError {
+        TaskError {
+            name,
+            tasks,
+            failure: Failure::Aborted,
+        }
+    }
+
+    /// The task's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The path of the set the task ran in (`svc/jobs`; a root set's is its name), as
+    /// [`TaskInfo::tasks`](crate::TaskInfo::tasks) gives it.
+    #[must_use]
+    pub fn tasks(&self) -> &str {
+        &self.tasks
+    }
+
+    /// The error the task returned: its failure, or for a canceled task the cancellation
+    /// it returned. `None` if it panicked or was aborted.
+    #[must_use]
+    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        match &self.failure {
+            Failure::Error(err) | Failure::Canceled(err) => Some(&**err),
+            Failure::Panic(_) | Failure::Aborted => None,
+        }
+    }
+
+    /// The message the task panicked with, or `None` if it did not panic.
+    #[must_use]
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.failure {
+            Failure::Panic(message) => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Whether the task panicked.
+    #[must_use]
+    pub fn is_panic(&self) -> bool {
+        matches!(self.failure, Failure::Panic(_))
+    }
+
+    /// Whether the task returned a cancellation: an error that is, or wraps,
+    /// [`ContextError::Canceled`](crate::ContextError::Canceled) — a task that stopped
+    /// because its context was cancelled, as asked.
+    #[must_use]
+    pub fn is_canceled(&self) -> bool {
+        matches!(self.failure, Failure::Canceled(_))
+    }
+
+    /// Whether the task was aborted: dropped where it stood, by
+    /// [`TaskHandle::abort`](crate::TaskHandle::abort), at the end of a
+    /// [`shutdown_report`](crate::Tasks::shutdown_report)'s grace period, or because its
+    /// runtime shut down.
+    #[must_use]
+    pub fn is_aborted(&self) -> bool {
+        matches!(self.failure, Failure::Aborted)
+    }
+
+    /// Whether the task failed: it returned an error that is not a cancellation.
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(self.failure, Failure::Error(_))
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.failure {
+            Failure::Error(err) => write!(f, "{}: {err}", self.name),
+            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.name),
+            Failure::Canceled(err) => write!(f, "{} was canceled: {err}", self.name),
+            Failure::Aborted => write!(f, "{} was aborted", self.name),
+        }
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("TaskError");
+        s.field("name", &self.name).field("tasks", &self.tasks);
+        match &self.failure {
+            Failure::Error(err) => s.field("error", err),
+            Failure::Panic(message) => s.field("panic", message),
+            Failure::Canceled(err) => s.field("canceled", err),
+            Failure::Aborted => s.field("aborted", &true),
+        };
+        s.finish()
+    }
+}
+
+impl Error for TaskError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.failure {
+            Failure::Error(err) | Failure::Canceled(err) => Some(&**err),
+            Failure::Panic(_) | Failure::Aborted => None,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The shared state of one set of tasks, behind every [`Tasks`](crate::Tasks) handle to it
+//! and held by each of its runs.
+//!
+//! # Invariants
+//!
+//! 1. **A set's context is a child of its parent's** (a root set's is a root), and every
+//!    task's context is joined to its set's: closing or cancelling a set reaches its tasks
+//!    and its child sets' tasks, including those started later (born closing or done).
+//! 2. **A task counts in its set's tracker and in every ancestor's** from before `run*()`
+//!    returns until its future is dropped: `running()` and `wait()` of a set cover its
+//!    children exactly, with no moment where a task that starts another is counted by
+//!    neither.
+//! 3. **A set lives as long as its handles and its runs**: each run holds its set, so what
+//!    it reads (the classes, the escalation, the listing) outlives the last `Tasks` handle.
+//! 4. **A parent lists its children weakly**, from just after a child is built until it is
+//!    dropped, and a child holds its parent: the tree can be walked from any set down, and
+//!    a set with no handle and no run is freed.
+//! 5. **Configuration lives here**, never in a process-wide map: classes and escalation are
+//!    read on the failure path only, under a lock held for a clone.
+//!
+//! Lock order: a set's `children` lock and its listing's lock are never held together, and
+//! a set's locks never while taking another set's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use slab::Slab;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use super::escalation::OnFailure;
+use super::listing::{Collector, Listing};
+use crate::context::Why;
+use crate::error_class::{Classifier, ErrorClass};
+use crate::loom::{AtomicUsize, Mutex, lock};
+use crate::outcome::{catch_sync, panic_message};
+use crate::{Cause, Context, ContextError, TaskError};
+
+/// A task's tokens in its set's ancestors' trackers, held for its whole life.
+pub(crate) struct Ancestors {
+    _tokens: Vec<TaskTrackerToken>,
+}
+
+pub(crate) struct Set {
+    /// The set's own name: its runs' `task.name`.
+    pub(crate) name: Arc<str>,
+    /// The names from the root down, joined by `/` (`svc/jobs`): the root's is its name.
+    pub(crate) path: Arc<str>,
+    pub(crate) parent: Option<Arc<Set>>,
+    /// The parent of every task's context: closed by `close`, cancelled by `shutdown`.
+    pub(crate) ctx: Context,
+    /// Closed at creation and never reopened, so `wait()` returns whenever it is empty:
+    /// Go's `WaitGroup` semantics.
+    pub(crate) tracker: TaskTracker,
+    pub(crate) listing: Listing,
+    children: Mutex<Slab<std::sync::Weak<Set>>>,
+    /// This set's slot in its parent's `children`, written once when it is listed there.
+    slot: AtomicUsize,
+    classes: Mutex<Option<Classifier>>,
+    on_failure: AtomicU8,
+    on_panic: AtomicU8,
+    /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not.
+    pub(crate) failures: Option<Mutex<Vec<TaskError>>>,
+    /// Metric keys (feature `metrics`; zero-sized without it).
+    pub(crate) metrics: crate::metrics::TasksMetrics,
+}
+
+impl Set {
+    /// A new set named `name`, the child of `parent` if there is one; one that keeps its
+    /// runs' failures for a pool if `keeps_failures`.
+    pub(crate) fn new(name: String, parent: Option<&Arc<Set>>, keeps_failures: bool) -> Arc<Set> {
+        let path: Arc<str> = match parent {
+            Some(parent) => format!("{}/{name}", parent.path).into(),
+            None => name.as_str().into(),
+        };
+        // The handle is not kept: the set cancels through `Context::cancel_because`.
+        let (ctx, _) = match parent {
+            Some(parent) => parent.ctx.with_cancel(),
+            None => Context::background().with_cancel(),
+        };
+        let tracker = TaskTracker::new();
+        tracker.close();
+        let set = Arc::new(Set {
+            name: name.into(),
+            path,
+            parent: parent.cloned(),
+            ctx,
+            tracker,
+            listing: Listing::default(),
+            children: Mutex::default(),
+            slot: AtomicUsize::new(usize::MAX),
+            classes: Mutex::default(),
+            on_failure: AtomicU8::new(OnFailure::Report as u8),
+            on_panic: AtomicU8::new(OnFailure::Report as u8),
+            failures: keeps_failures.then(Mutex::default),
+            metrics: Default::default(),
+        });
+        if let Some(parent) = parent {
+            // Listed only once built, so that a walk of the tree never meets a child it
+            // cannot upgrade; then the collectors, so that a report that walked the
+            // children before this one was listed still covers it (listing invariant 4).
+            let slot = lock(&parent.children).insert(Arc::downgrade(&set));
+            // Relaxed: only ever read under the parent's `children` lock.
+            set.slot.store(slot, Ordering::Relaxed);
+            for collector in parent.listing.collectors() {
+                set.listing.add_collector(&collector);
+            }
+        }
+        set
+    }
+
+    /// This set and all its descendants, this set first, parents before children.
+    pub(crate) fn subtree(self: &Arc<Set>) -> Vec<Arc<Set>> {
+        let mut sets = vec![Arc::clone(self)];
+        // A work list over `sets` itself, not recursion.
+        let mut next = 0;
+        while let Some(set) = sets.get(next).cloned() {
+            next += 1;
+            let children = lock(&set.children);
+            sets.extend(children.iter().filter_map(|(_, child)| child.upgrade()));
+        }
+        sets
+    }
+
+    /// The root of this set's tree.
+    pub(crate) fn root(self: &Arc<Set>) -> &Arc<Set> {
+        let mut set = self;
+        while let Some(parent) = &set.parent {
+            set = parent;
+        }
+        set
+    }
+
+    /// Whether this set is `other` or one of its descendants.
+    pub(crate) fn is_within(&self, other: &Set) -> bool {
+        std::iter::successors(Some(self), |set| set.parent.as_deref())
+            .any(|set| std::ptr::eq(set, other))
+    }
+
+    /// One token of each ancestor's tracker, so that the task counts there too (invariant
+    /// 2). `None`, with nothing allocated, for a root set's task: a thin pointer otherwise,
+    /// so that every task's future stays small.
+    #[inline]
+    pub(crate) fn ancestor_tokens(&self) -> Option<Box<Ancestors>> {
+        let parent = self.parent.as_deref()?;
+        Some(Box::new(Ancestors {
+            _tokens: std::iter::successors(Some(parent), |set| set.parent.as_deref())
+                .map(|set| set.tracker.token())
+                .collect(),
+        }))
+    }
+
+    /// Starts (or stops) handing the ended tasks of this set and all its descendants to
+    /// `collector`: added to each set before its children are visited.
+    pub(crate) fn collect(self: &Arc<Set>, collector: &Arc<Collector>, on: bool) {
+        let mut pending = vec![Arc::clone(self)];
+        while let Some(set) = pending.pop() {
+            if on {
+                set.listing.add_collector(collector);
+            } else {
+                set.listing.remove_collector(collector);
+            }
+            let children = lock(&set.children);
+            pending.extend(children.iter().filter_map(|(_, child)| child.upgrade()));
+        }
+    }
+
+    /// Replaces this set's classifier.
+    pub(crate) fn set_classes(&self, classes: Classifier) {
+        *lock(&self.classes) = Some(classes);
+    }
+
+    /// The class of `err` in this set: its own classifier's, or the nearest parent's, or
+    /// [`ErrorClass::Error`]. A classifier that panics is reported, and the error is an
+    /// error.
+    pub(crate) fn classify(&self, err: &(dyn std::error::Error + 'static)) -> ErrorClass {
+        let classifier = std::iter::successors(Some(self), |set| set.parent.as_deref())
+            .find_map(|set| lock(&set.classes).clone());
+        let Some(classify) = classifier else {
+            return ErrorClass::Error;
+        };
+        // Called outside the lock: a classifier may do anything, even start tasks.
+        catch_sync(|| classify(err)).unwrap_or_else(|payload| {
+            tracing::error!(
+                target: "async_tasks",
+                tasks = &*self.path,
+                panic = panic_message(&*payload),
+                "the error classifier of tasks \"{}\" panicked: {}",
+                self.path,
+                panic_message(&*payload),
+            );
+            ErrorClass::Error
+        })
+    }
+
+    pub(crate) fn set_on_failure(&self, action: OnFailure, panics: bool) {
+        let slot = if panics {
+            &self.on_panic
+        } else {
+            &self.on_failure
+        };
+        // Relaxed: read on the failure path; nothing else is ordered by it.
+        slot.store(action as u8, Ordering::Relaxed);
+    }
+
+    /// A run failed (or panicked) as `failure`: kept for the pool's `wait` if this is a
+    /// pool's set.
+    pub(crate) fn keep_failure(&self, failure: &TaskError) {
+        if let Some(failures) = &self.failures {
+            lock(failures).push(failure.clone());
+        }
+    }
+
+    /// Takes the failures kept since the last time (a pool's `wait`).
+    pub(crate) fn take_failures(&self) -> Vec<TaskError> {
+        self.failures
+            .as_ref()
+            .map(|failures| std::mem::take(&mut *lock(failures)))
+            .unwrap_or_default()
+    }
+
+    /// Shuts down what this set's escalation for a failure (or a panic) names, with
+    /// `failure` as the cause every task there sees.
+    pub(crate) fn escalate(self: &Arc<Set>, failure: TaskError, panicked: bool) {
+        let slot = if panicked {
+            &self.on_panic
+        } else {
+            &self.on_failure
+        };
+        let target = match OnFailure::from_u8(slot.load(Ordering::Relaxed)) {
+            OnFailure::Report => return,
+            OnFailure::ShutdownSet => self,
+            OnFailure::ShutdownParent => self.parent.as_ref().unwrap_or(self),
+            OnFailure::ShutdownRoot => self.root(),
+        };
+        target.shut_down(Some(Arc::new(failure)));
+    }
+
+    /// Closes this set and its descendants: loops stop after the iteration in flight,
+    /// pools admit nothing, contexts say `is_closing`.
+    pub(crate) fn close(&self) {
+        self.ctx.close();
+    }
+
+    /// Closes and cancels this set and its descendants, with `cause` (the first cause
+    /// wins).
+    pub(crate) fn shut_down(&self, cause: Option<Cause>) {
+        self.close();
+        self.ctx.cancel_because(Why {
+            reason: ContextError::Canceled,
+            cause,
+        });
+    }
+}
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        if let Some(parent) = &self.parent {
+            // Relaxed: written before this set was shared (invariant 4).
+            let slot = self.slot.load(Ordering::Relaxed);
+            lock(&parent.children).try_remove(slot);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! What [`Tasks::snapshot`](crate::Tasks::snapshot) returns: what a set and its children are running now,
+//! without `tokio_unstable` — [`Snapshot`], [`TaskInfo`], [`TaskKind`].
+
+use tokio::time::Instant;
+
+/// What started a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskKind {
+    /// [`Tasks::run`](crate::Tasks::run).
+    Run,
+    /// [`Tasks::run_loop`](crate::Tasks::run_loop) or
+    /// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with).
+    Loop,
+    /// [`Tasks::run_background`](crate::Tasks::run_background).
+    Background,
+    /// [`Pool::run`](crate::Pool::run).
+    Pool,
+    /// [`Tasks::spawn`](crate::Tasks::spawn).
+    Spawned,
+}
+
+/// One listed task in a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task's name: the runner's [`name`](crate::Runner::name), the name given to
+    /// [`Tasks::spawn`](crate::Tasks::spawn), or its set's name.
+    pub name: String,
+    /// The path of the set it belongs to: its name for a root set, then each child's name
+    /// after a `/` (`svc/jobs` for a run of `svc.child("jobs")` or `svc.pool("jobs", n)`).
+    pub tasks: String,
+    /// What started it.
+    pub kind: TaskKind,
+    /// When it was started (tokio's clock, so a paused test clock shows in it).
+    pub started_at: Instant,
+    /// For a loop, the iteration running or last run (1, 2, ...; 0 before the first).
+    pub iteration: Option<u64>,
+    /// For a loop, the last error an iteration returned (not a cancellation), if any.
+    pub last_error: Option<String>,
+}
+
+/// What a [`Tasks`](crate::Tasks) and its child sets are running, from [`Tasks::snapshot`](crate::Tasks::snapshot).
+///
+/// Listed are every loop, background task, spawned task and pool run, and every one-shot
+/// run whose runner has a name ([`Func::named`](crate::Func::named),
+/// [`#[async_task]`](crate::async_task)). Unnamed one-shot runs of [`Tasks::run`](crate::Tasks::run) are only
+/// counted, in `unlisted`: they are the hot path, and listing one would cost more than the
+/// rest of its spawn. Name a runner to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The listed tasks, oldest first.
+    pub tasks: Vec<TaskInfo>,
+    /// How many unnamed one-shot runs are running besides.
+    pub unlisted: usize,
+}

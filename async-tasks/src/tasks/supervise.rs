@@ -1,0 +1,452 @@
+//! How one task of a set runs: its membership of the set (counted, listed, metered), the
+//! span of each run, the mark it leaves on the thread while polled, the supervising future
+//! that catches its panics, and the report of how each run ended.
+//!
+//! # Invariants
+//!
+//! 1. **A task never unwinds into tokio**: every call into the user's code — the runner's
+//!    `run` (also the synchronous part before it returns a future), polling its future,
+//!    dropping it, a spawned closure — happens inside `catch_unwind`, with the run's span
+//!    entered and the thread marked.
+//! 2. **While a run is polled, `CURRENT` holds its set** (moved in from the [`Member`] and
+//!    back out around each poll, so no reference count is touched): `Tasks::wait` refuses to
+//!    wait for the task that calls it, and a traced call classes its error as its set does.
+//! 3. **A failure is reported once**: one event (ERROR, or WARN when it is retried or its
+//!    class says so) in the run's span — or, when the run is an `#[async_task]` call that
+//!    failed with this very error, in the call's span, so that its fields are on the line —
+//!    plus the failure status on the run's span. A cancellation is not reported.
+//! 4. **A failed call's span is kept for its report only within the supervisor's poll** in
+//!    which the call ended: it never outlives that poll, so no span is held open by it.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::listing::Ticket;
+use super::set::{Ancestors, Set};
+use crate::error_class::ErrorClass;
+use crate::metrics::TaskMeter;
+use crate::outcome::{Ended, Outcome, catch_sync, fields, mark_span_failed, panic_message};
+use crate::{BoxError, Context, Runner, TaskError};
+
+thread_local! {
+    /// The set of the run being polled on this thread (invariant 2).
+    static CURRENT: Cell<Option<Arc<Set>>> = const { Cell::new(None) };
+    /// The span of an `#[async_task]` call that just failed on this thread, and the address
+    /// of its error (invariant 4).
+    static FAILED_CALL: Cell<Option<(Span, usize)>> = const { Cell::new(None) };
+    /// Whether `FAILED_CALL` holds a span: a flag with no destructor is the cheaper check on
+    /// every poll.
+    static STASHED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the set of the run being polled on this thread, if any.
+pub(crate) fn with_current<T>(f: impl FnOnce(Option<&Arc<Set>>) -> T) -> T {
+    CURRENT.with(|current| {
+        let set = current.take();
+        let result = catch_sync(|| f(set.as_ref()));
+        current.set(set);
+        result.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+    })
+}
+
+/// Where an error lives, to recognise the same error after it was moved (a `Box` keeps its
+/// heap address). Never dereferenced.
+fn address(err: &BoxError) -> usize {
+    std::ptr::from_ref::<dyn std::error::Error + Send + Sync>(&**err).cast::<()>() as usize
+}
+
+/// Keeps the span of an `#[async_task]` call that failed with `err`, for the report of
+/// the run it is the runner of (invariant 4). Only under a supervisor.
+pub(crate) fn stash_failed_call(span: &Span, err: &BoxError) {
+    let supervised = CURRENT.with(|current| {
+        let set = current.take();
+        let supervised = set.is_some();
+        current.set(set);
+        supervised
+    });
+    if supervised {
+        FAILED_CALL.with(|stash| stash.set(Some((span.clone(), address(err)))));
+        STASHED.set(true);
+    }
+}
+
+/// Takes the kept call span, if it failed with `err` itself.
+#[inline]
+fn take_failed_call(err: Option<&BoxError>) -> Option<Span> {
+    if !STASHED.get() {
+        return None;
+    }
+    take_stashed(err)
+}
+
+#[cold]
+fn take_stashed(err: Option<&BoxError>) -> Option<Span> {
+    STASHED.set(false);
+    let (span, at) = FAILED_CALL.with(Cell::take)?;
+    (Some(at) == err.map(address)).then_some(span)
+}
+
+/// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
+/// set), its place in the listing, its metrics and its count in the ancestors' trackers.
+pub(crate) struct Member {
+    /// `None` only while the task is polled: then it is in `CURRENT`.
+    set: Option<Arc<Set>>,
+    ticket: Option<Ticket>,
+    meter: TaskMeter,
+    _ancestors: Option<Box<Ancestors>>,
+}
+
+impl Member {
+    /// A task of `set`, listed with `ticket` if it is, metered under `name` (the runner's;
+    /// `None` for the set's).
+    #[inline]
+    pub(crate) fn new(set: &Arc<Set>, ticket: Option<Ticket>, name: Option<&str>) -> Member {
+        Member {
+            meter: set.metrics.spawned(&set.path, name),
+            _ancestors: set.ancestor_tokens(),
+            set: Some(Arc::clone(set)),
+            ticket,
+        }
+    }
+
+    pub(crate) fn set(&self) -> &Arc<Set> {
+        self.set
+            .as_ref()
+            .expect("a task's set is only away while it is polled")
+    }
+
+    pub(crate) fn meter(&mut self) -> &mut TaskMeter {
+        &mut self.meter
+    }
+
+    /// The task ended as `ended` (computed only if a report is being collected): unlists it.
+    pub(crate) fn finish(&mut self, ended: impl FnOnce() -> Ended) {
+        if let Some(ticket) = self.ticket.take() {
+            let set = self.set();
+            set.listing.finish(ticket, &set.path, ended);
+        }
+    }
+
+    /// Runs `f` as the task: in `span`, with the thread marked, catching a panic.
+    #[inline]
+    fn poll_in<T>(&mut self, span: &Span, f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
+        struct Mark<'a>(&'a mut Option<Arc<Set>>);
+        impl Drop for Mark<'_> {
+            fn drop(&mut self) {
+                *self.0 = CURRENT.with(|current| current.replace(None));
+            }
+        }
+        let _entered = span.enter();
+        CURRENT.with(|current| current.set(self.set.take()));
+        let _mark = Mark(&mut self.set);
+        catch_sync(f)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        // Dropped before it finished: aborted, or gone with its runtime.
+        self.finish(|| Ended::Aborted);
+    }
+}
+
+/// A task's state: its membership, and its run in flight — the context to hand it (taken
+/// by the first poll, which starts it; left as the background context, which costs
+/// nothing) and its span. A loop sets these anew for each iteration. One struct, so that a
+/// supervisor borrows it with one reference: every byte of a task's future is copied on
+/// spawn.
+pub(crate) struct Run {
+    pub(crate) ctx: Context,
+    pub(crate) span: Span,
+    pub(crate) member: Member,
+}
+
+impl Run {
+    /// Runs `f` as the task: in its span, with the thread marked, catching a panic.
+    #[inline]
+    fn poll_in<T>(&mut self, f: impl FnOnce(&mut Context) -> T) -> Result<T, Box<dyn Any + Send>> {
+        let Run { ctx, span, member } = self;
+        member.poll_in(span, || f(ctx))
+    }
+}
+
+/// The span of a run of `set`: named `"task"`, with the set's name as `task.name` and
+/// `otel.name`, a child of the span current here.
+#[inline]
+pub(crate) fn task_span(set: &Set) -> Span {
+    let name: &str = &set.name;
+    tracing::info_span!(
+        "task",
+        task.name = name,
+        otel.name = name,
+        { fields::STATUS_CODE } = Empty,
+        { fields::STATUS_DESCRIPTION } = Empty,
+    )
+}
+
+/// [`task_span`] starting a trace of its own (a background run's).
+pub(crate) fn root_task_span(set: &Set) -> Span {
+    let name: &str = &set.name;
+    tracing::info_span!(
+        parent: None,
+        "task",
+        task.name = name,
+        otel.name = name,
+        { fields::STATUS_CODE } = Empty,
+        { fields::STATUS_DESCRIPTION } = Empty,
+    )
+}
+
+/// [`task_span`] for one iteration of a loop, under `parent`: its number, and room for the
+/// retry attempt.
+pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
+    let name: &str = &set.name;
+    tracing::info_span!(
+        parent: parent,
+        "task",
+        task.name = name,
+        otel.name = name,
+        iteration,
+        attempt = Empty,
+        { fields::STATUS_CODE } = Empty,
+        { fields::STATUS_DESCRIPTION } = Empty,
+    )
+}
+
+/// The boxed future of one [`Runner::run`].
+type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
+
+/// One run of a runner: calls it and polls its future as the task ([`Run::poll_in`]),
+/// and returns how it ended, with the span of the call that failed, if the runner is an
+/// `#[async_task]` fn that did.
+///
+/// A future of its own rather than an `async` block: it is polled once per loop iteration,
+/// so every layer counts, and it borrows its state rather than owning it (every spawned
+/// future is copied whole on spawn, so each copy avoided counts).
+pub(crate) struct Supervised<'a, R: ?Sized> {
+    runner: &'a R,
+    run: &'a mut Run,
+    fut: Option<RunFuture<'a>>,
+}
+
+impl<'a, R: Runner + ?Sized> Supervised<'a, R> {
+    pub(crate) fn new(runner: &'a R, run: &'a mut Run) -> Self {
+        Supervised {
+            runner,
+            run,
+            fut: None,
+        }
+    }
+}
+
+impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // `Supervised` is `Unpin`: its future is already boxed.
+        let this = &mut *self;
+        let (runner, fut) = (this.runner, &mut this.fut);
+        let polled = this.run.poll_in(|ctx| {
+            let polled = fut
+                .get_or_insert_with(|| runner.run(std::mem::take(ctx)))
+                .as_mut()
+                .poll(cx);
+            if polled.is_ready() {
+                // Dropped here, inside the guard: a `Drop` of the user's may panic too.
+                *fut = None;
+            }
+            polled
+        });
+        ended(polled)
+    }
+}
+
+/// A supervised poll: what the user's future gave, or the payload of its panic.
+type Polled<T> = Result<Poll<Result<T, BoxError>>, Box<dyn Any + Send>>;
+
+/// How a supervised poll ended: pending, or the outcome. A failed call's span is left for
+/// the report (`conclude`, called next in the same poll) only with a failure; otherwise it
+/// goes now (invariant 4).
+#[inline]
+fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
+    let outcome = match polled {
+        Ok(Poll::Ready(result)) => Outcome::from(result),
+        Ok(Poll::Pending) => {
+            take_failed_call(None);
+            return Poll::Pending;
+        }
+        Err(payload) => Outcome::Panicked(payload),
+    };
+    if !matches!(outcome, Outcome::Failed(_)) {
+        take_failed_call(None);
+    }
+    Poll::Ready(outcome)
+}
+
+/// One run of a closure that is called once (a spawned task): calls `f` with the run's
+/// context and polls its future as the task ([`Member::poll_in`]).
+pub(crate) async fn supervise_once<F, Fut, T, E>(f: F, run: &mut Run) -> Outcome<T>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let fut = match run.poll_in(|ctx| f(std::mem::take(ctx))) {
+        Ok(fut) => fut,
+        Err(payload) => return Outcome::Panicked(payload),
+    };
+    // Pinned here, not boxed: a spawned task's future holds it inline. It is dropped with
+    // this future, once the task's report is made (outside the guard: a `Drop` that panics
+    // there is the one call into the user's code left unguarded, as with tokio's own tasks).
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        let polled = run.poll_in(|_| {
+            fut.as_mut()
+                .poll(cx)
+                .map(|result| result.map_err(Into::into))
+        });
+        ended(polled)
+    })
+    .await
+}
+
+/// Who a run is, for its report.
+pub(crate) struct Who<'a> {
+    pub(crate) set: &'a Arc<Set>,
+    /// The runner's name, or the set's.
+    pub(crate) name: &'a str,
+    /// A loop's iteration (1, 2, ...), and the attempt when it retries after failures.
+    pub(crate) iteration: Option<u64>,
+    pub(crate) attempt: Option<u32>,
+}
+
+/// How a loop goes on after a failed iteration, for its report.
+#[derive(Clone, Copy)]
+pub(crate) enum Next {
+    /// Not a loop's retry: a failure is final.
+    Ends,
+    /// The loop tries again after this pause: a failure is a warning.
+    RetriesIn(Duration),
+    /// The loop gives up after this many failures in a row.
+    GivesUp(u32),
+}
+
+/// What a failure's report says, by its class and what the loop does next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Say {
+    Nothing,
+    Warn,
+    Error,
+}
+
+/// Reports how a run ended (invariant 3), escalates a final failure as the set says, and
+/// returns what the run gives back: its value, or how it did not succeed. Called right
+/// after the run ended, in the same poll: a failed call's span is taken from the thread.
+///
+/// `who` is asked only when there is something to report: a run that finished is the
+/// common case, kept short.
+#[inline]
+pub(crate) fn conclude<'w, T>(
+    outcome: Outcome<T>,
+    span: &Span,
+    who: impl FnOnce() -> Who<'w>,
+    next: Next,
+) -> Result<T, TaskError> {
+    match outcome {
+        Outcome::Finished(value) => Ok(value),
+        outcome => report(outcome, span, &who(), next),
+    }
+}
+
+/// [`conclude`] for a run whose result nobody waits for (a runner's): the same report,
+/// nothing to hand back.
+#[inline]
+pub(crate) fn conclude_run<'w>(
+    outcome: Outcome,
+    span: &Span,
+    who: impl FnOnce() -> Who<'w>,
+    next: Next,
+) {
+    if !matches!(outcome, Outcome::Finished(())) {
+        let _ = report(outcome, span, &who(), next);
+    }
+}
+
+/// [`conclude`] for a run that did not finish.
+#[cold]
+fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
+    let call = take_failed_call(match &outcome {
+        Outcome::Failed(err) => Some(err),
+        _ => None,
+    });
+    let at = call.as_ref().unwrap_or(span);
+    let (task, tasks) = (who.name, &*who.set.path);
+    let (iteration, attempt) = (who.iteration, who.attempt);
+    // `Some(panicked)` when the run failed for good: the set may escalate it.
+    let escalate = match &outcome {
+        Outcome::Finished(_) | Outcome::Stopped(_) | Outcome::Canceled(_) => None,
+        Outcome::Failed(err) => {
+            let say = match (who.set.classify(&**err), next) {
+                (ErrorClass::Ignore, _) => Say::Nothing,
+                (ErrorClass::Error, Next::Ends | Next::GivesUp(_)) => Say::Error,
+                _ => Say::Warn,
+            };
+            match (say, next) {
+                (Say::Nothing, _) => {}
+                (Say::Error, Next::GivesUp(failures)) => tracing::error!(
+                    target: "async_tasks", parent: at,
+                    task, tasks, iteration, attempt, failures, { fields::ERROR } = %err,
+                    "task \"{task}\" failed {failures} times in a row, giving up: {err}"
+                ),
+                (Say::Error, _) => tracing::error!(
+                    target: "async_tasks", parent: at,
+                    task, tasks, iteration, attempt, { fields::ERROR } = %err,
+                    "task \"{task}\" failed: {err}"
+                ),
+                (Say::Warn, Next::RetriesIn(pause)) => tracing::warn!(
+                    target: "async_tasks", parent: at,
+                    task, tasks, iteration, attempt, retry_in = ?pause, { fields::ERROR } = %err,
+                    "task \"{task}\" failed, retrying in {pause:?}: {err}"
+                ),
+                (Say::Warn, _) => tracing::warn!(
+                    target: "async_tasks", parent: at,
+                    task, tasks, iteration, attempt, { fields::ERROR } = %err,
+                    "task \"{task}\" failed: {err}"
+                ),
+            }
+            if say == Say::Error {
+                mark_span_failed(span, &err.to_string());
+            }
+            (say == Say::Error).then_some(false)
+        }
+        Outcome::Panicked(payload) => {
+            let message = panic_message(&**payload);
+            tracing::error!(
+                target: "async_tasks", parent: at,
+                task, tasks, iteration, attempt, { fields::PANIC } = message,
+                "task \"{task}\" panicked: {message}"
+            );
+            mark_span_failed(span, message);
+            Some(true)
+        }
+    };
+    let result =
+        TaskError::from_outcome(outcome, || (who.name.to_owned(), Arc::clone(&who.set.path)));
+    if let Err(failure) = &result {
+        if failure.is_failure() || failure.is_panic() {
+            who.set.keep_failure(failure);
+        }
+        if let Some(panicked) = escalate {
+            who.set.escalate(failure.clone(), panicked);
+        }
+    }
+    result
+}

@@ -7,7 +7,8 @@
 //! - the first error cancels the others' context (not the caller's) and is the result,
 //!   even when later runners fail with other errors; a `Canceled` error counts too;
 //! - each runner is closed exactly once, right after its own run ends (paused time), also
-//!   after a panic; the group re-raises that panic only after everything is closed;
+//!   after a panic, even one raised by `run` before it returns a future; the group re-raises
+//!   that panic only after everything is closed;
 //! - closes get the caller's context, which the group's own cancellation does not reach
 //!   (live, with the caller's deadline), and the caller's cancel when there is one;
 //! - a close error does not change the result (`Ok` stays `Ok`, the first error stays);
@@ -389,6 +390,69 @@ async fn a_panic_closes_its_runner_and_is_re_raised_after_everything_is_closed()
         (secs(1), Some(ContextError::Canceled))
     );
     assert_eq!(log.only("waiter closed").at, secs(3));
+}
+
+/// A runner whose `run` panics before it returns its future (an index out of bounds in a
+/// closure's synchronous setup), with a closer that logs.
+struct PanicsBeforeItsFuture {
+    log: Log,
+}
+
+impl Runner for PanicsBeforeItsFuture {
+    fn run<'a, 'b>(&'a self, _ctx: Context) -> BoxFuture<'b, Result<(), BoxError>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        let empty: Vec<u8> = Vec::new();
+        let _ = empty[std::hint::black_box(3)];
+        async { Ok(()) }.boxed()
+    }
+
+    fn as_closer(&self) -> Option<&dyn Closer> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Closer for PanicsBeforeItsFuture {
+    async fn close(&self, ctx: Context) -> Result<(), BoxError> {
+        self.log.push("setup closed".into(), &ctx);
+        Ok(())
+    }
+}
+
+/// Regression (reliability round 2): a member whose `run` panicked before returning its
+/// future unwound through the group, dropping the others mid-run, never cancelled or closed.
+#[tokio::test(start_paused = true)]
+async fn a_panic_before_a_members_future_exists_still_stops_and_closes_everyone() {
+    let log = Log::new();
+    let group = run_group(vec![
+        Box::new(PanicsBeforeItsFuture { log: log.clone() }),
+        member("waiter", &log, until_done)
+            .close_takes(secs(2))
+            .boxed(),
+    ]);
+    let outcome = timeout(
+        LIMIT,
+        std::panic::AssertUnwindSafe(group.run(Context::background())).catch_unwind(),
+    )
+    .await
+    .expect("the group did not return");
+    let payload = outcome.expect_err("the group must re-raise the panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("index out of bounds"), "{message}");
+    log.only("setup closed");
+    let waiter = log.only("waiter ended");
+    assert_eq!(
+        waiter.err,
+        Some(ContextError::Canceled),
+        "the sibling was cancelled"
+    );
+    assert_eq!(log.only("waiter closed").at, secs(2));
 }
 
 #[tokio::test(start_paused = true)]

@@ -220,6 +220,49 @@ async fn a_waiter_gives_up_when_its_ctx_is_cancelled_and_the_attempt_goes_on() {
     assert_eq!(waiter_calls.load(Ordering::SeqCst), 0);
 }
 
+/// Regression (reliability round 2): a waiter whose context was cancelled while the attempt
+/// in flight failed took the permit when it was next polled, and called its own `f` with a
+/// done context.
+#[tokio::test(start_paused = true)]
+async fn a_waiter_cancelled_while_the_attempt_fails_does_not_call_its_own() {
+    let cell = RetryableOnceCell::<u32>::new("flaky");
+    let (fail, failed) = tokio::sync::oneshot::channel::<()>();
+    let background = Context::background();
+    let mut attempt = task::spawn(cell.get_or_try_init(&background, |_ctx| async move {
+        let _ = failed.await;
+        Err::<u32, BoxError>("refused".into())
+    }));
+    assert_pending!(attempt.poll());
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    let waiter_calls = Arc::new(AtomicUsize::new(0));
+    let mut waiter = task::spawn(cell.get_or_try_init(&ctx, init(&waiter_calls, 0, Ok(2))));
+    assert_pending!(waiter.poll());
+
+    // The attempt fails, which hands the permit to the waiter; its context ends before it
+    // is polled again.
+    fail.send(()).unwrap();
+    let err = assert_ready!(attempt.poll()).unwrap_err();
+    assert_eq!(err.to_string(), "refused");
+    cancel.cancel();
+    let err = assert_ready!(waiter.poll()).unwrap_err();
+    assert_eq!(ctx_error(&err), Some(ContextError::Canceled));
+    assert_eq!(
+        waiter_calls.load(Ordering::SeqCst),
+        0,
+        "a waiter whose context ended does not act"
+    );
+    drop(waiter);
+    // The permit went on: the next caller makes an attempt.
+    let value = timeout(
+        LIMIT,
+        cell.get_or_try_init(&background, init(&waiter_calls, 0, Ok(3))),
+    )
+    .await
+    .expect("the permit was given back");
+    assert_eq!(*value.unwrap(), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_waiter_gives_up_at_its_deadline() {
     let cell = RetryableOnceCell::new("slow");

@@ -1,0 +1,196 @@
+//! What must not grow: memory that a long-running service would leak one step at a time.
+//!
+//! Covers:
+//! - a task that runs itself again, from its own context, a million times: the process's
+//!   resident memory stays flat (each step would otherwise hang one more context node, of
+//!   about 360 bytes, on the chain);
+//! - a context chain of 200,000 `with_cancel` children, whose intermediate handles are gone,
+//!   dropped from its leaf on a thread with a 2 MiB stack: no overflow;
+//! - a `shutdown_report` future dropped before its grace period ends: the set's runs that
+//!   end afterwards record nothing for it (200,000 named runs, resident memory flat).
+//!
+//! The tests of this file run one at a time (they measure the process's memory), in about
+//! 10 s in a debug build.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+mod support;
+
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, async_trait};
+use tokio::runtime::Builder;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use support::{serial, wait_bounded};
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    let kb: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse().ok())
+        .expect("VmRSS in kB");
+    kb * 1024
+}
+
+/// A job that reschedules itself on its set, from its own context, until `left` reaches 0;
+/// it reports the resident memory at each tenth of the way.
+#[derive(Clone)]
+struct Continuation {
+    tasks: Tasks,
+    left: Arc<AtomicUsize>,
+    total: usize,
+    progress: mpsc::UnboundedSender<(usize, usize)>,
+}
+
+#[async_trait]
+impl Runner for Continuation {
+    async fn run(&self, ctx: Context) -> Result<(), BoxError> {
+        let left = self.left.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left.is_multiple_of(self.total / 10) {
+            let _ = self.progress.send((left, rss_bytes()));
+        }
+        if left > 0 {
+            // The last act of the run: the next step, with this run's own context.
+            self.tasks.run(&ctx, self.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Regression (reliability round 2): each step used to add a node to the chain of contexts
+/// (a join of the run's context with its set's), which grew without bound and, once long
+/// enough, overflowed a worker's stack when dropped.
+#[test]
+fn a_task_that_reruns_itself_a_million_times_runs_in_constant_memory() {
+    let _serial = serial();
+    const STEPS: usize = 1_000_000;
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let tasks = Tasks::new("continuations");
+        // A caller context of its own, so that every step's context is a join of two.
+        let (caller, _cancel) = Context::background().with_cancel();
+        let (progress, mut seen) = mpsc::unbounded_channel();
+        tasks.run(
+            &caller,
+            Continuation {
+                tasks: tasks.clone(),
+                left: Arc::new(AtomicUsize::new(STEPS)),
+                total: STEPS,
+                progress,
+            },
+        );
+        wait_bounded(&tasks).await;
+        let mut samples = Vec::new();
+        while let Ok(sample) = seen.try_recv() {
+            samples.push(sample);
+        }
+        assert_eq!(samples.len(), 10, "{samples:?}");
+        assert_eq!(samples.last().map(|s| s.0), Some(0), "every step ran");
+        // From the second tenth on (the allocator has settled), memory stays where it was.
+        let baseline = samples[1].1;
+        let end = samples[9].1;
+        let growth = end as isize - baseline as isize;
+        println!(
+            "resident memory growth over {STEPS} steps: {} kB",
+            growth / 1024
+        );
+        assert!(
+            growth < 4 << 20,
+            "resident memory grew by {} kB over 800,000 steps",
+            growth / 1024
+        );
+    });
+}
+
+/// Regression (reliability round 2): dropping the leaf of a long chain dropped each parent
+/// from inside its child's drop, one stack frame per context.
+#[test]
+fn a_long_chain_of_contexts_drops_from_its_leaf_on_a_small_stack() {
+    let _serial = serial();
+    let dropped = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let (root, cancel) = Context::background().with_cancel();
+            let mut leaf = root.clone();
+            for _ in 0..200_000 {
+                // Each intermediate handle goes at once: only the chain holds the nodes.
+                leaf = leaf.with_cancel().0;
+            }
+            drop(root);
+            assert!(!leaf.is_done());
+            cancel.cancel();
+            assert!(leaf.is_done(), "the cancel reached the leaf");
+            drop(leaf);
+        })
+        .unwrap()
+        .join();
+    assert!(dropped.is_ok(), "the thread overflowed its stack");
+}
+
+/// Regression (reliability round 2): a dropped `shutdown_report` future left its record of
+/// ended tasks behind, and every listed run that ended afterwards was added to it, forever
+/// (about 47 bytes a run).
+#[test]
+fn a_dropped_shutdown_report_leaves_nothing_recording() {
+    let _serial = serial();
+    const RUNS: usize = 200_000;
+    const WAVE: usize = 10_000;
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    let growth = rt.block_on(async {
+        let svc = Tasks::new("svc");
+        let jobs = svc.child("jobs");
+        // A job that ignores its context until told, so that the report waits for it...
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = std::sync::Mutex::new(Some(released));
+        jobs.run(
+            &Context::background(),
+            Func::named("stubborn", move |_ctx| {
+                let released = released.lock().unwrap().take();
+                async move {
+                    if let Some(released) = released {
+                        let _ = released.await;
+                    }
+                    Ok(())
+                }
+            }),
+        );
+        // ...and the report, dropped long before its grace period ends.
+        let report = timeout(
+            Duration::from_millis(1),
+            jobs.shutdown_report(Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(report.is_err(), "the report was still waiting");
+        release.send(()).unwrap();
+        // The child is shut down, but runs still start there and end (born cancelled):
+        // each would be recorded by a report that stayed behind.
+        let runner = Arc::new(Func::named("job", |_ctx| async { Ok(()) }));
+        let mut baseline = 0;
+        for wave in 0..RUNS / WAVE {
+            if wave == 3 {
+                baseline = rss_bytes();
+            }
+            for _ in 0..WAVE {
+                jobs.run(&Context::background(), Arc::clone(&runner));
+            }
+            wait_bounded(&svc).await;
+        }
+        rss_bytes() as isize - baseline as isize
+    });
+    println!(
+        "resident memory growth over {RUNS} runs after a dropped report: {} kB",
+        growth / 1024
+    );
+    assert!(
+        growth < 2 << 20,
+        "resident memory grew by {} kB: the dropped report still records",
+        growth / 1024
+    );
+}

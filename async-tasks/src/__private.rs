@@ -25,6 +25,10 @@ use crate::{BoxError, Context, Runner};
 
 pub use tracing;
 
+/// The closure type of [`Func::err_into`](crate::Func::err_into)'s runners, named here so
+/// that it is reachable (a public type in a signature must be).
+pub use crate::runner::ErrInto;
+
 /// The names of the span fields a failure is recorded in, which every call span declares.
 pub mod fields {
     pub use crate::report::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};

@@ -170,15 +170,26 @@ pub(crate) fn runner(args: &Args, task: Task) -> TokenStream {
         quote!(#decl,)
     });
 
+    // At `async` too: what the runner needs (`'static` for the generics of the impl block,
+    // ...) is reported once, where the errors about the runner go.
+    let async_task = respan(quote!(#krate::__private::AsyncTask), at(asyncness.span));
+    let wrapped = group(
+        Delimiter::Parenthesis,
+        quote!(#func_named #func_args),
+        asyncness.span,
+    );
+    let output = respan(
+        quote!(#krate::__private::AsyncTask<impl #krate::Runner + ::core::clone::Clone + 'static>),
+        at(asyncness.span),
+    );
+
     quote! {
         #(#attrs)*
         #(#inner_attrs)*
         #must_use
-        #vis #fn_token #ident(#receiver_decl #(#outer_names: #types),*)
-            -> #krate::__private::AsyncTask<impl #krate::Runner + ::core::clone::Clone + 'static>
-        {
+        #vis #fn_token #ident(#receiver_decl #(#outer_names: #types),*) -> #output {
             #kept
-            #krate::__private::AsyncTask(#func_named #func_args)
+            #async_task #wrapped
         }
     }
 }

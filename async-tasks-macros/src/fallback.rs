@@ -38,6 +38,10 @@ pub(crate) fn stub(krate: &Path, broken: Broken) -> TokenStream {
             }
             FnArg::Typed(arg) if Some(at) == ctx => named.push(arg.ty),
             FnArg::Typed(mut arg) => {
+                // A `#[cfg]` the check rejected must not remove the parameter callers pass.
+                arg.attrs.retain(|attr| {
+                    !attr.path().is_ident("cfg") && !attr.path().is_ident("cfg_attr")
+                });
                 *arg.pat = Pat::Wild(syn::PatWild {
                     attrs: Vec::new(),
                     underscore_token: syn::token::Underscore::default(),

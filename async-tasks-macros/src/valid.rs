@@ -232,11 +232,8 @@ fn receiver_kind(receiver: &syn::Receiver) -> syn::Result<ReceiverKind> {
         ty if is_arc_of_self(ty) => Ok(ReceiverKind::Arc(receiver.ty.clone())),
         ty => Err(syn::Error::new_spanned(
             ty,
-            format!(
-                "an `#[async_task]` method takes `&self`, `self` or `self: Arc<Self>`, not \
-                 `self: {}`: the runner keeps `self` and hands each run a copy",
-                ty.to_token_stream()
-            ),
+            "an `#[async_task]` method takes `&self`, `self` or `self: Arc<Self>`: the runner \
+             keeps `self` and hands each run a copy (a clone of `Self`, or of the `Arc`)",
         )),
     }
 }

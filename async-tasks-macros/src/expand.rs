@@ -178,7 +178,7 @@ pub(crate) fn runner(args: &Args, task: Task) -> TokenStream {
         quote!(#func_named #func_args),
         asyncness.span,
     );
-    let output = respan(
+    let returns = respan(
         quote!(#krate::__private::AsyncTask<impl #krate::Runner + ::core::clone::Clone + 'static>),
         at(asyncness.span),
     );
@@ -187,7 +187,7 @@ pub(crate) fn runner(args: &Args, task: Task) -> TokenStream {
         #(#attrs)*
         #(#inner_attrs)*
         #must_use
-        #vis #fn_token #ident(#receiver_decl #(#outer_names: #types),*) -> #output {
+        #vis #fn_token #ident(#receiver_decl #(#outer_names: #types),*) -> #returns {
             #kept
             #async_task #wrapped
         }

@@ -47,6 +47,21 @@ impl Counter {
 
     #[async_task]
     async fn unused_self(&self, _ctx: Context) {}
+
+    /// `self` in a `use` tree and in a nested impl's method is not the receiver.
+    #[async_task]
+    async fn nested(&self, _ctx: Context) -> Result<(), std::fmt::Error> {
+        use std::fmt::{self, Write};
+        struct Inner(usize);
+        impl Inner {
+            fn get(&self) -> usize {
+                self.0
+            }
+        }
+        let mut text = String::new();
+        let written: fmt::Result = write!(text, "{}", Inner(self.local).get());
+        written
+    }
 }
 
 fn run_once(runner: &impl Runner) -> Poll<Result<(), BoxError>> {
@@ -87,4 +102,5 @@ fn main() {
     assert!(matches!(run_once(&through_arc), Poll::Ready(Ok(()))));
     assert!(matches!(run_once(&counter.explicit()), Poll::Ready(Ok(()))));
     assert_eq!(counter.unused_self().name(), Some("unused_self"));
+    assert!(matches!(run_once(&counter.nested()), Poll::Ready(Ok(()))));
 }

@@ -15,17 +15,57 @@ use crate::error::Errors;
 mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(level);
+    syn::custom_keyword!(target);
     syn::custom_keyword!(fields);
 }
 
 /// The accepted arguments, as the "unknown argument" error lists them.
-const EXPECTED: &str = "expected one of `name`, `level`, `fields`, `crate`";
+const EXPECTED: &str = "expected one of `name`, `level`, `target`, `fields`, `crate`";
+
+/// `#[tracing::instrument]`'s options that `#[async_task]` does not take, each with why and
+/// what to do instead: someone used to `#[instrument]` writes them first.
+const INSTRUMENT_ONLY: [(&str, &str); 6] = [
+    (
+        "skip",
+        "`skip` is not needed: `#[async_task]` records no argument unless `fields(...)` names it",
+    ),
+    (
+        "skip_all",
+        "`skip_all` is not needed: `#[async_task]` records no argument unless `fields(...)` \
+         names it",
+    ),
+    (
+        "err",
+        "`err` is not needed: `#[async_task]` records every error on the run's span (`error` \
+         and the OpenTelemetry status), and the `Tasks` running it reports it",
+    ),
+    (
+        "ret",
+        "`ret` has nothing to record: an `#[async_task]` fn returns `()` or its error, and the \
+         error is recorded",
+    ),
+    (
+        "parent",
+        "`parent` is not supported: a run's span is a child of the span current when the run \
+         starts (under a `Tasks`, its `\"task\"` span)",
+    ),
+    (
+        "follows_from",
+        "`follows_from` is not supported: link the run's span from the body, with \
+         `tracing::Span::current().follows_from(id)`",
+    ),
+];
 
 /// The accepted levels, as the "unknown level" error lists them.
 const LEVELS: &str =
     "expected one of `\"trace\"`, `\"debug\"`, `\"info\"`, `\"warn\"`, `\"error\"`";
 
 /// Fields the generated span declares for recording a failure; user fields may not reuse them.
+///
+/// Mirrors `async_tasks::__private::fields::{ERROR, STATUS_CODE, STATUS_DESCRIPTION, PANIC}`,
+/// which own these names: the expansion declares the fields through those constants, and
+/// this list only serves the check of `fields(...)`, at compile time of the macro, where
+/// the runtime's constants cannot be read. `ui-tests/fail/reserved-field.rs` pins each one.
 pub(crate) const FAILURE_FIELDS: [&str; 4] = [
     "error",
     "otel.status_code",
@@ -41,10 +81,22 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     /// `level = "..."`.
     pub(crate) level: Option<Level>,
+    /// `target = "..."`: the span's target, a non-empty string literal (default: the
+    /// module path, as for any `tracing` span).
+    pub(crate) target: Option<LitStr>,
     /// `fields(...)`: extra span fields, in `#[tracing::instrument]`'s spelling.
     pub(crate) fields: Option<Vec<Field>>,
     /// `crate = path`: where `async_tasks` is, for a renamed or re-exported dependency.
     pub(crate) krate: Option<Path>,
+}
+
+impl Args {
+    /// The path of the `async_tasks` crate: `crate = path`, or `::async_tasks`.
+    pub(crate) fn krate(&self) -> Path {
+        self.krate
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(::async_tasks))
+    }
 }
 
 /// A span level.
@@ -207,6 +259,11 @@ fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
         input.parse::<Token![=]>()?;
         let level = parse_level(input)?;
         set_once(&mut args.level, "level", key.span, level)
+    } else if lookahead.peek(kw::target) {
+        let key = input.parse::<kw::target>()?;
+        input.parse::<Token![=]>()?;
+        let target = parse_target(input)?;
+        set_once(&mut args.target, "target", key.span, target)
     } else if lookahead.peek(kw::fields) {
         let key = input.parse::<kw::fields>()?;
         let content;
@@ -240,10 +297,11 @@ fn parse_arg(input: ParseStream<'_>, args: &mut Args) -> syn::Result<()> {
         ))
     } else if input.peek(Ident::peek_any) {
         let ident = input.call(Ident::parse_any)?;
-        Err(syn::Error::new(
-            ident.span(),
-            format!("unknown argument `{ident}`, {EXPECTED}"),
-        ))
+        let message = match INSTRUMENT_ONLY.iter().find(|(key, _)| ident == key) {
+            Some((_, why)) => (*why).to_owned(),
+            None => format!("unknown argument `{ident}`, {EXPECTED}"),
+        };
+        Err(syn::Error::new(ident.span(), message))
     } else {
         Err(lookahead.error())
     }
@@ -292,6 +350,29 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<LitStr> {
             &other,
             "`name` takes a string literal (the span name is fixed at compile time), e.g. \
              `name = \"sync-users\"`",
+        )),
+    }
+}
+
+fn parse_target(input: ParseStream<'_>) -> syn::Result<LitStr> {
+    let value: Expr = input.parse()?;
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(target),
+            ..
+        }) if !target.value().trim().is_empty() => Ok(target),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(target),
+            ..
+        }) => Err(syn::Error::new(
+            target.span(),
+            "the span target cannot be empty, give a target or leave `target` out to use the \
+             module path",
+        )),
+        other => Err(syn::Error::new_spanned(
+            &other,
+            "`target` takes a string literal (a span's target is fixed at compile time), e.g. \
+             `target = \"billing\"`",
         )),
     }
 }
@@ -366,6 +447,9 @@ fn check_fields(fields: &Punctuated<Field, Token![,]>) -> syn::Result<()> {
     errors.into_error().map_or(Ok(()), Err)
 }
 
+// Unit tests only for what the ui tests cannot see: the values parsed. Every message is
+// pinned by a `ui-tests/fail/*.stderr`; that errors point at a token (never the call site)
+// by `tests::fuzz`.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,25 +462,13 @@ mod tests {
         }
     }
 
-    fn messages(tokens: TokenStream) -> Vec<String> {
-        let (_, err) = parse(tokens);
-        err.map(|err| err.into_iter().map(|e| e.to_string()).collect())
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn empty_arguments_are_all_defaults() {
-        let args = ok(quote!());
-        assert!(args.name.is_none() && args.level.is_none() && args.krate.is_none());
-        assert!(args.fields.is_none());
-    }
-
     #[test]
     fn every_argument_once_with_a_trailing_comma() {
         let args = ok(quote!(
             name = "sync-users",
             level = "DEBUG",
-            fields(db.name = %db, batch, ?who, n = ?n, plain = 1 + 2),
+            target = "billing",
+            fields(db.name = %db, batch, ?who, n = ?n, plain = 1 + 2, r#type = 3),
             crate = ::my::at,
         ));
         assert_eq!(
@@ -404,6 +476,10 @@ mod tests {
             Some("sync-users")
         );
         assert_eq!(args.level, Some(Level::Debug));
+        assert_eq!(
+            args.target.map(|target| target.value()).as_deref(),
+            Some("billing")
+        );
         let fields: Vec<_> = args
             .fields
             .iter()
@@ -418,6 +494,8 @@ mod tests {
                 ("who".to_owned(), FieldKind::Debug, false),
                 ("n".to_owned(), FieldKind::Debug, true),
                 ("plain".to_owned(), FieldKind::Value, true),
+                // A raw identifier's key loses its `r#`, as tracing's field name does.
+                ("type".to_owned(), FieldKind::Value, true),
             ]
         );
         let krate = args.krate.map(|path| quote!(#path).to_string());
@@ -437,126 +515,9 @@ mod tests {
     }
 
     #[test]
-    fn crate_path_may_be_a_string() {
-        let args = ok(quote!(crate = "renamed::at"));
-        let krate = args.krate.map(|path| quote!(#path).to_string());
-        assert_eq!(krate.as_deref(), Some("renamed :: at"));
-    }
-
-    #[test]
-    fn raw_identifiers_in_field_keys_lose_their_prefix() {
-        let args = ok(quote!(fields(r#type = 1)));
-        assert_eq!(args.fields.unwrap()[0].key(), "type");
-    }
-
-    #[test]
-    fn unknown_argument_lists_the_accepted_ones() {
-        assert_eq!(
-            messages(quote!(foo = 1)),
-            ["unknown argument `foo`, expected one of `name`, `level`, `fields`, `crate`"]
-        );
-    }
-
-    #[test]
-    fn duplicates_go_through_set_once() {
-        for (tokens, key) in [
-            (quote!(name = "a", name = "b"), "name"),
-            (quote!(level = "info", level = "warn"), "level"),
-            (quote!(fields(a = 1), fields(b = 2)), "fields"),
-            (quote!(crate = a, crate = b), "crate"),
-        ] {
-            assert_eq!(
-                messages(tokens),
-                [format!(
-                    "duplicate argument `{key}`, give each argument once"
-                )]
-            );
-        }
-    }
-
-    #[test]
-    fn name_must_be_a_non_empty_string_literal() {
-        assert_eq!(
-            messages(quote!(name = sync_users)),
-            ["`name` takes a string literal, write `name = \"sync_users\"`"]
-        );
-        assert_eq!(
-            messages(quote!(name = 7)),
-            [
-                "`name` takes a string literal (the span name is fixed at compile time), e.g. \
-              `name = \"sync-users\"`"
-            ]
-        );
-        assert_eq!(
-            messages(quote!(name = "  ")),
-            [
-                "the span name cannot be empty, give a name or leave `name` out to use the \
-              function's name"
-            ]
-        );
-        assert_eq!(
-            messages(quote!("sync-users")),
-            [
-                "a string on its own is not an argument, write `name = \"sync-users\"` to name the span"
-            ]
-        );
-    }
-
-    #[test]
-    fn bad_levels_list_the_accepted_ones() {
-        assert_eq!(
-            messages(quote!(level = "verbose")),
-            [format!("unknown level `\"verbose\"`, {LEVELS}")]
-        );
-        assert_eq!(
-            messages(quote!(level = Level::LOUD)),
-            [format!("unknown level `LOUD`, {LEVELS}")]
-        );
-        assert_eq!(
-            messages(quote!(level = 3)),
-            [format!("`level` takes a string literal, {LEVELS}")]
-        );
-    }
-
-    #[test]
-    fn failure_fields_and_duplicate_fields_are_rejected() {
-        assert_eq!(
-            messages(quote!(fields(a = 1, otel.status_code = "OK", a = 2))),
-            [
-                "field `otel.status_code` is recorded by `#[async_task]` when a run fails, \
-                 choose another name",
-                "duplicate field `a`",
-            ]
-        );
-    }
-
-    #[test]
     fn a_sigil_before_the_key_applies_to_the_value_unless_the_value_has_one() {
         let args = ok(quote!(fields(%a = b, ?c = %d)));
         let kinds: Vec<_> = args.fields.iter().flatten().map(|f| f.kind).collect();
         assert_eq!(kinds, [FieldKind::Display, FieldKind::Display]);
-    }
-
-    #[test]
-    fn all_errors_are_reported_and_good_arguments_kept() {
-        let (args, err) =
-            parse(quote!(foo, name = 1, level = "debug" fields(x), bar = 2, crate = a));
-        let messages: Vec<_> = err.into_iter().flatten().map(|e| e.to_string()).collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages[0].starts_with("unknown argument `foo`"));
-        assert!(messages[1].starts_with("`name` takes a string literal"));
-        assert_eq!(messages[2], "expected `,`");
-        assert!(messages[3].starts_with("unknown argument `bar`"));
-        assert!(args.name.is_none());
-        assert_eq!(args.level, Some(Level::Debug));
-        assert!(args.krate.is_some());
-    }
-
-    #[test]
-    fn crate_must_be_a_path() {
-        assert_eq!(
-            messages(quote!(crate = 1)),
-            ["`crate` takes the path of the `async_tasks` crate, e.g. `crate = my_async_tasks`"]
-        );
     }
 }

@@ -1,94 +1,61 @@
-//! Code generation: a checked [`Task`] becomes a plain fn that builds a runner; a broken
-//! item becomes a stub of the same name next to its errors. Expansion reports no errors of
-//! its own: it only turns what parsing and checking found into `compile_error!`s.
+//! Code generation: a checked [`Task`] becomes a plain fn that builds a runner. Expansion
+//! reports no errors of its own, and is only given items that passed the check.
 //!
 //! What the generated code relies on:
 //! - every path is absolute: `::core::…`, or `<crate>::…` where `<crate>` is
 //!   `::async_tasks` or the `crate = path` argument; tracing is reached through
 //!   `<crate>::__private::tracing`, so the user's crate needs no other dependency;
 //! - every local the macro introduces has `Span::mixed_site()` hygiene and an
-//!   `__async_task_` prefix, so it can neither see nor shadow the user's names;
+//!   `__async_task_` prefix, so it can neither see nor shadow the user's names; but
+//!   `self_`, the body's `self`, which has the body's hygiene (see `receiver.rs`);
 //! - the user's types, patterns and body keep their tokens and spans, so the compiler's
-//!   errors point at them.
+//!   errors point at them;
+//! - no item is declared inside the fn, so `Self` in an argument's type or in the body
+//!   means the `Self` of the impl block the fn is in.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
-use syn::{
-    AttrStyle, Attribute, Ident, LitStr, Pat, PatIdent, Path, ReturnType, Type, parse_quote,
-};
+use syn::{Ident, LitStr, Pat, PatIdent, Path, ReturnType, Type};
 
-use crate::attr::{self, Args, Field, FieldKind, Level};
-use crate::error::Errors;
-use crate::fallback;
-use crate::item::{Body, ItemFn};
-use crate::valid::{self, Checked, Task};
-
-/// The whole of `#[async_task(args)] item`, from tokens to tokens.
-pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let (args, args_error) = attr::parse(args);
-    let mut errors = Errors::default();
-    errors.extend(args_error);
-    let krate = args
-        .krate
-        .clone()
-        .unwrap_or_else(|| parse_quote!(::async_tasks));
-
-    let item_fn = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(item_fn) => item_fn,
-        Err(err) => {
-            // Not a function: leave the item as it is, so that only this error shows.
-            errors.push(err);
-            return with_errors(item, errors);
-        }
-    };
-    let tokens = match valid::check(item_fn) {
-        Checked::Valid(task) => runner(&args, &krate, *task),
-        Checked::Invalid(err, item_fn) => {
-            errors.push(err);
-            fallback::stub(&krate, *item_fn)
-        }
-    };
-    with_errors(tokens, errors)
-}
-
-fn with_errors(mut tokens: TokenStream, errors: Errors) -> TokenStream {
-    if let Some(err) = errors.into_error() {
-        tokens.extend(err.into_compile_error());
-    }
-    tokens
-}
+use crate::attr::{Args, Field, FieldKind, Level};
+use crate::item::Body;
+use crate::receiver::{Receiver, ReceiverKind, rename_self, self_local};
+use crate::valid::Task;
 
 /// Hygienic names of the generated locals: `Span::mixed_site()`, so that the user's code
 /// can neither see nor shadow them, each shown where errors about it belong.
 struct Locals {
-    /// The struct holding the arguments, shown at the argument list.
-    args_struct: Ident,
     /// The runner's copy of the arguments.
     args: Ident,
     /// The run's context, shown at the user's context pattern.
     ctx: Ident,
-    /// One per argument (but the context).
+    /// The run's copy of `self`, shown at the receiver.
+    this: Ident,
+    /// One per argument (but the context and the receiver).
     each: Vec<Ident>,
 }
 
 /// The fn that builds the runner.
 ///
 /// ```text
-/// #[attrs] #[must_use] vis fn NAME(args...) -> impl Runner + Clone {
-///     struct __AsyncTaskArgs(types...);         // Clone: each field by `CloneArg`
-///     let __async_task_args = __AsyncTaskArgs(args...);
-///     Func::named("span name", move |ctx| {
-///         let __AsyncTaskArgs(args...) = __async_task_args.clone();
+/// #[attrs] #[must_use] vis fn NAME([receiver,] args...) -> AsyncTask<impl Runner + Clone + 'static> {
+///     // Clone: each argument by `CloneArg`, `self` by `CloneSelf`, at its tokens.
+///     let __async_task_args = Args::new((self.., args...), |(..): &(Self, types...)| (clones..));
+///     AsyncTask(Func::named("span name", move |ctx| {
+///         let (self.., args...) = __async_task_args.get();
 ///         call("NAME", <Output as TaskOutput>::into_result, move || {
 ///             let <user patterns> = <args and ctx>;
-///             (span!(level, "span name", fields..., failure fields...), async move { body })
+///             (span!(target, level, "span name", fields..., failure fields...),
+///              async move { [let self_ = &self..;] body })
 ///         })
-///     })
+///     }))
 /// }
 /// ```
-fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
+pub(crate) fn runner(args: &Args, task: Task) -> TokenStream {
+    let krate = args.krate();
+    let krate = &krate;
     let Task {
         attrs,
         vis,
@@ -96,6 +63,7 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         fn_token,
         ident,
         paren_span,
+        receiver,
         ctx,
         args: params,
         output,
@@ -106,11 +74,14 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         .clone()
         .unwrap_or_else(|| LitStr::new(&ident.unraw().to_string(), ident.span()));
     let locals = Locals {
-        args_struct: Ident::new("__AsyncTaskArgs", at(paren_span)),
         args: Ident::new("__async_task_args", Span::mixed_site()),
         ctx: Ident::new(
             "__async_task_ctx",
             Span::mixed_site().located_at(ctx.pat.span()),
+        ),
+        this: Ident::new(
+            "__async_task_self",
+            Span::mixed_site().located_at(receiver.as_ref().map_or(paren_span, |r| r.self_span)),
         ),
         each: (0..params.len())
             .map(|i| Ident::new(&format!("__async_task_arg{i}"), Span::mixed_site()))
@@ -122,7 +93,7 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
             #[must_use = "this only builds the runner: run it with `Tasks::run`, `Tasks::run_loop` or `async_tasks::run`"]
         }
     });
-    let inner_attrs = as_outer(&body.inner_attrs);
+    let inner_attrs = body.inner_attrs_as_outer();
     // The outer fn's parameters: the user's name for a plain binding (without `mut`, which
     // only matters inside the body), a hidden one for other patterns.
     let outer_names: Vec<&Ident> = params
@@ -139,11 +110,11 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         })
         .collect();
     let types: Vec<&Type> = params.iter().map(|param| &*param.ty).collect();
-    let args_struct = args_struct(krate, &locals, &types);
+    let kept = kept_args(krate, &locals, receiver.as_ref(), &outer_names, &types);
     let Locals {
-        args_struct: args_struct_name,
         args: args_local,
         ctx: ctx_local,
+        this,
         each,
     } = &locals;
 
@@ -155,12 +126,21 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         quote!(#(#attrs)* let #pat = #local;)
     });
     let (ctx_attrs, ctx_pat, ctx_ty) = (&ctx.attrs, &ctx.pat, &ctx.ty);
-    let span = span_macro(args, krate, &name);
-    let (into_result, body) = body_future(krate, &ident, &output, body);
+    let (span, fields_use_self) = span_macro(args, krate, &name, receiver.as_ref());
+    let (self_in_start, self_in_body) = self_bindings(receiver.as_ref(), this, fields_use_self);
+    let (into_result, body) = body_future(
+        krate,
+        &ident,
+        &output,
+        body,
+        receiver.as_ref(),
+        self_in_body,
+    );
     let start = quote_spanned! {at(paren_span)=>
         move || {
             #(#ctx_attrs)*
             let #ctx_pat: #ctx_ty = #ctx_local;
+            #self_in_start
             #(#bindings)*
             (#span, #body)
         }
@@ -171,9 +151,10 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         quote!(#name, #into_result, #start),
         asyncness.span,
     );
+    let this_pat = receiver.as_ref().map(|_| quote!(#this,));
     let closure = quote_spanned! {at(paren_span)=>
         move |#ctx_local: #krate::Context| {
-            let #args_struct_name(#(#each),*) = ::core::clone::Clone::clone(&#args_local);
+            let (#this_pat #(#each,)*) = #args_local.get();
             #call #call_args
         }
     };
@@ -184,79 +165,193 @@ fn runner(args: &Args, krate: &Path, task: Task) -> TokenStream {
         quote!(#name, #closure),
         asyncness.span,
     );
+    let receiver_decl = receiver.as_ref().map(|receiver| {
+        let decl = &receiver.decl;
+        quote!(#decl,)
+    });
+
+    // At `async` too: what the runner needs (`'static` for the generics of the impl block,
+    // ...) is reported once, where the errors about the runner go.
+    let async_task = respan(quote!(#krate::__private::AsyncTask), at(asyncness.span));
+    let wrapped = group(
+        Delimiter::Parenthesis,
+        quote!(#func_named #func_args),
+        asyncness.span,
+    );
+    let returns = respan(
+        quote!(#krate::__private::AsyncTask<impl #krate::Runner + ::core::clone::Clone + 'static>),
+        at(asyncness.span),
+    );
 
     quote! {
         #(#attrs)*
         #(#inner_attrs)*
         #must_use
-        #vis #fn_token #ident(#(#outer_names: #types),*) -> impl #krate::Runner + ::core::clone::Clone {
-            #args_struct
-            let #args_local = #args_struct_name(#(#outer_names),*);
-            #func_named #func_args
+        #vis #fn_token #ident(#receiver_decl #(#outer_names: #types),*) -> #returns {
+            #kept
+            #async_task #wrapped
         }
     }
 }
 
-/// The struct that keeps the arguments, and its `Clone`: written out (no bounds) with
-/// `<Ty as CloneArg>::clone_arg` at each type's tokens, so a type that is not `Clone` is
-/// reported once, at that argument, and nowhere else.
-fn args_struct(krate: &Path, locals: &Locals, types: &[&Type]) -> TokenStream {
-    let name = &locals.args_struct;
-    let each = &locals.each;
+/// `let __async_task_args = Args::new(...)`: what the runner keeps (`self` first, then the
+/// arguments), and the closure that clones it for each run, with
+/// `<Ty as CloneArg>::clone_arg` at each type's tokens (`CloneSelf` at the receiver), so a
+/// type that is not `Clone` is reported once, there, and nowhere else.
+fn kept_args(
+    krate: &Path,
+    locals: &Locals,
+    receiver: Option<&Receiver>,
+    outer_names: &[&Ident],
+    types: &[&Type],
+) -> TokenStream {
+    let Locals {
+        args: args_local,
+        this,
+        each,
+        ..
+    } = locals;
     let clones = types.iter().zip(each).map(|(ty, local)| {
         let span = at(ty.span());
         let clone_arg = respan(quote!(#krate::__private::CloneArg), span);
         quote_spanned!(span=> <#ty as #clone_arg>::clone_arg(#local))
     });
-    quote! {
-        struct #name(#(#types),*);
-
-        impl ::core::clone::Clone for #name {
-            #[inline]
-            fn clone(&self) -> Self {
-                let #name(#(#each),*) = self;
-                #name(#(#clones),*)
-            }
+    // `self` as the runner keeps it, its type, and its clone for a run.
+    let (self_value, self_ty, self_clone) = match receiver {
+        None => (None, None, None),
+        Some(receiver) => {
+            let span = at(receiver.self_span);
+            let self_token = Ident::new("self", receiver.self_span);
+            let (value, ty, clone) = match &receiver.kind {
+                ReceiverKind::Ref | ReceiverKind::Value => {
+                    // Shown from the receiver's first token to its `self`, so that a `Self`
+                    // that is not `Clone` is reported on the whole receiver.
+                    let clone_self = spanning(
+                        quote!(<Self as #krate::__private::CloneSelf>::clone_self),
+                        at(receiver.first),
+                        span,
+                    );
+                    let value = match receiver.kind {
+                        ReceiverKind::Ref => quote_spanned!(span=> #clone_self(#self_token)),
+                        _ => self_token.to_token_stream(),
+                    };
+                    let clone = quote_spanned!(span=> #clone_self(#this));
+                    (value, quote_spanned!(span=> Self), clone)
+                }
+                ReceiverKind::Arc(ty) => (
+                    self_token.to_token_stream(),
+                    ty.to_token_stream(),
+                    quote_spanned!(span=> ::core::clone::Clone::clone(#this)),
+                ),
+            };
+            (
+                Some(quote!(#value,)),
+                Some(quote!(#ty,)),
+                Some(quote!(#clone,)),
+            )
         }
+    };
+    let this_pat = receiver.map(|_| quote!(#this,));
+    quote! {
+        let #args_local = #krate::__private::Args::new(
+            (#self_value #(#outer_names,)*),
+            |(#this_pat #(#each,)*): &(#self_ty #(#types,)*)| (#self_clone #(#clones,)*),
+        );
     }
 }
 
-/// The `span!` of one run: the name, the level, the user's fields, and the fields `call`
-/// records a failure in.
-fn span_macro(args: &Args, krate: &Path, name: &LitStr) -> TokenStream {
+/// How a run binds `self_`, the body's `self`: in the `start` closure (where the span's
+/// fields are evaluated) and at the top of the body. `&self` lends the run's own clone to
+/// the body, which owns it; `self` and `self: Arc<Self>` give it.
+fn self_bindings(
+    receiver: Option<&Receiver>,
+    this: &Ident,
+    fields_use_self: bool,
+) -> (TokenStream, TokenStream) {
+    let Some(receiver) = receiver else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let local = self_local(receiver.self_span);
+    let mutability = &receiver.mutability;
+    match receiver.kind {
+        ReceiverKind::Ref => {
+            let lend = quote! {
+                #[allow(unused_variables)]
+                let #local = &#this;
+            };
+            let start = if fields_use_self {
+                lend.clone()
+            } else {
+                TokenStream::new()
+            };
+            (start, lend)
+        }
+        ReceiverKind::Value | ReceiverKind::Arc(_) => (
+            quote! {
+                #[allow(unused_variables)]
+                let #mutability #local = #this;
+            },
+            TokenStream::new(),
+        ),
+    }
+}
+
+/// The `span!` of one run: the target, the name, the level, the user's fields, and the
+/// fields `call` records a failure in, named by `__private::fields` (which
+/// `attr::FAILURE_FIELDS` mirrors). Also whether a field's value names `self`.
+fn span_macro(
+    args: &Args,
+    krate: &Path,
+    name: &LitStr,
+    receiver: Option<&Receiver>,
+) -> (TokenStream, bool) {
     let tracing = quote!(#krate::__private::tracing);
+    let fields = quote!(#krate::__private::fields);
     let empty = quote!(#tracing::field::Empty);
     let level = Ident::new(
         args.level.unwrap_or(Level::Info).constant(),
         Span::call_site(),
     );
-    let fields = args
+    let target = args.target.as_ref().map(|target| quote!(target: #target,));
+    let mut uses_self = false;
+    let user_fields: Vec<TokenStream> = args
         .fields
         .iter()
         .flatten()
-        .map(|field| span_field(field, &empty));
-    quote! {
+        .map(|field| {
+            let (tokens, renamed) = span_field(field, &empty, receiver.is_some());
+            uses_self |= renamed;
+            tokens
+        })
+        .collect();
+    let span = quote! {
         #tracing::span!(
+            #target
             #tracing::Level::#level,
             #name,
-            #(#fields,)*
-            // `attr::FAILURE_FIELDS`
-            error = #empty,
-            otel.status_code = #empty,
-            otel.status_description = #empty,
-            panic = #empty,
+            #(#user_fields,)*
+            { #fields::ERROR } = #empty,
+            { #fields::STATUS_CODE } = #empty,
+            { #fields::STATUS_DESCRIPTION } = #empty,
+            { #fields::PANIC } = #empty,
         )
-    }
+    };
+    (span, uses_self)
 }
 
 /// The body as an `async move` block with the fn's output type, and
 /// `<Output as TaskOutput>::into_result`, written at the return type so that a wrong one is
 /// reported there (at the fn's name when there is no return type).
+///
+/// `prelude` comes first in the block (the receiver's binding); with a receiver, the body's
+/// `self` is renamed to the run's `self_`.
 fn body_future(
     krate: &Path,
     ident: &Ident,
     output: &ReturnType,
     body: Body,
+    receiver: Option<&Receiver>,
+    prelude: TokenStream,
 ) -> (TokenStream, TokenStream) {
     let (ret, ret_span) = match output {
         ReturnType::Default => (quote_spanned!(at(ident.span())=> ()), at(ident.span())),
@@ -271,26 +366,19 @@ fn body_future(
             return #ret_local;
         }
     };
-    let body = group(Delimiter::Brace, body.stmts, body.brace.span.join());
+    let stmts = match receiver {
+        Some(_) => rename_self(body.stmts).0,
+        None => body.stmts,
+    };
+    let body = group(Delimiter::Brace, stmts, body.brace.span.join());
     let future = quote! {
         async move {
+            #prelude
             #fix_output
             #body
         }
     };
     (into_result, future)
-}
-
-/// The body's inner attributes (`#![allow(...)]`), as attributes of the generated fn.
-pub(crate) fn as_outer(inner: &[Attribute]) -> Vec<Attribute> {
-    inner
-        .iter()
-        .cloned()
-        .map(|mut attr| {
-            attr.style = AttrStyle::Outer;
-            attr
-        })
-        .collect()
 }
 
 /// A group of `tokens` shown at `span`.
@@ -300,26 +388,44 @@ fn group(delimiter: Delimiter, tokens: TokenStream, span: Span) -> Group {
     group
 }
 
-/// One `fields(...)` entry in `tracing::span!`'s syntax. A key without a value is declared
-/// `Empty`, as `#[instrument]` does; `%key` / `?key` record the local of that name.
-fn span_field(field: &Field, empty: &TokenStream) -> TokenStream {
+/// One `fields(...)` entry in `tracing::span!`'s syntax, and whether its value names
+/// `self` (renamed to the run's `self_` when `rename` says there is a receiver). A key
+/// without a value is declared `Empty`, as `#[instrument]` does; `%key` / `?key` record the
+/// local of that name (written `key = %key`, so that only the value is renamed).
+fn span_field(field: &Field, empty: &TokenStream, rename: bool) -> (TokenStream, bool) {
     let name = &field.name;
     let sigil = match field.kind {
         FieldKind::Value => None,
         FieldKind::Display => Some(quote!(%)),
         FieldKind::Debug => Some(quote!(?)),
     };
-    match (&field.value, &sigil) {
-        (Some(value), _) => quote!(#name = #sigil #value),
-        (None, None) => quote!(#name = #empty),
-        (None, Some(sigil)) => quote!(#sigil #name),
-    }
+    let value = match (&field.value, &sigil) {
+        (Some(value), _) => value.to_token_stream(),
+        (None, None) => return (quote!(#name = #empty), false),
+        (None, Some(_)) => name.to_token_stream(),
+    };
+    let (value, renamed) = match rename {
+        true => rename_self(value),
+        false => (value, false),
+    };
+    (quote!(#name = #sigil #value), renamed)
 }
 
 /// A span shown at `user`'s place but belonging to the expansion (not to the user's code),
 /// so lints such as clippy's leave the generated code alone.
 fn at(user: Span) -> Span {
     Span::call_site().located_at(user)
+}
+
+/// `tokens` shown from `first` to `last`: the compiler shows an expression from its first
+/// token to its last, so an error about the whole of `tokens` underlines that stretch.
+fn spanning(tokens: TokenStream, first: Span, last: Span) -> TokenStream {
+    let mut tokens = respan(tokens, last).into_iter();
+    let Some(mut head) = tokens.next() else {
+        return TokenStream::new();
+    };
+    head.set_span(first);
+    std::iter::once(head).chain(tokens).collect()
 }
 
 /// `tokens` with every span set to `span`, so that an error about them shows there.
@@ -340,191 +446,4 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             tt
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
-        for tt in tokens {
-            match tt {
-                TokenTree::Group(group) => idents(group.stream(), out),
-                TokenTree::Ident(ident) => out.push(ident.to_string()),
-                _ => {}
-            }
-        }
-    }
-
-    fn idents_of(tokens: TokenStream) -> Vec<String> {
-        let mut out = Vec::new();
-        idents(tokens, &mut out);
-        out
-    }
-
-    fn compile_errors(tokens: &TokenStream) -> usize {
-        idents_of(tokens.clone())
-            .iter()
-            .filter(|ident| *ident == "compile_error")
-            .count()
-    }
-
-    #[test]
-    fn example_expansion() {
-        let out = expand(
-            quote!(name = "sync-users", level = "debug", fields(db.name = %db.name, batch)),
-            quote! {
-                /// Syncs users.
-                pub async fn sync_users(ctx: Context, db: Db, mut batch: usize) -> Result<(), Error> {
-                    batch += 1;
-                    db.sync(&ctx, batch).await?;
-                    Ok(())
-                }
-            },
-        );
-        // `cargo test -p async-tasks-macros example_expansion -- --nocapture | rustfmt`
-        println!("{out}");
-        let out = out.to_string();
-        assert!(out.starts_with("# [doc = r\" Syncs users.\"] # [must_use"));
-        assert!(out.contains(
-            "pub fn sync_users (db : Db , batch : usize) -> impl :: async_tasks :: Runner + :: core :: clone :: Clone"
-        ));
-        assert!(out.contains(":: async_tasks :: Func :: named (\"sync-users\""));
-        assert!(out.contains(
-            "tracing :: Level :: DEBUG , \"sync-users\" , db . name = % db . name , batch = "
-        ));
-        assert!(out.contains("let mut batch = __async_task_arg1 ;"));
-        assert!(!out.contains("compile_error"));
-    }
-
-    #[test]
-    fn crate_argument_replaces_every_path_to_async_tasks() {
-        let out = expand(
-            quote!(crate = renamed),
-            quote!(
-                async fn f(ctx: Context, a: u8) {}
-            ),
-        );
-        let idents = idents_of(out);
-        assert!(idents.contains(&"renamed".to_owned()));
-        assert!(!idents.contains(&"async_tasks".to_owned()));
-    }
-
-    #[test]
-    fn name_defaults_to_the_fn_name_without_raw_prefix() {
-        let out = expand(
-            quote!(),
-            quote!(
-                async fn r#loop(ctx: Context) {}
-            ),
-        )
-        .to_string();
-        assert!(out.contains("Func :: named (\"loop\""), "{out}");
-        assert!(out.contains(":: INFO"), "{out}");
-    }
-
-    #[test]
-    fn a_user_must_use_is_not_doubled() {
-        let out = expand(
-            quote!(),
-            quote!(
-                #[must_use]
-                async fn f(ctx: Context) {}
-            ),
-        );
-        let count = idents_of(out).iter().filter(|i| *i == "must_use").count();
-        assert_eq!(count, 1);
-    }
-
-    #[test]
-    fn inner_attributes_move_onto_the_fn() {
-        let out = expand(
-            quote!(),
-            quote!(
-                async fn f(ctx: Context) {
-                    #![allow(unused)]
-                    let x = 1;
-                }
-            ),
-        )
-        .to_string();
-        assert!(out.starts_with("# [allow (unused)]"), "{out}");
-        assert!(!out.contains("# !"), "{out}");
-    }
-
-    #[test]
-    fn a_broken_fn_becomes_a_stub_next_to_all_its_errors() {
-        let out = expand(
-            quote!(nme = "x"),
-            quote!(
-                pub fn f(ctx: Context, a: impl Send, mut b: u8) {}
-            ),
-        );
-        assert_eq!(compile_errors(&out), 3);
-        let out = out.to_string();
-        assert!(
-            out.starts_with(
-                "pub fn f (_ : impl Send , _ : u8) -> impl :: async_tasks :: Runner + :: core :: \
-                 clone :: Clone { let _ : :: core :: option :: Option < Context > = :: core :: \
-                 option :: Option :: None ; :: async_tasks :: __private :: Invalid }"
-            ),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn argument_errors_keep_the_full_expansion() {
-        let out = expand(
-            quote!(level = "loud"),
-            quote!(
-                async fn f(ctx: Context) {}
-            ),
-        );
-        assert_eq!(compile_errors(&out), 1);
-        let out = out.to_string();
-        assert!(out.contains("Func :: named"), "{out}");
-        assert!(out.contains(":: INFO"), "{out}");
-    }
-
-    #[test]
-    fn other_items_are_kept_as_they_are() {
-        let item = quote!(
-            struct S;
-        );
-        let out = expand(quote!(name = "x"), item.clone());
-        assert_eq!(compile_errors(&out), 1);
-        assert!(out.to_string().starts_with(&item.to_string()));
-    }
-
-    #[test]
-    fn generated_code_has_no_unwrap_and_only_absolute_paths() {
-        let out = expand(
-            quote!(fields(a = 1)),
-            quote!(
-                async fn f(ctx: Context, a: u8) -> Result<(), E> {
-                    Ok(())
-                }
-            ),
-        );
-        let text = out.to_string();
-        assert!(!text.contains("unwrap"), "{text}");
-        // Every path the macro writes starts at `::`: `core`, `async_tasks` never appear
-        // after anything but `::`.
-        let tokens: Vec<TokenTree> = out.into_iter().collect();
-        fn check(tokens: &[TokenTree]) {
-            for (i, tt) in tokens.iter().enumerate() {
-                match tt {
-                    TokenTree::Group(group) => {
-                        check(&group.stream().into_iter().collect::<Vec<_>>())
-                    }
-                    TokenTree::Ident(ident) if ident == "core" || ident == "async_tasks" => {
-                        let before = i.checked_sub(1).map(|j| tokens[j].to_string());
-                        assert_eq!(before.as_deref(), Some(":"), "relative `{ident}`");
-                    }
-                    _ => {}
-                }
-            }
-        }
-        check(&tokens);
-    }
 }

@@ -4,35 +4,44 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{FnArg, Pat, Path};
+use syn::visit::Visit;
+use syn::{FnArg, Pat, Path, ReturnType, Type};
 
-use crate::expand::as_outer;
-use crate::item::ItemFn;
+use crate::valid::Broken;
 
-/// The item emitted next to the errors of a broken fn: same attributes, name, generics
-/// and parameters (but the context), returning a runner that is never run. Call sites keep
-/// type-checking, so the macro's errors are the only ones.
-pub(crate) fn stub(krate: &Path, item: ItemFn) -> TokenStream {
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        body,
-    } = item;
-    let inner_attrs = as_outer(&body.inner_attrs);
-    let mut ctx_ty = None;
-    let mut first_typed = true;
+/// The item emitted next to the errors of a broken fn: same attributes, name, generics,
+/// receiver and parameters, but the context (where the check found it, so that callers
+/// pass what the real expansion would take), returning a runner that is never run.
+///
+/// Nothing in it can fail or warn on its own: the parameters are `_`, the return type is a
+/// named type that borrows nothing (so a caller that keeps the runner past a borrowed
+/// argument is not told that the argument does not live long enough), and the context's
+/// and return types are named in the body, so that the `use`s they need stay used.
+pub(crate) fn stub(krate: &Path, broken: Broken) -> TokenStream {
+    let Broken { item, ctx } = broken;
+    let inner_attrs = item
+        .body
+        .as_ref()
+        .map(|body| body.inner_attrs_as_outer())
+        .unwrap_or_default();
+    let sig = item.sig;
+    let mut named = Vec::new();
     let mut params = Vec::new();
-    for input in sig.inputs {
+    for (at, input) in sig.inputs.into_iter().enumerate() {
         match input {
-            FnArg::Receiver(receiver) => params.push(receiver.into_token_stream()),
-            FnArg::Typed(arg) if first_typed && is_context_like(&arg.ty) => {
-                first_typed = false;
-                ctx_ty = Some(arg.ty);
+            FnArg::Receiver(mut receiver) => {
+                // `mut self` would be an unused `mut` (but `&mut self` stays as it is).
+                if receiver.reference.is_none() {
+                    receiver.mutability = None;
+                }
+                params.push(receiver.into_token_stream());
             }
+            FnArg::Typed(arg) if Some(at) == ctx => named.push(arg.ty),
             FnArg::Typed(mut arg) => {
-                first_typed = false;
-                // Unused in the stub: `_` keeps it free of warnings.
+                // A `#[cfg]` the check rejected must not remove the parameter callers pass.
+                arg.attrs.retain(|attr| {
+                    !attr.path().is_ident("cfg") && !attr.path().is_ident("cfg_attr")
+                });
                 *arg.pat = Pat::Wild(syn::PatWild {
                     attrs: Vec::new(),
                     underscore_token: syn::token::Underscore::default(),
@@ -41,9 +50,13 @@ pub(crate) fn stub(krate: &Path, item: ItemFn) -> TokenStream {
             }
         }
     }
-    // Names the dropped context's type, so that its `use` does not turn unused.
-    let ctx_ty =
-        ctx_ty.map(|ty| quote!(let _: ::core::option::Option<#ty> = ::core::option::Option::None;));
+    if let ReturnType::Type(_, ty) = sig.output {
+        if can_name(&ty) {
+            named.push(ty);
+        }
+    }
+    let attrs = &item.attrs;
+    let vis = &item.vis;
     let ident = &sig.ident;
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
@@ -52,50 +65,31 @@ pub(crate) fn stub(krate: &Path, item: ItemFn) -> TokenStream {
     quote! {
         #(#attrs)*
         #(#inner_attrs)*
-        #vis #unsafety #fn_token #ident #generics(#(#params),*) -> impl #krate::Runner + ::core::clone::Clone #where_clause {
-            #ctx_ty
-            #krate::__private::Invalid
+        #vis #unsafety #fn_token #ident #generics(#(#params),*)
+            -> #krate::__private::AsyncTask<#krate::__private::Invalid>
+            #where_clause
+        {
+            #(let _: ::core::option::Option<#named> = ::core::option::Option::None;)*
+            #krate::__private::AsyncTask(#krate::__private::Invalid)
         }
     }
 }
 
-/// The stub drops a first argument that looks like the context (even a wrong one, such as
-/// `&Context`), as the real expansion does.
-fn is_context_like(ty: &syn::Type) -> bool {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|last| last.ident == "Context"),
-        syn::Type::Reference(reference) => is_context_like(&reference.elem),
-        _ => false,
+/// Whether `ty` can be written as `Option<ty>` in a `let`: not with `impl Trait`, `_` or
+/// `!` in it.
+fn can_name(ty: &Type) -> bool {
+    struct Unnameable(bool);
+    impl Visit<'_> for Unnameable {
+        fn visit_type(&mut self, ty: &Type) {
+            match ty {
+                Type::ImplTrait(_) | Type::Infer(_) | Type::Never(_) | Type::Macro(_) => {
+                    self.0 = true;
+                }
+                _ => syn::visit::visit_type(self, ty),
+            }
+        }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    fn stub_of(item: TokenStream) -> String {
-        let item: ItemFn = syn::parse2(item).unwrap();
-        stub(&syn::parse_quote!(::async_tasks), item).to_string()
-    }
-
-    #[test]
-    fn the_stub_keeps_the_receiver_and_drops_only_a_leading_context() {
-        let out = stub_of(quote!(
-            async fn f(&self, ctx: Context, n: u8) {}
-        ));
-        assert!(out.starts_with("fn f (& self , _ : u8)"), "{out}");
-        let out = stub_of(quote!(
-            async fn f(n: u8, ctx: Context) {}
-        ));
-        assert!(out.starts_with("fn f (_ : u8 , _ : Context)"), "{out}");
-        let out = stub_of(quote!(
-            async fn f(ctx: &Context, n: u8) {}
-        ));
-        assert!(out.starts_with("fn f (_ : u8)"), "{out}");
-    }
+    let mut found = Unnameable(false);
+    found.visit_type(ty);
+    !found.0
 }

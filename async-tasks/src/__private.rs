@@ -8,19 +8,29 @@
 //!   records an error or a panic on it (through `call.rs`, the helper it shares with
 //!   `RetryableOnceCell`);
 //! - [`fields`] names the span fields a failure is recorded in;
-//! - [`CloneArg`] and [`TaskOutput`] carry `#[diagnostic::on_unimplemented]` messages: they
-//!   are what a user sees when an argument is not `Clone` or the return type is not `()` /
-//!   `Result<(), E>`;
+//! - [`AsyncTask`] is what an `#[async_task]` fn returns: its runner under a name of its
+//!   own, so that `.await` on it is an error that says how to run it ([`RunWithContext`]);
+//! - [`Args`] keeps a runner's arguments (and its `self`) with the closure that clones them
+//!   for a run;
+//! - [`CloneArg`], [`CloneSelf`] and [`TaskOutput`] carry `#[diagnostic::on_unimplemented]`
+//!   messages: they are what a user sees when an argument or `Self` is not `Clone`, or the
+//!   return type is not `()` / `Result<(), E>`;
 //! - [`Invalid`] is what the stub emitted next to a macro error returns.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use tracing::Span;
 
 use crate::call::ErrorView;
-use crate::{BoxError, Context, Runner};
+use crate::{BoxError, Closer, Context, Runner};
 
 pub use tracing;
+
+/// The closure type of [`Func::err_into`](crate::Func::err_into)'s runners, named here so
+/// that it is reachable (a public type in a signature must be).
+pub use crate::runner::ErrInto;
 
 /// The names of the span fields a failure is recorded in, which every call span declares.
 pub mod fields {
@@ -47,6 +57,129 @@ impl<T: Clone> CloneArg for T {
     #[inline]
     fn clone_arg(&self) -> Self {
         self.clone()
+    }
+}
+
+/// What `#[async_task]` makes of `self` (a `&self` or `self` receiver): the runner keeps a
+/// clone of it, and each run gets a clone of that.
+///
+/// A trait of its own, as [`CloneArg`] is, so that a `Self` that is not `Clone` is reported
+/// at the receiver, with the reason and the ways out.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `Clone`, so its methods cannot take `&self` or `self` under \
+               `#[async_task]`",
+    label = "the runner keeps a clone of `self`, and hands each run a clone of it",
+    note = "derive or implement `Clone` for it (keep its state behind an `Arc` to make that \
+            cheap), or take `self: Arc<Self>` and call the method on an `Arc`"
+)]
+pub trait CloneSelf: Sized {
+    /// `Clone::clone`.
+    fn clone_self(&self) -> Self;
+}
+
+impl<T: Clone> CloneSelf for T {
+    #[inline]
+    fn clone_self(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// The arguments an `#[async_task]` runner keeps (its `self` first, if it has one), with the
+/// closure that clones them for a run.
+///
+/// The macro writes that closure with [`CloneArg::clone_arg`] (or [`CloneSelf::clone_self`])
+/// at each argument's tokens, so an argument that is not `Clone` is reported once, there.
+/// `Args` is `Clone` through the same closure, with no bound on the arguments, so the runner
+/// is `Clone` without a second report. A closure (rather than a struct the macro declares)
+/// so that `Self` in an argument's type means the `Self` of the fn's impl block.
+#[derive(Debug)]
+pub struct Args<T, C> {
+    value: T,
+    clone: C,
+}
+
+impl<T, C: Fn(&T) -> T> Args<T, C> {
+    /// Keeps `value`, cloned by `clone`.
+    #[inline]
+    pub fn new(value: T, clone: C) -> Self {
+        Args { value, clone }
+    }
+
+    /// A clone of the arguments, for one run.
+    #[inline]
+    pub fn get(&self) -> T {
+        (self.clone)(&self.value)
+    }
+}
+
+impl<T, C: Fn(&T) -> T + Copy> Clone for Args<T, C> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Args {
+            value: self.get(),
+            clone: self.clone,
+        }
+    }
+}
+
+/// What an `#[async_task]` fn returns: its runner, under a type of its own.
+///
+/// It runs as the runner it wraps. It exists for one mistake, calling the fn as it is
+/// written, `sync_users(ctx, db).await`: it implements `Future` only for runners that are
+/// [`RunWithContext`], which none is, so that `.await` on it is reported with the way to run
+/// it, rather than as a bare "is not a future".
+#[derive(Debug, Clone, Copy)]
+pub struct AsyncTask<R>(pub R);
+
+impl<R: Runner> Runner for AsyncTask<R> {
+    #[inline]
+    fn run<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: Context,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.0.run(ctx)
+    }
+
+    #[inline]
+    fn as_closer(&self) -> Option<&dyn Closer> {
+        self.0.as_closer()
+    }
+
+    #[inline]
+    fn name(&self) -> Option<&'static str> {
+        self.0.name()
+    }
+}
+
+/// Implemented by no runner: the bound that makes `.await` on an [`AsyncTask`] an error,
+/// with this message.
+#[diagnostic::on_unimplemented(
+    message = "an `#[async_task]` fn returns a runner, not a future",
+    label = "this is a runner: run it with `.run(ctx)`",
+    note = "the fn takes its arguments without the `Context`, and the runner it returns takes \
+            the `Context`: `sync_users(db).run(ctx).await`, with `async_tasks::Runner` in \
+            scope, or `tasks.run(&ctx, sync_users(db))`"
+)]
+pub trait RunWithContext {}
+
+/// The one [`RunWithContext`] type, which has no values: without an impl, the compiler would
+/// suggest adding one to the trait.
+#[derive(Debug)]
+pub enum Never {}
+
+#[diagnostic::do_not_recommend]
+impl RunWithContext for Never {}
+
+impl<R: RunWithContext> Future for AsyncTask<R> {
+    type Output = Result<(), BoxError>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        // `R` is `Never`, which has no values: there is no `AsyncTask` to poll.
+        Poll::Pending
     }
 }
 

@@ -213,8 +213,9 @@ pub use async_trait::async_trait;
 ///
 /// `async fn NAME(ctx: Context, args...) -> Result<(), E>`, where `E` converts into
 /// [`BoxError`] (`anyhow::Error`, `std::io::Error`, `String`, your own error type), or with
-/// no return type, becomes `fn NAME(args...) -> impl Runner + Clone`. The fn keeps its
-/// visibility, doc comments and other attributes, and gets `#[must_use]`.
+/// no return type, becomes `fn NAME(args...)` returning a runner (`impl Runner + Clone`,
+/// under a hidden type of its own: see [Calling a task directly](#calling-a-task-directly)).
+/// The fn keeps its visibility, doc comments and other attributes, and gets `#[must_use]`.
 ///
 /// - **Arguments** are kept in the runner, and each run gets its own clone of them, so
 ///   [`Tasks::run_loop`] can run it many times. An argument that is not `Clone` is a compile
@@ -236,12 +237,103 @@ pub use async_trait::async_trait;
 /// The generated code names everything through `async_tasks`: a crate that uses the
 /// attribute needs no `tracing`, `async-trait` or `tokio` dependency of its own for it.
 ///
+/// # Calling a task directly
+///
+/// The fn takes its arguments but the context, and returns a runner, which takes the
+/// context: in a test, or inside another task, call `NAME(args).run(ctx).await`, with
+/// [`Runner`] in scope. Written as the fn reads, `sync_users(ctx, db).await` is a compile
+/// error that says so ("an `#[async_task]` fn returns a runner, not a future"), next to
+/// rustc's own "remove the extra argument".
+///
+/// ```
+/// use async_tasks::{async_task, Context, Runner};
+///
+/// #[async_task]
+/// async fn add_user(_ctx: Context, name: String) -> Result<(), String> {
+///     if name.is_empty() {
+///         return Err("a user needs a name".to_owned());
+///     }
+///     Ok(())
+/// }
+///
+/// /// Another task, which runs `add_user` as a step: its span is a child of this one's.
+/// #[async_task]
+/// async fn onboard(ctx: Context, name: String) -> Result<(), async_tasks::BoxError> {
+///     add_user(name).run(ctx).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let err = add_user(String::new()).run(Context::background()).await.unwrap_err();
+/// assert_eq!(err.to_string(), "a user needs a name");
+/// assert!(onboard("ada".into()).run(Context::background()).await.is_ok());
+/// # }
+/// ```
+///
+/// # Methods
+///
+/// A method whose receiver is `&self`, `self` (or `mut self`) or `self: Arc<Self>` becomes
+/// a method that takes the same receiver and returns a runner. The runner keeps a clone of
+/// `Self` (for `&self` and `self`) or the `Arc`, and each run gets a copy of that, as it
+/// does of the arguments: `Self` must be `Clone` (reported at the receiver), `Send`, `Sync`
+/// and `'static`. A service whose state is behind `Arc`s is cheap to clone; its tasks are
+/// then plain `&self` methods. The body uses `self` as in any method (also in format
+/// strings and `fields(...)`); what a run changes in its copy is not seen by the next run,
+/// which is why `&mut self` is a compile error: keep what changes behind a `Mutex` or an
+/// atomic.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use async_tasks::{async_task, Context, Tasks};
+///
+/// #[derive(Clone, Default)]
+/// struct Mailer {
+///     sent: Arc<AtomicUsize>,
+/// }
+///
+/// impl Mailer {
+///     #[async_task(name = "send-mail", fields(to = %to))]
+///     async fn send(&self, _ctx: Context, to: String) {
+///         self.sent.fetch_add(1, Ordering::SeqCst);
+///     }
+///
+///     fn start(&self, tasks: &Tasks, ctx: &Context) {
+///         tasks.run(ctx, self.send("ada@example.com".into()));
+///         tasks.run(ctx, self.send("grace@example.com".into()));
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tasks = Tasks::new("mail");
+/// let mailer = Mailer::default();
+/// mailer.start(&tasks, &Context::background());
+/// tasks.wait().await;
+/// assert_eq!(mailer.sent.load(Ordering::SeqCst), 2);
+/// # }
+/// ```
+///
+/// An associated fn without a receiver is a task too, and may use `Self` in its argument
+/// types (`this: Arc<Self>`) and its body. Methods work in inherent impl blocks, generic
+/// ones included: the impl's type parameters must then be what the runner needs of `Self`
+/// (`impl<T: Clone + Send + Sync + 'static> Store<T>`), which the compiler checks, so there
+/// is nothing unsound to allow. Lifetime parameters cannot work (the runner is `'static`),
+/// and in a trait impl the generated signature would not be the trait's.
+///
+/// The runner of a `&self` method owns its clone and is `'static`, but under Rust 2024's
+/// capture rules its type still names the borrow of `self`: a fn of yours that returns it
+/// as an `impl Runner` that captures no lifetime (`fn poller() -> impl Runner`, made from
+/// a local value) does not compile. Return it from a fn that borrows the value, or use a
+/// `self` or `self: Arc<Self>` method there.
+///
 /// # Options
 ///
 /// | Option | Default | |
 /// |---|---|---|
 /// | `name = "sync-users"` | the fn's name | The span's (and runner's) name: a non-empty string literal. |
 /// | `level = "debug"` | `"info"` | The span's level: `"trace"`, `"debug"`, `"info"`, `"warn"` or `"error"` (any case), or `Level::DEBUG`. |
+/// | `target = "billing"` | the module path | The span's target, as filters and subscribers see it: a non-empty string literal. |
 /// | `fields(key = value, ...)` | none | More span fields, as `#[tracing::instrument]` spells them (below). |
 /// | `crate = path` | `::async_tasks` | Where this crate is, when it is renamed or re-exported. |
 ///
@@ -249,8 +341,8 @@ pub use async_trait::async_trait;
 /// `key = ?value` (its `Debug`), `key` alone (declared empty, to
 /// [record](tracing::Span::record) later through [`Span::current`](tracing::Span::current)),
 /// or `%name` / `?name` for the argument of that name. Keys may be dotted (`db.name`).
-/// Values may use the arguments and `ctx`; they are evaluated when each run starts. The
-/// keys `error`, `otel.status_code`, `otel.status_description` and `panic` are taken.
+/// Values may use the arguments, `ctx` and `self`; they are evaluated when each run starts.
+/// The keys `error`, `otel.status_code`, `otel.status_description` and `panic` are taken.
 ///
 /// ```
 /// use async_tasks::{async_task, Context, Runner};
@@ -278,11 +370,29 @@ pub use async_trait::async_trait;
 /// # }
 /// ```
 ///
+/// ## Coming from `#[tracing::instrument]`
+///
+/// | `#[instrument]` | `#[async_task]` |
+/// |---|---|
+/// | `name = "..."` | `name = "..."`, which also names the runner. |
+/// | `level = "..."` | `level = "..."`; INFO by default, as for `#[instrument]`. |
+/// | `target = "..."` | `target = "..."`. |
+/// | `fields(...)` | `fields(...)`, in the same spelling. |
+/// | `skip(...)`, `skip_all` | Not needed: no argument is recorded unless `fields(...)` names it (`#[instrument]` records them all by default). |
+/// | `err`, `err(Display)`, `err(Debug)` | Always on: an error is recorded on the span as fields (`error`, the OpenTelemetry status), not as an event, and the [`Tasks`] running the task reports it once. |
+/// | `ret` | None: the fn returns `()` or its error, and the error is recorded. |
+/// | `parent = ...` | None: a run's span is a child of the span current when the run starts, which under a [`Tasks`] is its `"task"` span. To start from another span, run the task inside it. |
+/// | `follows_from = ...` | None: call [`Span::follows_from`](tracing::Span::follows_from) on [`Span::current`](tracing::Span::current) in the body. |
+///
+/// Each option in the table that `#[async_task]` does not take is a compile error saying the
+/// above, rather than "unknown argument".
+///
 /// # What it becomes
 ///
 /// Near enough (the real expansion goes through `async_tasks`' hidden support module, binds
-/// the arguments with your patterns, and keeps your tokens so errors point at them), the
-/// first example's `sync_users` is:
+/// the arguments with your patterns, wraps the runner in the type that makes `.await` on it
+/// an error, and keeps your tokens so errors point at them), the first example's
+/// `sync_users` is:
 ///
 /// ```
 /// use std::pin::pin;
@@ -295,7 +405,7 @@ pub use async_trait::async_trait;
 ///
 /// /// Syncs one batch of users, then pauses.
 /// #[must_use = "this only builds the runner: run it with `Tasks::run`, `Tasks::run_loop` or `async_tasks::run`"]
-/// fn sync_users(db: Db, batch: usize) -> impl Runner + Clone {
+/// fn sync_users(db: Db, batch: usize) -> impl Runner + Clone + 'static {
 ///     Func::named("sync-users", move |ctx: Context| {
 ///         // Each run gets its own clone of the arguments (a non-`Clone` one fails to compile).
 ///         let (db, batch) = (db.clone(), batch);
@@ -332,24 +442,31 @@ pub use async_trait::async_trait;
 /// # let _ = sync_users(Db, 1);
 /// ```
 ///
+/// A method keeps `self` as one more argument: `&self` becomes `let this = self.clone();`
+/// before the `Func`, a clone of `this` for each run, and the body's `self` is that clone
+/// (lent to the body for `&self`).
+///
 /// # Compile errors
 ///
-/// The fn must be an `async fn` whose first argument is the run's `Context` (by value, any
-/// pattern, any path to it: `_ctx: Context`, `ctx: async_tasks::Context`). Each mistake is
-/// reported at the tokens that make it, all of them at once:
+/// The fn must be an `async fn` whose first argument (after the receiver) is the run's
+/// `Context` (by value, any pattern, any path to it: `_ctx: Context`,
+/// `ctx: async_tasks::Context`). Each mistake is reported at the tokens that make it, all
+/// of them at once:
 ///
-/// - a fn that is not `async`, or is `const`, `unsafe` or `extern`;
-/// - no `Context` first argument, or a `self` receiver (pass what the body needs, such as an
-///   `Arc`, as an argument; an associated fn without `self` is fine, and its body may use
-///   `Self`);
-/// - generics, `impl Trait` arguments, or arguments that borrow (other than `&'static`);
-/// - an argument that is not `Clone` (at the argument), or a return type other than `()` or
-///   `Result<(), E: Into<BoxError>>` (at the return type);
-/// - an unknown or repeated option, a `name` that is not a non-empty string literal, an
-///   unknown level; the attribute on anything but a fn.
+/// - a fn that is not `async`, has no body, or is `const`, `unsafe` or `extern`;
+/// - no `Context` first argument;
+/// - a receiver other than `&self`, `self` and `self: Arc<Self>` (`&mut self` says why);
+/// - generics or a `where` clause on the fn, `impl Trait` arguments, or arguments that
+///   borrow (other than `&'static`);
+/// - an argument or a `Self` that is not `Clone` (at the argument, at the receiver), or a
+///   return type other than `()` or `Result<(), E: Into<BoxError>>` (at the return type);
+/// - an unknown or repeated option, a `name` or `target` that is not a non-empty string
+///   literal, an unknown level, a reserved or repeated field; the attribute on anything but
+///   a fn.
 ///
-/// On such an error the fn is still declared (returning a runner that never runs), so that
-/// its callers do not add errors of their own.
+/// On such an error the fn is still declared, with the parameters its callers pass
+/// (returning a runner that never runs), so that its callers do not add errors of their
+/// own.
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc(inline)]

@@ -24,6 +24,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// [`Tasks::run_loop`]: crate::Tasks::run_loop
 ///
+/// A closure is not a runner: wrap it in [`Func::new`] (or [`Func::err_into`], for a closure
+/// whose error is not a [`BoxError`]). Passing one where a runner is expected is a compile
+/// error that says so.
+///
 /// # Examples
 ///
 /// ```
@@ -55,6 +59,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # }
 /// ```
 #[async_trait::async_trait]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Runner`",
+    label = "not a runner",
+    note = "closures are not runners, wrap it in `Func::new(..)` (or in `Func::err_into(..)` \
+            when its error is not a `BoxError`)",
+    note = "an `#[async_task]` fn returns a runner when called with its arguments but the \
+            `Context`: `sync_users(db)`, not `sync_users`"
+)]
 pub trait Runner: Send + Sync {
     /// Does the work once. An error other than [`ContextError::Canceled`] is reported by the
     /// [`Tasks`](crate::Tasks) that runs it.
@@ -155,6 +167,11 @@ pub async fn run_close<R: Runner + ?Sized>(ctx: &Context, runner: &R) -> Result<
 
 /// A [`Runner`] made from a closure that returns a future: the twin of Go's `async.Func`.
 ///
+/// The closure is called once per run with that run's [`Context`], and its future is the run.
+/// [`Func::new`] takes a closure whose future returns `Result<(), BoxError>`, so that
+/// `Ok(())` and `?` need no type annotations; [`Func::err_into`] takes one that returns any
+/// error converting into [`BoxError`] (`anyhow::Error`, `std::io::Error`, `String`, ...).
+///
 /// # Examples
 ///
 /// ```
@@ -179,11 +196,38 @@ pub struct Func<F> {
     name: Option<&'static str>,
 }
 
+/// The closure of a [`Func`] made by [`Func::err_into`], whose error is converted into a
+/// [`BoxError`] at the end of each run.
+///
+/// A type of its own (rather than a second closure around the first) so that the runner is
+/// `Clone` exactly when the closure is, as [`Func::new`]'s is, and so that [`Func::new`]'s
+/// runs keep their one allocation and no conversion.
+#[derive(Clone)]
+pub struct ErrInto<F>(F);
+
 impl<F> Func<F> {
     /// Wraps `f`, which is called once per run with that run's [`Context`].
     ///
     /// The bounds are here, not only on the `Runner` impl, so that closure arguments and
-    /// `Ok(())` need no type annotations.
+    /// `Ok(())` need no type annotations. For a closure whose error is not a [`BoxError`],
+    /// use [`Func::err_into`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Runner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let runner = Func::new(|ctx| async move {
+    ///     if ctx.is_done() {
+    ///         return Err("stopped before it started".into());
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert!(runner.run(Context::background()).await.is_ok());
+    /// # }
+    /// ```
     #[must_use]
     pub const fn new<Fut>(f: F) -> Self
     where
@@ -194,6 +238,15 @@ impl<F> Func<F> {
     }
 
     /// Wraps `f` and gives the runner a [name](Runner::name) for shutdown reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Func, Runner};
+    ///
+    /// let runner = Func::named("heartbeat", |_ctx| async { Ok(()) });
+    /// assert_eq!(runner.name(), Some("heartbeat"));
+    /// ```
     #[must_use]
     pub const fn named<Fut>(name: &'static str, f: F) -> Self
     where
@@ -207,11 +260,88 @@ impl<F> Func<F> {
     }
 }
 
+impl<F> Func<ErrInto<F>> {
+    /// Wraps `f`, whose future may return any error that converts into a [`BoxError`]:
+    /// `anyhow::Error`, `std::io::Error`, `String`, your own error type. Each run's error is
+    /// converted as it ends.
+    ///
+    /// A constructor of its own because the error type must come from the closure: with
+    /// [`Func::new`]'s, an unannotated `Ok(())` could be of any `Result<(), E>`, so `new`
+    /// fixes `E` to [`BoxError`]. Here the closure must name its error, by returning a value
+    /// of that type (`anyhow::bail!`, a call's result) or with a `::<>` on `Ok`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Runner};
+    ///
+    /// async fn read_config() -> std::io::Result<()> {
+    ///     Err(std::io::Error::other("no config"))
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // The future's output is `std::io::Result<()>`, as `read_config` returns it.
+    /// let runner = Func::err_into(|_ctx| read_config());
+    /// let err = runner.run(Context::background()).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "no config");
+    /// # }
+    /// ```
+    #[must_use]
+    pub const fn err_into<Fut, E>(f: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Func {
+            f: ErrInto(f),
+            name: None,
+        }
+    }
+
+    /// [`Func::err_into`], with a [name](Runner::name) for shutdown reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Runner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let runner = Func::named_err_into("fetch", |_ctx| async {
+    ///     Err::<(), String>("upstream returned 503".to_owned())
+    /// });
+    /// assert_eq!(runner.name(), Some("fetch"));
+    /// let err = runner.run(Context::background()).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "upstream returned 503");
+    /// # }
+    /// ```
+    #[must_use]
+    pub const fn named_err_into<Fut, E>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Func {
+            f: ErrInto(f),
+            name: Some(name),
+        }
+    }
+}
+
 impl<F> fmt::Debug for Func<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Func")
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Debug for ErrInto<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrInto").finish_non_exhaustive()
     }
 }
 
@@ -238,8 +368,37 @@ where
     }
 }
 
+// No overlap with the impl above: `ErrInto` is not a closure (`Fn` is `#[fundamental]`, so
+// the compiler knows that this crate's type implements no `Fn`).
+impl<F, Fut, E> Runner for Func<ErrInto<F>>
+where
+    F: Fn(Context) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    fn run<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: Context,
+    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        // Called now, as `Func::new`'s closure is: the run starts when `run` is called.
+        let run = (self.f.0)(ctx);
+        Box::pin(async move { run.await.map_err(Into::into) })
+    }
+
+    fn name(&self) -> Option<&'static str> {
+        self.name
+    }
+}
+
+// `do_not_recommend`: a type that is not a runner is reported as such, not as "`&T` needs
+// `T: Runner`", and these impls stay out of the "other types implement `Runner`" list.
 macro_rules! forward_runner {
     ($($ty:ty),* $(,)?) => {$(
+        #[diagnostic::do_not_recommend]
         impl<R: Runner + ?Sized> Runner for $ty {
             fn run<'life0, 'async_trait>(
                 &'life0 self,

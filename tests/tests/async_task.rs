@@ -13,7 +13,13 @@
 //! - every run gets its own clone of the arguments (one clone per run), so `run_loop` can
 //!   run the same runner again;
 //! - the attribute in a module, on a `pub` fn called from another module, and on calls
-//!   nested in calls.
+//!   nested in calls;
+//! - methods: a `&self` task's runner keeps one clone of `self` and each run gets its own
+//!   (one clone per run), `fields(...)` may use `self`, and the runner outlives the value
+//!   it was made from; a `self: Arc<Self>` task keeps the `Arc` and never clones `Self`;
+//! - `target = "..."` sets the span's target;
+//! - `examples/examples/service.rs` (included here, with its own test): a service whose
+//!   tasks are `&self` methods, each run in its own span under its `"task"` span.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -402,4 +408,133 @@ task task.name=\"jobs\" otel.name=\"jobs\"
     assert_eq!(inner.parent().map(|p| p.id()), Some(cleanup.id()));
     assert_finished(&cleanup);
     assert_finished(&inner);
+}
+
+/// A service whose task is a `&self` method: `clones` counts the clones of it.
+#[derive(Clone, Debug)]
+struct Poller {
+    name: &'static str,
+    clones: Counted,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Poller {
+    #[async_task(name = "poller-poll", fields(poller = self.name, run))]
+    async fn poll(&self, _ctx: Context) -> Result<(), BoxError> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::Span::current().record("run", run);
+        if run == 3 {
+            return Err(async_tasks::StopLoop.into());
+        }
+        Ok(())
+    }
+
+    #[async_task(name = "poller-shared")]
+    async fn shared(self: Arc<Self>, _ctx: Context) -> Result<(), String> {
+        // The caller's `Arc`, the runner's, and this run's.
+        match Arc::strong_count(&self) {
+            3 => Ok(()),
+            count => Err(format!("{count} strong references")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_method_task_keeps_a_clone_of_self_and_each_run_gets_its_own() {
+    let recorder = SpanRecorder::install();
+    let clones = Arc::new(AtomicUsize::new(0));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let tasks = Tasks::new("poller");
+    let runner = {
+        let poller = Poller {
+            name: "primary",
+            clones: Counted {
+                clones: Arc::clone(&clones),
+            },
+            runs: Arc::clone(&runs),
+        };
+        poller.poll()
+    };
+    assert_eq!(clones.load(Ordering::SeqCst), 1, "the runner's own clone");
+    // The runner outlives the poller it was made from.
+    tasks.run_loop(&Context::background(), runner);
+    wait_bounded(&tasks).await;
+
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        clones.load(Ordering::SeqCst),
+        1 + 3,
+        "and one per run, no more"
+    );
+    let calls = recorder.spans_named("poller-poll");
+    assert_eq!(calls.len(), 3);
+    for (i, (call, task)) in calls.iter().zip(recorder.spans_named("task")).enumerate() {
+        assert_finished(call);
+        assert_eq!(call.parent().map(|p| p.id()), Some(task.id()));
+        assert_eq!(
+            call.field("poller"),
+            Some("primary"),
+            "`self` in `fields(...)`"
+        );
+        assert_eq!(call.field("run"), Some((i + 1).to_string().as_str()));
+    }
+}
+
+#[tokio::test]
+async fn an_arc_self_task_keeps_the_arc_and_each_run_a_clone_of_it() {
+    let poller = Arc::new(Poller {
+        name: "shared",
+        clones: Counted {
+            clones: Arc::default(),
+        },
+        runs: Arc::default(),
+    });
+    let runner = Arc::clone(&poller).shared();
+    assert_eq!(Arc::strong_count(&poller), 2);
+    runner.run(Context::background()).await.unwrap();
+    assert_eq!(Arc::strong_count(&poller), 2, "the run's clone is dropped");
+    assert_eq!(
+        poller.clones.clones.load(Ordering::SeqCst),
+        0,
+        "`Self` is never cloned"
+    );
+}
+
+#[async_task(name = "charge", target = "billing")]
+async fn charge(_ctx: Context) {}
+
+#[tokio::test]
+async fn target_sets_the_span_target() {
+    let recorder = SpanRecorder::install();
+    charge().run(Context::background()).await.unwrap();
+    let call = recorder.span("charge");
+    assert_eq!(call.target(), "billing");
+    assert_finished(&call);
+}
+
+/// `examples/examples/service.rs`, whose own test runs here too.
+#[allow(dead_code)]
+#[path = "../../examples/examples/service.rs"]
+mod service_example;
+
+#[tokio::test]
+async fn the_service_example_indexes_each_document_in_a_span_of_its_own() {
+    let recorder = SpanRecorder::install();
+    let report = service_example::index_documents().await;
+    assert_eq!(report[0], "indexed 3 documents, 25 words");
+
+    let runs = recorder.spans_named("index");
+    assert_eq!(runs.len(), 3, "one run per document");
+    let words: Vec<_> = runs.iter().map(|run| run.field("words")).collect();
+    assert_eq!(words, [Some("8"), Some("8"), Some("9")]);
+    for (run, task) in runs.iter().zip(recorder.spans_named("task")) {
+        assert_finished(run);
+        assert!(is_clean(run), "{run:?}");
+        assert_eq!(
+            run.field("indexer"),
+            Some("docs"),
+            "`self` in `fields(...)`"
+        );
+        assert_eq!(run.parent().map(|p| p.id()), Some(task.id()));
+    }
 }

@@ -1,4 +1,4 @@
-use async_tasks::async_task;
+use async_tasks::{Context, Tasks, async_task};
 
 // Every mistake of one item is reported, each at its own tokens.
 #[async_task(nmae = "sync-users", level = 3)]
@@ -6,4 +6,7 @@ unsafe fn sync_users<T>(db: T, table: &str) {
     let _ = (db, table);
 }
 
-fn main() {}
+fn main() {
+    let tasks = Tasks::new("users");
+    tasks.run(&Context::background(), unsafe { sync_users(1, "users") });
+}

@@ -1,6 +1,9 @@
-use async_tasks::{Context, async_task};
+use async_tasks::{Context, Tasks, async_task};
 
 #[async_task(name = "sync-users" level = "debug")]
 async fn sync_users(_ctx: Context) {}
 
-fn main() {}
+fn main() {
+    let tasks = Tasks::new("users");
+    tasks.run(&Context::background(), sync_users());
+}

@@ -1,6 +1,15 @@
-use async_tasks::{Context, async_task};
+use async_tasks::{Context, Tasks, async_task};
 
-#[async_task(fields(error = "none", otel.status_code = "OK"))]
+// Each field that a failed run records (`async_tasks::__private::fields`).
+#[async_task(fields(
+    error = "none",
+    otel.status_code = "OK",
+    otel.status_description = "fine",
+    panic = false,
+))]
 async fn sync_users(_ctx: Context) {}
 
-fn main() {}
+fn main() {
+    let tasks = Tasks::new("users");
+    tasks.run(&Context::background(), sync_users());
+}

@@ -18,6 +18,13 @@ async fn question_mark(_ctx: Context, text: String) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The body's inner attributes apply to the whole fn: without it, `unused` is a warning.
+#[async_task]
+async fn inner_attribute(_ctx: Context) {
+    #![allow(unused_variables)]
+    let unused = 1;
+}
+
 #[async_task]
 async fn string_error(_ctx: Context) -> Result<(), String> {
     Err("nope".to_owned())
@@ -63,5 +70,6 @@ fn main() {
     }
     assert!(matches!(poll_once(&alias()), Poll::Ready(Ok(()))));
     assert!(matches!(poll_once(&explicit_unit()), Poll::Ready(Ok(()))));
+    assert!(matches!(poll_once(&inner_attribute()), Poll::Ready(Ok(()))));
     let _ = forever();
 }

@@ -21,6 +21,10 @@ async fn mutable(mut ctx: async_tasks::Context) {
 }
 
 #[async_task]
+#[allow(unused_parens)]
+async fn parenthesized(_ctx: (async_tasks::Context)) {}
+
+#[async_task]
 async fn with_lint_attribute(#[allow(unused_variables)] ctx: async_tasks::Context) {}
 
 fn main() {
@@ -30,6 +34,7 @@ fn main() {
         wildcard().name(),
         mutable().name(),
         with_lint_attribute().name(),
+        parenthesized().name(),
     ];
-    assert_eq!(names.len(), 5);
+    assert_eq!(names.len(), 6);
 }

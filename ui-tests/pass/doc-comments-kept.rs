@@ -15,6 +15,11 @@ pub mod jobs {
         let _ = batch;
     }
 
+    /// With a `#[must_use]` of its own, which the attribute does not add a second time.
+    #[async_task]
+    #[must_use = "a cleanup does nothing until it runs"]
+    pub async fn cleanup(_ctx: Context) {}
+
     /// Kept for old callers.
     #[deprecated = "use `sync_users`"]
     #[async_task]
@@ -23,5 +28,5 @@ pub mod jobs {
 
 #[allow(deprecated)]
 fn main() {
-    let _runners = (jobs::sync_users(500), jobs::legacy_sync());
+    let _runners = (jobs::sync_users(500), jobs::legacy_sync(), jobs::cleanup());
 }

@@ -25,6 +25,7 @@ async fn many(
     g: (u16, char),
     h: fn(u8) -> u8,
     i: Arc<dyn Fn() -> bool + Send + Sync>,
+    j: Arc<dyn for<'a> Fn(&'a str) -> &'a str + Send + Sync>,
 ) -> Result<(), String> {
     let total = u64::from(a) + b.len() as u64 + c.iter().map(|x| u64::from(*x)).sum::<u64>();
     if total != 1 + 2 + (1 + 3)
@@ -34,6 +35,7 @@ async fn many(
         || g != (5, 'x')
         || h(1) != 2
         || !i()
+        || j("j") != "j"
     {
         return Err(format!("wrong arguments: {total}"));
     }
@@ -51,6 +53,7 @@ fn main() {
         (5, 'x'),
         |x| x + 1,
         Arc::new(|| true),
+        Arc::new(|s| s),
     );
     // Twice: each run gets its own clone of the arguments.
     for _ in 0..2 {

@@ -64,12 +64,18 @@ pub(super) const GENERICS: &[Part] = &[
 ];
 pub(super) const RECEIVERS: &[Part] = &[
     ok(""),
-    bad("self"),
-    bad("&self"),
+    ok("self"),
+    ok("&self"),
+    ok("mut self"),
+    ok("self: Self"),
+    ok("self: &Self"),
+    ok("self: Arc<Self>"),
+    ok("mut self: std::sync::Arc<Self>"),
+    ok("&'a self"),
     bad("&mut self"),
-    bad("mut self"),
-    bad("self: Arc<Self>"),
-    bad("&'a self"),
+    bad("self: &mut Self"),
+    bad("self: Box<Self>"),
+    bad("self: Arc<Svc>"),
 ];
 pub(super) const RETURNS: &[Part] = &[
     // The return type is the compiler's to check, not the macro's.
@@ -98,6 +104,9 @@ pub(super) const BODIES: &[Part] = &[
     ok("{ return; }"),
     ok("{ #![doc = \"inner\"] }"),
     ok("{ loop {} }"),
+    ok("{ let _ = (self, Self::f); }"),
+    ok("{ use std::io::{self, Write}; }"),
+    ok("{ impl X { fn f(&self) { self.g() } } }"),
     bad(";"),
 ];
 
@@ -182,6 +191,7 @@ pub(super) const fn arg(text: &'static str, key: Option<&'static str>, ok: bool)
 
 pub(super) const NAME: Option<&str> = Some("name");
 pub(super) const LEVEL: Option<&str> = Some("level");
+pub(super) const TARGET: Option<&str> = Some("target");
 pub(super) const FIELDS: Option<&str> = Some("fields");
 pub(super) const CRATE: Option<&str> = Some("crate");
 
@@ -207,6 +217,17 @@ pub(super) const ATTR_ARGS: &[Arg] = &[
     arg("level = Level::LOUD", LEVEL, false),
     arg("level = <X as Y>::INFO", LEVEL, false),
     arg("level", LEVEL, false),
+    arg("target = \"billing\"", TARGET, true),
+    arg("target = \"\"", TARGET, false),
+    arg("target = billing", TARGET, false),
+    arg("target", TARGET, false),
+    arg("skip_all", None, false),
+    arg("skip(a, b)", None, false),
+    arg("err", None, false),
+    arg("err(Debug)", None, false),
+    arg("ret", None, false),
+    arg("parent = None", None, false),
+    arg("follows_from = [id]", None, false),
     arg("fields(a = 1)", FIELDS, true),
     arg("fields(a, b.c = %d, ?e, f = ?g)", FIELDS, true),
     arg("fields(%a = b, ?c = %d)", FIELDS, true),
@@ -263,6 +284,8 @@ pub(super) const VOCAB: &[&str] = &[
     "crate",
     "name",
     "level",
+    "target",
+    "Arc",
     "fields",
     "_",
     "r#loop",

@@ -1,4 +1,4 @@
-//! The macro never panics: [`expand`] is fed thousands of generated and mangled items and
+//! The macro never panics: [`attribute`] is fed thousands of generated and mangled items and
 //! attribute arguments, and must answer each with tokens: code, or code next to
 //! `compile_error!`s that point at the input.
 //!
@@ -35,7 +35,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use self::inputs::*;
-use crate::expand::expand;
+use crate::attribute;
 
 /// Whether `span` covers no input text: in proc-macro2's fallback, only the call site does.
 fn is_call_site(span: Span) -> bool {
@@ -95,7 +95,7 @@ fn nothing_after_attributes(item: &TokenStream) -> bool {
 fn check(args: TokenStream, item: TokenStream) -> Result<bool, TestCaseError> {
     let valid_item = syn::parse2::<syn::Item>(item.clone()).ok();
     let empty_item = nothing_after_attributes(&item);
-    let output = expand(args, item);
+    let output = attribute(args, item);
     prop_assert!(!output.is_empty(), "no tokens at all");
 
     let mut errors = Vec::new();
@@ -213,10 +213,10 @@ fn fuzz_helpers_tell_the_call_site_from_a_token() {
     assert!(!nothing_after_attributes(&lex("pub struct")));
 }
 
-/// The errors of `expand(args, item)`, each with whether it is shown at the call site.
+/// The errors of `attribute(args, item)`, each with whether it is shown at the call site.
 fn errors_of(args: &str, item: &str) -> Vec<(String, bool)> {
     let mut errors = Vec::new();
-    compile_errors(expand(lex(args), lex(item)), &mut errors);
+    compile_errors(attribute(lex(args), lex(item)), &mut errors);
     errors
         .into_iter()
         .map(|(start, _, message)| (message, is_call_site(start)))

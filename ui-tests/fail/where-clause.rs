@@ -1,0 +1,14 @@
+use async_tasks::{Context, Tasks, async_task};
+
+#[async_task]
+async fn sync_users(_ctx: Context, batch: usize)
+where
+    usize: Copy,
+{
+    let _ = batch;
+}
+
+fn main() {
+    let tasks = Tasks::new("users");
+    tasks.run(&Context::background(), sync_users(500));
+}

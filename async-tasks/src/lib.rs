@@ -56,7 +56,7 @@
 //! | `Run`, `Loop`, `RunBackground`, `Default` | [`run`], [`run_loop`], [`run_background`], [`default_tasks`] |
 //! | `Tasks{Name}`, `Tasks.Wait` | [`Tasks`], [`Tasks::wait`], and [`Tasks::shutdown`] with a grace period |
 //! | `RunClose`, `RunGroup` | [`run_close`], [`run_group`] |
-//! | `Sleep`, `SleepUntil` | [`sleep`], [`sleep_until`], which also say whether they were cut short |
+//! | `Sleep`, `SleepUntil` | [`sleep()`], [`sleep_until`], which also say whether they were cut short |
 //! | `MutexWithContext` | [`MutexWithContext`], which holds its data and unlocks on drop |
 //! | `RetryableOnce` | [`RetryableOnce`] |
 //! | `RetryableOnce` around an async init | [`RetryableOnceCell`]: single-flight, retried after a failure, context-aware waiting, a span per attempt |
@@ -132,6 +132,10 @@ pub mod __private;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+#[cfg(feature = "fmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fmt")))]
+pub mod fmt;
 
 pub use crate::context::{CancelGuard, CancelHandle, Cause, Context, ContextError};
 pub use crate::error_class::ErrorClass;

@@ -177,7 +177,7 @@ impl<T> RetryableOnceCell<T> {
     ///
     /// While it waits for *another* caller's attempt, it gives up when `ctx` ends. Its
     /// *own* attempt is not cut short by this method when `ctx` ends: `f` gets the context
-    /// to observe it (with [`sleep`](crate::sleep), [`Context::done`], a child context for
+    /// to observe it (with [`sleep`](crate::sleep()), [`Context::done`], a child context for
     /// a client call...), and returns an error when it is done.
     ///
     /// # Errors
@@ -187,7 +187,7 @@ impl<T> RetryableOnceCell<T> {
     ///   started.
     ///
     /// The error type is `f`'s, which must convert from [`ContextError`]: a function that
-    /// takes a [`Context`] propagates its errors with `?` already ([`sleep`](crate::sleep),
+    /// takes a [`Context`] propagates its errors with `?` already ([`sleep`](crate::sleep()),
     /// [`MutexWithContext::lock`](crate::MutexWithContext::lock)), so `BoxError`,
     /// `anyhow::Error` or an enum with a `#[from] ContextError` variant serves as it is,
     /// and the call site handles one error type with one `?`.

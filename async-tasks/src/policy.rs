@@ -20,10 +20,13 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 /// - [`every`](LoopPolicy::every): pause this long after each iteration that did not fail
 ///   (the pause ends early, and the loop with it, when the loop's context is done);
 /// - [`on_error`](LoopPolicy::on_error): after a failed iteration, wait the next delay of a
-///   backoff (from [`backon`], e.g. its `ExponentialBuilder` with jitter and a maximum
-///   delay) and try again instead of stopping; a success starts the delays over;
+///   backoff (from [`backon`], e.g. its `ExponentialBuilder` with jitter and
+///   a maximum delay) and try again instead of stopping; a success starts the delays over;
 /// - [`max_failures`](LoopPolicy::max_failures): give up after this many failures in a row.
-///   A backoff that runs out of delays gives up too.
+///   This is the one cap on failures: a backoff's own limit on its delays (backon's
+///   builders stop after 3 by default) only says when its delays stop growing — after
+///   its last delay, that delay repeats. Without `max_failures`, a loop that retries
+///   retries for as long as it fails.
 ///
 /// Whatever the policy, a panic ends the loop (it is a bug, not a failure to retry), an
 /// error that is [`ContextError::Canceled`](crate::ContextError::Canceled) is not a failure,
@@ -40,15 +43,14 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 /// ```
 /// use std::time::Duration;
 /// use async_tasks::LoopPolicy;
-/// use backon::ExponentialBuilder;
+/// use async_tasks::backon::ExponentialBuilder;
 ///
 /// let policy = LoopPolicy::every(Duration::from_secs(30))
 ///     .on_error(
 ///         ExponentialBuilder::default()
 ///             .with_min_delay(Duration::from_secs(1))
 ///             .with_max_delay(Duration::from_secs(60))
-///             .with_jitter()
-///             .without_max_times(),
+///             .with_jitter(),
 ///     )
 ///     .max_failures(10);
 /// # let _ = policy;
@@ -66,6 +68,8 @@ pub struct LoopPolicy {
 pub(crate) struct Retries {
     failures: u32,
     delays: Option<Box<dyn Iterator<Item = Duration> + Send>>,
+    /// The backoff's last delay, repeated once it has no more.
+    last: Option<Duration>,
 }
 
 impl Retries {
@@ -99,10 +103,11 @@ impl LoopPolicy {
     /// Retries a failed iteration after the next delay of `backoff`, instead of ending the
     /// loop. The delays start over after each success.
     ///
-    /// `backoff` is any [`backon::BackoffBuilder`] that can be cloned, such as
-    /// `ExponentialBuilder`, `ConstantBuilder` or `FibonacciBuilder`. Its own limit on the
-    /// number of delays (`with_max_times`) counts failures in a row: when it runs out, the
-    /// loop gives up.
+    /// `backoff` is any [`backon::BackoffBuilder`] that can be cloned, such
+    /// as [`async_tasks::backon`](crate::backon)'s `ExponentialBuilder`, `ConstantBuilder` or
+    /// `FibonacciBuilder`. It gives the delays, not the cap: once it has no more delays (its
+    /// `with_max_times`, 3 by default), its last delay repeats. Cap the failures in a row
+    /// with [`max_failures`](LoopPolicy::max_failures).
     #[must_use]
     pub fn on_error<B>(mut self, backoff: B) -> Self
     where
@@ -132,15 +137,18 @@ impl LoopPolicy {
     }
 
     /// Counts one more failure in `retries` and says how long to wait before trying again,
-    /// or `None` to end the loop: when failures are not retried, when there were
-    /// `max_failures` in a row, or when the backoff has no delay left.
+    /// or `None` to end the loop: when failures are not retried, or when there were
+    /// `max_failures` in a row (the one cap: a backoff out of delays repeats its last).
     pub(crate) fn retry_after(&self, retries: &mut Retries) -> Option<Duration> {
         let make = self.backoff.as_ref()?;
         retries.failures += 1;
         if self.max_failures.is_some_and(|max| retries.failures >= max) {
             return None;
         }
-        retries.delays.get_or_insert_with(|| make()).next()
+        let next = retries.delays.get_or_insert_with(|| make()).next();
+        let delay = next.or(retries.last).unwrap_or(Duration::ZERO);
+        retries.last = Some(delay);
+        Some(delay)
     }
 
     /// Whether failures are retried at all.

@@ -245,7 +245,7 @@ impl Tasks {
     /// Says what a failed run of this set does beyond its report: see [`OnFailure`].
     ///
     /// A failure here is a run that returned an error of class
-    /// [`ErrorClass::Error`](crate::ErrorClass::Error) (a cancellation is not a failure, and
+    /// [`ErrorClass::Error`] (a cancellation is not a failure, and
     /// an error its [classes](Tasks::with_error_classes) call a warning or ignore does not
     /// escalate). A loop run with a [`LoopPolicy`](crate::LoopPolicy) that retries fails
     /// only when the policy gives up. Panics are set apart, with

@@ -125,8 +125,10 @@ fn keep_interest_honest() {
 /// Create it with [`install`](SpanRecorder::install) to watch the current thread until it is
 /// dropped, or with [`new`](SpanRecorder::new) and hand its [`dispatch`](SpanRecorder::dispatch)
 /// to whatever should report to it. Queries return snapshots: calling one again sees what
-/// was recorded since. The recorder is not `Send`: an installed one belongs to its thread
-/// (hand its [`dispatch`](SpanRecorder::dispatch) to other threads instead).
+/// was recorded since. The recorder is `Send` and `Sync` (its queries can be made from any
+/// thread), but an installed one watches only the thread that installed it, and is meant to
+/// be dropped there: dropping it restores the default subscriber of the thread that drops
+/// it. To watch other threads, hand them its [`dispatch`](SpanRecorder::dispatch).
 ///
 /// See the [module docs](self) for an example with [`Tasks`](crate::Tasks) and for
 /// multi-thread runtimes.

@@ -137,15 +137,34 @@ async fn max_failures_gives_up_after_that_many_in_a_row_and_says_so() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_backoff_that_runs_out_of_delays_gives_up() {
+async fn a_backoff_that_runs_out_of_delays_repeats_its_last_one_max_failures_is_the_cap() {
     let policy = LoopPolicy::new().on_error(
         ConstantBuilder::default()
             .with_delay(Duration::from_secs(1))
             .with_max_times(2),
     );
+    // No cap: the backoff's two delays, then its last one again, for as long as it fails
+    // (here until the script's tenth step, then `StopLoop`).
     let starts = run_to_end(policy, vec![Step::Fail; 10]).await;
-    // The first try and the two retries the backoff allows.
-    assert_eq!(starts, [0.0, 1.0, 2.0]);
+    let expected: Vec<f64> = (0..=10).map(f64::from).collect();
+    assert_eq!(starts, expected);
+}
+
+/// Regression (reports issue): `max_failures(5)` with backon's default builder, whose own
+/// limit is 3 delays, gave up after 4 failures: the builder's cap silently won.
+#[tokio::test(start_paused = true)]
+async fn max_failures_is_the_cap_whatever_the_backoffs_own_limit() {
+    let policy = LoopPolicy::new()
+        .on_error(ExponentialBuilder::default())
+        .max_failures(5);
+    let starts = run_to_end(policy, vec![Step::Fail; 10]).await;
+    assert_eq!(
+        starts.len(),
+        5,
+        "gave up after exactly 5 failures: {starts:?}"
+    );
+    // backon's defaults: 1 s, then doubling; after its 3 delays, the last one repeats.
+    assert_eq!(starts, [0.0, 1.0, 3.0, 7.0, 11.0]);
 }
 
 #[tokio::test(start_paused = true)]

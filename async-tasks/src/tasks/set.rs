@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::escalation::OnFailure;
-use super::listing::{Collector, Listing};
+use super::listing::{Collector, Ending, Listing, Running};
 use crate::context::Why;
 use crate::error_class::{Classifier, ErrorClass};
 use crate::loom::{AtomicUsize, Mutex, lock};
@@ -59,6 +59,8 @@ pub(crate) struct Set {
     classes: Mutex<Option<Classifier>>,
     on_failure: AtomicU8,
     on_panic: AtomicU8,
+    /// What ended during the last drain, for the shutdown report that follows it.
+    drained: Mutex<Vec<Ending>>,
     /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not.
     pub(crate) failures: Option<Mutex<Vec<TaskError>>>,
     /// Metric keys (feature `metrics`; zero-sized without it).
@@ -92,6 +94,7 @@ impl Set {
             classes: Mutex::default(),
             on_failure: AtomicU8::new(OnFailure::Report as u8),
             on_panic: AtomicU8::new(OnFailure::Report as u8),
+            drained: Mutex::default(),
             failures: keeps_failures.then(Mutex::default),
             metrics: Default::default(),
         });
@@ -211,6 +214,11 @@ impl Set {
         }
     }
 
+    /// Takes what ended during the last drain (a shutdown report's start).
+    pub(crate) fn take_drained(&self) -> Vec<Ending> {
+        std::mem::take(&mut *lock(&self.drained))
+    }
+
     /// Takes the failures kept since the last time (a pool's `wait`).
     pub(crate) fn take_failures(&self) -> Vec<TaskError> {
         self.failures
@@ -259,6 +267,54 @@ impl Drop for Set {
             // Relaxed: written before this set was shared (invariant 4).
             let slot = self.slot.load(Ordering::Relaxed);
             lock(&parent.children).try_remove(slot);
+        }
+    }
+}
+
+/// Hands the ended tasks of a set and its descendants to a collector while alive: a
+/// report's (or a drain's) own state, undone on drop however its future ends (a dropped
+/// report leaves nothing behind). A drain's collecting keeps what it collected in the set,
+/// for the report that follows it.
+pub(crate) struct Collecting<'a> {
+    set: &'a Arc<Set>,
+    collector: Arc<Collector>,
+    /// A drain's: what was collected goes to the set's `drained` when this drops.
+    keep: bool,
+}
+
+impl<'a> Collecting<'a> {
+    pub(crate) fn start(set: &'a Arc<Set>, keep: bool) -> Self {
+        let collector = Arc::new(Collector::default());
+        set.collect(&collector, true);
+        Collecting {
+            set,
+            collector,
+            keep,
+        }
+    }
+
+    /// What was collected so far.
+    pub(crate) fn take(&self) -> Vec<Ending> {
+        self.collector.take()
+    }
+
+    /// Stops collecting and returns the listed tasks still running, with their set:
+    /// each task of the subtree is then either in the collector or in this list.
+    pub(crate) fn stop(&self) -> Vec<(Arc<Set>, Running)> {
+        let mut running = Vec::new();
+        for set in self.set.subtree() {
+            let here = set.listing.stop_collecting(&self.collector);
+            running.extend(here.into_iter().map(|task| (Arc::clone(&set), task)));
+        }
+        running
+    }
+}
+
+impl Drop for Collecting<'_> {
+    fn drop(&mut self) {
+        self.set.collect(&self.collector, false);
+        if self.keep {
+            *lock(&self.set.drained) = self.collector.take();
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Tasks;
+use super::set::Collecting;
 
 /// How many names a message lists before it only counts the rest.
 pub(super) const HANDFUL: usize = 5;
@@ -214,7 +215,9 @@ impl Tasks {
     }
 
     /// Closes this set (see [`close`](Tasks::close)) and waits up to `timeout` for what is
-    /// running to finish — without cancelling anything.
+    /// running to finish — without cancelling anything. A
+    /// [`shutdown_report`](Tasks::shutdown_report) that follows says who finished, failed
+    /// or panicked during the drain too.
     ///
     /// The service idiom, on SIGTERM: let the jobs in flight finish, then cancel what is
     /// left, and say who did what:
@@ -267,6 +270,8 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn drain(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
+        // What ends meanwhile is kept for the report that follows, if one does.
+        let _collecting = Collecting::start(&self.set, true);
         self.close();
         self.wait_for("drain", timeout).await
     }

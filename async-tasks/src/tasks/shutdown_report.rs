@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Tasks;
-use super::listing::{Collector, Running, Ticket};
-use super::set::Set;
+use super::listing::Ticket;
+use super::set::{Collecting, Set};
 use super::shutdown::{qualified, write_names};
 use crate::TaskError;
 use crate::outcome::Ended;
@@ -35,8 +35,9 @@ impl fmt::Display for TaskFailure {
     }
 }
 
-/// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`], by
-/// name, and what shut the set down if a failure did.
+/// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`] (and
+/// the [`Tasks::drain`] just before it, if there was one), by name, and what shut the set
+/// down if a failure did.
 ///
 /// Tasks are named as in a [`Snapshot`](crate::Snapshot), and a task of a child set after
 /// the child's path from the reported set: `poller` for the set's own task, `jobs/import`
@@ -48,7 +49,7 @@ impl fmt::Display for TaskFailure {
 ///
 /// ```text
 /// shut down by jobs/db-loop: connection refused
-/// 3 finished, 1 failed (jobs/import: bad csv), 0 panicked, 1 aborted (stubborn)
+/// 3 finished (poller, jobs/export, 1 unnamed), 1 failed (jobs/import: bad csv), 0 panicked, 1 aborted (stubborn)
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -56,11 +57,12 @@ pub struct ShutdownReport {
     /// The failure that shut the set down, if one did (see
     /// [`Tasks::on_failure`](crate::Tasks::on_failure)): the first thing to read.
     pub cause: Option<TaskFailure>,
-    /// Listed tasks that ended normally (or with a cancellation) during the grace period.
+    /// Listed tasks that ended normally (or with a cancellation) during the grace period
+    /// (or the drain before it).
     pub finished: Vec<String>,
-    /// Listed tasks that ended with an error during the grace period.
+    /// Listed tasks that ended with an error during the grace period (or the drain).
     pub failed: Vec<TaskFailure>,
-    /// Listed tasks that panicked during the grace period.
+    /// Listed tasks that panicked during the grace period (or the drain).
     pub panicked: Vec<TaskFailure>,
     /// Listed tasks still running when the grace period ran out (aborted), or aborted
     /// during it by their [`TaskHandle`](crate::TaskHandle).
@@ -91,6 +93,14 @@ impl fmt::Display for ShutdownReport {
             "{} finished",
             self.finished.len() + self.unlisted_finished
         )?;
+        if !self.finished.is_empty() {
+            f.write_str(" (")?;
+            write_names(f, &self.finished)?;
+            if self.unlisted_finished > 0 {
+                write!(f, ", {} unnamed", self.unlisted_finished)?;
+            }
+            f.write_str(")")?;
+        }
         let lists: [(&str, &[TaskFailure]); 2] =
             [("failed", &self.failed), ("panicked", &self.panicked)];
         for (what, failures) in lists {
@@ -114,43 +124,13 @@ impl fmt::Display for ShutdownReport {
     }
 }
 
-/// Hands ended tasks to a collector while alive: the report's own state, undone on drop
-/// however the report's future ends (a dropped report leaves nothing behind).
-struct Collecting<'a> {
-    set: &'a Arc<Set>,
-    collector: Arc<Collector>,
-}
-
-impl<'a> Collecting<'a> {
-    fn start(set: &'a Arc<Set>) -> Self {
-        let collector = Arc::new(Collector::default());
-        set.collect(&collector, true);
-        Collecting { set, collector }
-    }
-
-    /// Stops collecting and returns the listed tasks still running, with their set's path:
-    /// each task of the subtree is then either in the collector or in this list.
-    fn stop(&self) -> Vec<(Arc<Set>, Running)> {
-        let mut running = Vec::new();
-        for set in self.set.subtree() {
-            let here = set.listing.stop_collecting(&self.collector);
-            running.extend(here.into_iter().map(|task| (Arc::clone(&set), task)));
-        }
-        running
-    }
-}
-
-impl Drop for Collecting<'_> {
-    fn drop(&mut self) {
-        self.set.collect(&self.collector, false);
-    }
-}
-
 impl Tasks {
     /// Closes and cancels every task of this set and its child sets, waits up to `grace`
     /// for them all (together, not one after another), aborts the listed tasks still
     /// running, and says who finished, failed, panicked and was aborted, by name — and
-    /// what shut the set down, if a failure did.
+    /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
+    /// report also names who ended during the drain: with the service idiom
+    /// (`drain` then `shutdown_report`), it tells the whole shutdown.
     ///
     /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
     /// (see [`Snapshot`](crate::Snapshot)) still running after `grace` are aborted with
@@ -199,20 +179,22 @@ impl Tasks {
     /// assert_eq!(report.aborted, ["stubborn"]);
     /// assert_eq!(
     ///     report.to_string(),
-    ///     "1 finished, 0 failed, 0 panicked, 1 aborted (stubborn)"
+    ///     "1 finished (poller), 0 failed, 0 panicked, 1 aborted (stubborn)"
     /// );
     /// assert_eq!(tasks.running(), 0);
     /// # }
     /// ```
     pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
-        let collecting = Collecting::start(&self.set);
+        let collecting = Collecting::start(&self.set, false);
         let listed: usize = self.set.subtree().iter().map(|set| set.listing.len()).sum();
         let unlisted_before = self.running().saturating_sub(listed);
         self.cancel_all();
         let _ = tokio::time::timeout(grace, self.wait_checked("shutdown_report")).await;
 
         let running = collecting.stop();
-        let ended = collecting.collector.take();
+        // What ended during a drain just before, then during this report.
+        let mut ended = self.set.take_drained();
+        ended.extend(collecting.take());
         drop(collecting);
         let unlisted_running = self.running().saturating_sub(running.len());
         let base = self.path();

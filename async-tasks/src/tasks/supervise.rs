@@ -399,31 +399,35 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
                 (ErrorClass::Error, Next::Ends | Next::GivesUp(_)) => Say::Error,
                 _ => Say::Warn,
             };
+            // A string field (not `%err`), so that a console shows it quoted when it has
+            // spaces; made only here, on the failure path.
+            let error = err.to_string();
+            let error = error.as_str();
             match (say, next) {
                 (Say::Nothing, _) => {}
                 (Say::Error, Next::GivesUp(failures)) => tracing::error!(
                     target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, failures, { fields::ERROR } = %err,
-                    "task \"{task}\" failed {failures} times in a row, giving up: {err}"
+                    task, tasks, iteration, attempt, failures, { fields::ERROR } = error,
+                    "task \"{task}\" failed {failures} times in a row, giving up: {error}"
                 ),
                 (Say::Error, _) => tracing::error!(
                     target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, { fields::ERROR } = %err,
-                    "task \"{task}\" failed: {err}"
+                    task, tasks, iteration, attempt, { fields::ERROR } = error,
+                    "task \"{task}\" failed: {error}"
                 ),
                 (Say::Warn, Next::RetriesIn(pause)) => tracing::warn!(
                     target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, retry_in = ?pause, { fields::ERROR } = %err,
-                    "task \"{task}\" failed, retrying in {pause:?}: {err}"
+                    task, tasks, iteration, attempt, retry_in = ?pause, { fields::ERROR } = error,
+                    "task \"{task}\" failed, retrying in {pause:?}: {error}"
                 ),
                 (Say::Warn, _) => tracing::warn!(
                     target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, { fields::ERROR } = %err,
-                    "task \"{task}\" failed: {err}"
+                    task, tasks, iteration, attempt, { fields::ERROR } = error,
+                    "task \"{task}\" failed: {error}"
                 ),
             }
             if say == Say::Error {
-                mark_span_failed(span, &err.to_string());
+                mark_span_failed(span, error);
             }
             (say == Say::Error).then_some(false)
         }

@@ -1,0 +1,281 @@
+//! [`Fields`]: the console field formatter for `tracing-subscriber`'s `fmt`, which leaves out
+//! the fields meant for OpenTelemetry (feature `fmt`).
+//!
+//! # Why a formatter, and not fewer fields
+//!
+//! A run's span carries `otel.name` (the set's name: what OpenTelemetry names the run by, as
+//! the span itself is named `"task"`), and a failed span `otel.status_code` and
+//! `otel.status_description` (what `tracing-opentelemetry` exports as its status). Recording
+//! fewer fields would take those away from every OpenTelemetry user; leaving them out at the
+//! console takes nothing from anyone. So the spans keep them, and the console's formatter
+//! skips them: `task{task.name=jobs}` rather than
+//! `task{task.name="jobs" otel.name="jobs"}`.
+
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::{RecordFields, VisitOutput};
+use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
+use tracing_subscriber::fmt::{FormatFields, FormattedFields};
+
+/// Formats span and event fields as `tracing-subscriber`'s default formatter does, but
+/// leaves out the `otel.*` fields (meant for OpenTelemetry, which reads them from the spans
+/// whatever the console shows) and writes a string with no spaces or quotes in it without
+/// quotes (`task.name=jobs`).
+///
+/// It also leaves out the `error` and `panic` fields that a span records once it fails (a
+/// run's or an `#[async_task]` call's): the failure's report, an event in that span, says
+/// them already, and a line should say them once. Fields a span is created with are all
+/// shown.
+///
+/// With stock `tracing-subscriber` (features `fmt` and `env-filter`), a service's console
+/// is three lines of setup (compiled here, not run: it installs the process's subscriber):
+///
+/// ```no_run
+/// use std::io::IsTerminal;
+/// use tracing_subscriber::EnvFilter;
+///
+/// tracing_subscriber::fmt()
+///     .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+///     .with_ansi(std::io::stdout().is_terminal()) // no colour codes in a file
+///     .fmt_fields(async_tasks::fmt::Fields::new())
+///     .init();
+/// ```
+///
+/// Span open and close lines are off, as `fmt()` has them by default; turn them on with
+/// `.with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)`. The library's own events have the
+/// target `async_tasks`, so `RUST_LOG=myapp=debug,async_tasks=info` keeps its failure reports
+/// beside the service's own debug lines.
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::fmt::MakeWriter;
+/// # use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)]
+/// # struct Buffer(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Buffer {
+/// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+/// #         self.0.lock().unwrap().write(buf)
+/// #     }
+/// #     fn flush(&mut self) -> std::io::Result<()> {
+/// #         Ok(())
+/// #     }
+/// # }
+/// # impl<'a> MakeWriter<'a> for Buffer {
+/// #     type Writer = Buffer;
+/// #     fn make_writer(&'a self) -> Buffer {
+/// #         self.clone()
+/// #     }
+/// # }
+///
+/// let out = Buffer::default();
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_writer(out.clone())
+///     .with_ansi(false)
+///     .without_time()
+///     .with_target(false)
+///     .fmt_fields(async_tasks::fmt::Fields::new())
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("task", task.name = "jobs", otel.name = "jobs");
+///     span.in_scope(|| tracing::info!(job = 7, user = "ada lovelace", "picked up"));
+/// });
+/// let line = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+/// assert_eq!(line.trim(), r#"INFO task{task.name=jobs}: picked up job=7 user="ada lovelace""#);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fields {
+    _private: (),
+}
+
+impl Fields {
+    /// The formatter.
+    #[must_use]
+    pub const fn new() -> Fields {
+        Fields { _private: () }
+    }
+}
+
+impl<'writer> FormatFields<'writer> for Fields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = Visitor {
+            inner: DefaultVisitor::new(writer, true),
+            recorded: false,
+        };
+        fields.record(&mut visitor);
+        visitor.inner.finish()
+    }
+
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        // Formatted apart first, so that fields all left out add nothing, not even a space.
+        let mut added = String::new();
+        let mut visitor = Visitor {
+            inner: DefaultVisitor::new(Writer::new(&mut added), true),
+            recorded: true,
+        };
+        fields.record(&mut visitor);
+        visitor.inner.finish()?;
+        if added.is_empty() {
+            return Ok(());
+        }
+        if !current.fields.is_empty() {
+            current.fields.push(' ');
+        }
+        current.fields.write_str(&added)
+    }
+}
+
+/// Forwards every field but the `otel.*` ones (and a span's recorded failure fields) to
+/// tracing-subscriber's own visitor.
+struct Visitor<'a> {
+    inner: DefaultVisitor<'a>,
+    /// Fields recorded on a span after it was made.
+    recorded: bool,
+}
+
+impl Visitor<'_> {
+    fn shown(&self, field: &Field) -> bool {
+        let name = field.name();
+        !(name.starts_with("otel.") || self.recorded && matches!(name, "error" | "panic"))
+    }
+}
+
+/// Whether `value` reads unambiguously without quotes in `name=value`.
+fn bare(value: &str) -> bool {
+    !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '=' | '\\'))
+}
+
+impl Visit for Visitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.shown(field) {
+            return;
+        }
+        if field.name() != "message" && bare(value) {
+            self.inner.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.inner.record_str(field, value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.shown(field) {
+            self.inner.record_error(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.shown(field) {
+            self.inner.record_debug(field, value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.shown(field) {
+            self.inner.record_i64(field, value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.shown(field) {
+            self.inner.record_u64(field, value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.shown(field) {
+            self.inner.record_bool(field, value);
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.shown(field) {
+            self.inner.record_f64(field, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    fn lines(f: impl FnOnce()) -> String {
+        let out = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(out.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .fmt_fields(Fields::new())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn otel_fields_and_a_spans_recorded_failure_are_left_out() {
+        let text = lines(|| {
+            let span = tracing::info_span!(
+                "task",
+                task.name = "jobs",
+                otel.name = "jobs",
+                otel.status_code = tracing::field::Empty,
+                error = tracing::field::Empty,
+                iteration = 3,
+                note = tracing::field::Empty,
+            );
+            span.record("otel.status_code", "ERROR");
+            span.record("error", "disk full");
+            span.record("note", "kept");
+            span.in_scope(|| tracing::error!(error = "disk full", "task \"jobs\" failed"));
+        });
+        assert_eq!(
+            text.trim(),
+            r#"ERROR task{task.name=jobs iteration=3 note=kept}: task "jobs" failed error="disk full""#
+        );
+    }
+
+    #[test]
+    fn strings_are_bare_only_when_that_reads_unambiguously() {
+        for (value, shown) in [
+            ("jobs", "jobs"),
+            ("svc/jobs", "svc/jobs"),
+            ("two words", r#""two words""#),
+            ("a=b", r#""a=b""#),
+            ("", r#""""#),
+        ] {
+            let text = lines(|| tracing::info!(v = value, "m"));
+            assert_eq!(text.trim(), format!("INFO m v={shown}"), "{value:?}");
+        }
+    }
+}

@@ -243,8 +243,9 @@ where
         async move { into_result(body.await) },
         None,
         |err: &BoxError| ErrorView::Chain(&**err),
-        |err, span| crate::tasks::stash_failed_call(span, err),
-        || {
+        |err, span| crate::tasks::stash_failed_call(span, crate::tasks::address(&**err)),
+        |payload, span| {
+            crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
             if let Some(meter) = meter.take() {
                 meter.panicked();
             }

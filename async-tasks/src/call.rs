@@ -14,6 +14,7 @@
 //!
 //! The span must declare those fields `Empty` (`outcome::fields`).
 
+use std::any::Any;
 use std::error::Error;
 use std::fmt::Display;
 use std::future::Future;
@@ -49,15 +50,15 @@ pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> boo
 
 /// Runs `body` in `span`, and records its failure or panic there (see the module docs).
 /// `view` shows an error the body returned (`ctx` is the call's context, if it has one);
-/// `failed` is then told of it with the span; `panicked` is told of a panic before it is
-/// resumed.
+/// `failed` is then told of it with the span; `panicked` is told of a panic's payload with
+/// the span, before it is resumed.
 pub(crate) async fn traced<F, T, E>(
     span: Span,
     body: F,
     ctx: Option<&Context>,
     view: impl FnOnce(&E) -> ErrorView<'_>,
     failed: impl FnOnce(&E, &Span),
-    panicked: impl FnOnce(),
+    panicked: impl FnOnce(&(dyn Any + Send), &Span),
 ) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
@@ -90,7 +91,7 @@ where
         }
         Err(payload) => {
             record_panic(body.span(), &*payload);
-            panicked();
+            panicked(&*payload, body.span());
             std::panic::resume_unwind(payload)
         }
     }

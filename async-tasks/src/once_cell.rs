@@ -307,7 +307,7 @@ impl<T> RetryableOnceCell<T> {
             Some(&ctx),
             |err| ErrorView::Opaque(err),
             |_, _| {},
-            || {},
+            |_, _| {},
         )
         .await
     }

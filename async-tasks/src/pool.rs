@@ -17,6 +17,7 @@
 //!   them after waiting for the set) returns the failures of every run that ended before;
 //! - once the pool's set is closed it stays so: nothing is admitted any more.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::tasks::TaskKind;
-use crate::{BoxError, Closer, Context, ContextError, OnFailure, Runner, Tasks};
+use crate::{BoxError, Closer, Context, ContextError, OnFailure, Runner, TaskHandle, Tasks};
 
 mod admit_error;
 mod pool_errors;
@@ -411,6 +412,88 @@ impl Pool {
             },
         );
         Ok(())
+    }
+
+    /// Waits for a free slot, then runs `f` once in a new tokio task named `name`, as
+    /// [`Tasks::spawn`] does (its span, its report, its handle), and returns its
+    /// [`TaskHandle`] as soon as the task is started.
+    ///
+    /// The one-shot form of [`run`](Pool::run), for work that owns what it uses and returns
+    /// a value, or that goes by a name of its own (`format!("job-{id}")`): shutdown reports
+    /// and snapshots name each run, and its handle can await or abort it. Its slot is given
+    /// back when the task ends; a failure also comes out of [`wait`](Pool::wait).
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Pool::run): [`AdmitError::Closed`] or [`AdmitError::Context`],
+    /// without calling `f`, which is dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`run`](Pool::run): a dropped future either started the task or took no slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{BoxError, Context, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::new("resize").max_concurrency(2);
+    /// let ctx = Context::background();
+    /// let mut handles = Vec::new();
+    /// for id in 1..=3_u32 {
+    ///     let handle = pool
+    ///         .spawn(&ctx, format!("image-{id}"), move |_ctx| async move {
+    ///             Ok::<_, BoxError>(id * 100)
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     handles.push(handle);
+    /// }
+    /// let mut sizes = Vec::new();
+    /// for handle in handles {
+    ///     sizes.push(handle.await.unwrap());
+    /// }
+    /// assert_eq!(sizes, [100, 200, 300]);
+    /// # }
+    /// ```
+    pub async fn spawn<F, Fut, T, E>(
+        &self,
+        ctx: &Context,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<TaskHandle<T>, AdmitError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+        T: Send + 'static,
+    {
+        let permit = self.admit(ctx).await?;
+        Ok(self
+            .tasks
+            .spawn_as(TaskKind::Pool, ctx, name.into(), move |ctx| {
+                // Held by the task's future until it ends (or is dropped).
+                let permit = permit;
+                let fut = f(ctx);
+                async move {
+                    let _permit = permit;
+                    fut.await
+                }
+            }))
+    }
+
+    /// Waits for a slot and checks that a run may start (see [`run`](Pool::run)).
+    async fn admit(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
+        self.admissible(ctx)?;
+        let permit = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => self.acquire(ctx).await?,
+        };
+        // The slot may come after a long wait: check again before acting on it.
+        self.admissible(ctx)?;
+        Ok(permit)
     }
 
     /// Whether a run may start now: the pool open, `ctx` live.

@@ -33,7 +33,7 @@ pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
 pub use self::shutdown_report::{ShutdownReport, TaskFailure};
 pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
 pub use self::spawn::TaskHandle;
-pub(crate) use self::supervise::{stash_failed_call, with_current};
+pub(crate) use self::supervise::{address, stash_failed_call, with_current};
 
 use self::set::Set;
 use self::supervise::{Member, Next, Run, Supervised, Who, conclude_run, task_span};

@@ -87,14 +87,29 @@ impl Tasks {
         E: Into<BoxError>,
         T: Send + 'static,
     {
-        let name = match name.into() {
+        self.spawn_as(TaskKind::Spawned, ctx, name.into(), f)
+    }
+
+    /// `spawn`, listed as `kind` (a pool's spawned runs are its runs).
+    #[track_caller]
+    pub(crate) fn spawn_as<F, Fut, T, E>(
+        &self,
+        kind: TaskKind,
+        ctx: &Context,
+        name: Cow<'static, str>,
+        f: F,
+    ) -> TaskHandle<T>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+        T: Send + 'static,
+    {
+        let name = match name {
             Cow::Borrowed(name) => TaskName::Static(name),
             Cow::Owned(name) => TaskName::Shared(name.into()),
         };
-        let ticket = self
-            .set
-            .listing
-            .insert(name.clone(), TaskKind::Spawned, None);
+        let ticket = self.set.listing.insert(name.clone(), kind, None);
         // Metered by a name of its own only when it is a literal: a name made per task
         // (`job-7`) would make a metric series per task.
         let metered = match &name {

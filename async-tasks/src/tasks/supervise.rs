@@ -13,8 +13,9 @@
 //!    wait for the task that calls it, and a traced call classes its error as its set does.
 //! 3. **A failure is reported once**: one event (ERROR, or WARN when it is retried or its
 //!    class says so) in the run's span — or, when the run is an `#[async_task]` call that
-//!    failed with this very error, in the call's span, so that its fields are on the line —
-//!    plus the failure status on the run's span. A cancellation is not reported.
+//!    failed with this very error (or panicked with this very payload), in the call's span,
+//!    so that its fields are on the line — plus the failure status on the run's span. A
+//!    cancellation is not reported.
 //! 4. **A failed call's span is kept for its report only within the supervisor's poll** in
 //!    which the call ended: it never outlives that poll, so no span is held open by it.
 
@@ -57,15 +58,16 @@ pub(crate) fn with_current<T>(f: impl FnOnce(Option<&Arc<Set>>) -> T) -> T {
     })
 }
 
-/// Where an error lives, to recognise the same error after it was moved (a `Box` keeps its
-/// heap address). Never dereferenced.
-fn address(err: &BoxError) -> usize {
-    std::ptr::from_ref::<dyn std::error::Error + Send + Sync>(&**err).cast::<()>() as usize
+/// Where a boxed error or panic payload lives, to recognise the same one after it was moved
+/// or resumed (a `Box` keeps its heap address). Never dereferenced.
+pub(crate) fn address<T: ?Sized>(boxed: &T) -> usize {
+    std::ptr::from_ref::<T>(boxed).cast::<()>() as usize
 }
 
-/// Keeps the span of an `#[async_task]` call that failed with `err`, for the report of
-/// the run it is the runner of (invariant 4). Only under a supervisor.
-pub(crate) fn stash_failed_call(span: &Span, err: &BoxError) {
+/// Keeps the span of an `#[async_task]` call that failed (or panicked) with the error (or
+/// payload) at `at`, for the report of the run it is the runner of (invariant 4). Only
+/// under a supervisor.
+pub(crate) fn stash_failed_call(span: &Span, at: usize) {
     let supervised = CURRENT.with(|current| {
         let set = current.take();
         let supervised = set.is_some();
@@ -73,25 +75,26 @@ pub(crate) fn stash_failed_call(span: &Span, err: &BoxError) {
         supervised
     });
     if supervised {
-        FAILED_CALL.with(|stash| stash.set(Some((span.clone(), address(err)))));
+        FAILED_CALL.with(|stash| stash.set(Some((span.clone(), at))));
         STASHED.set(true);
     }
 }
 
-/// Takes the kept call span, if it failed with `err` itself.
+/// Takes the kept call span, if it failed with the error (or panicked with the payload) at
+/// `at` itself.
 #[inline]
-fn take_failed_call(err: Option<&BoxError>) -> Option<Span> {
+fn take_failed_call(at: Option<usize>) -> Option<Span> {
     if !STASHED.get() {
         return None;
     }
-    take_stashed(err)
+    take_stashed(at)
 }
 
 #[cold]
-fn take_stashed(err: Option<&BoxError>) -> Option<Span> {
+fn take_stashed(at: Option<usize>) -> Option<Span> {
     STASHED.set(false);
-    let (span, at) = FAILED_CALL.with(Cell::take)?;
-    (Some(at) == err.map(address)).then_some(span)
+    let (span, stashed) = FAILED_CALL.with(Cell::take)?;
+    (Some(stashed) == at).then_some(span)
 }
 
 /// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
@@ -285,7 +288,7 @@ fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
         }
         Err(payload) => Outcome::Panicked(payload),
     };
-    if !matches!(outcome, Outcome::Failed(_)) {
+    if !matches!(outcome, Outcome::Failed(_) | Outcome::Panicked(_)) {
         take_failed_call(None);
     }
     Poll::Ready(outcome)
@@ -384,7 +387,8 @@ pub(crate) fn conclude_run<'w>(
 #[cold]
 fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
     let call = take_failed_call(match &outcome {
-        Outcome::Failed(err) => Some(err),
+        Outcome::Failed(err) => Some(address(&**err)),
+        Outcome::Panicked(payload) => Some(address(&**payload)),
         _ => None,
     });
     let at = call.as_ref().unwrap_or(span);

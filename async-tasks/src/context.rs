@@ -17,7 +17,7 @@ pub(crate) use self::node::Why;
 
 /// Cancellation and a deadline, handed to every [`Runner`](crate::Runner).
 ///
-/// The twin of Go's `context.Context` without the values: a context is *done* once it is
+/// Go's `context.Context` without the values: a context is *done* once it is
 /// cancelled through a [`CancelHandle`], once its deadline passes, or once any of its parents
 /// is done. Children are made with [`with_cancel`](Context::with_cancel),
 /// [`with_timeout`](Context::with_timeout) and [`with_deadline`](Context::with_deadline);
@@ -101,7 +101,7 @@ impl CancelHandle {
     /// Cancels the context and all its children, saying why: the context and each child
     /// report `cause` from [`Context::cause`], so that a task can tell, say, a shutdown
     /// from an aborted request. Does nothing if the context is done already: the first
-    /// reason and cause stay. The twin of Go's `context.WithCancelCause`.
+    /// reason and cause stay. Go's `context.WithCancelCause`.
     ///
     /// # Examples
     ///
@@ -149,7 +149,7 @@ impl CancelHandle {
 }
 
 /// Cancels its [`Context`] when dropped, unless [disarmed](CancelGuard::disarm). Made by
-/// [`CancelHandle::drop_guard`]; the twin of tokio-util's `DropGuard`.
+/// [`CancelHandle::drop_guard`]; tokio-util's `DropGuard`.
 ///
 /// # Examples
 ///
@@ -537,8 +537,8 @@ impl Context {
 
     /// Why this context is done, in more detail than [`err`](Context::err): the cause given
     /// to [`CancelHandle::cancel_with`] on it or on the parent whose cancellation reached
-    /// it, or else the [`ContextError`] itself. `None` while the context is live. The twin
-    /// of Go's `context.Cause`.
+    /// it, or else the [`ContextError`] itself. `None` while the context is live. Go's
+    /// `context.Cause`.
     ///
     /// Causes this crate gives: [`ShuttingDown`](crate::ShuttingDown) when a
     /// [`Tasks`](crate::Tasks) shuts down, and [`RunGroupFailed`](crate::RunGroupFailed)

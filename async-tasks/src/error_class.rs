@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// How a failed run (an error other than cancellation) is reported.
 ///
-/// The twin of the Go original's status categories: a client error (bad input, not found)
+/// Like the Go original's status categories: a client error (bad input, not found)
 /// is worth a warning, a server error is an error, an expected outcome is not worth a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]

@@ -12,7 +12,7 @@ use crate::context::{Cause, Why};
 use crate::outcome::{Outcome, catch, panic_message};
 use crate::{BoxError, Context, ContextError, Runner, run_close};
 
-/// Runs `runners` concurrently as one [`Runner`]: the twin of Go's `async.RunGroup`.
+/// Runs `runners` concurrently as one [`Runner`], as Go's `async.RunGroup`.
 ///
 /// Each run of the group runs every runner under a child of its context. The first runner
 /// to fail (any error, cancellation included, or a panic) cancels that child, so the others

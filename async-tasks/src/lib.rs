@@ -42,10 +42,14 @@
 //! # }
 //! ```
 //!
-//! Note: a loop ends when the runner returns an error or panics, or when its context is done.
+//! Note: a loop ends when the runner returns an error or panics, or when its context is done
+//! (or its set closes).
 //!
-//! To wait for all tasks to end, use [`Tasks::wait`]; to stop them, [`Tasks::shutdown`].
-//! See [`Tasks`] for running tasks on a set of your own rather than on [`default_tasks()`].
+//! To wait for all tasks to end, use [`Tasks::wait`]; to let them finish and stop taking
+//! work, [`Tasks::drain`]; to stop them, [`Tasks::shutdown`] or [`Tasks::shutdown_report`].
+//! See [`Tasks`] for running tasks on a set of your own rather than on [`default_tasks()`]:
+//! sets nest ([`Tasks::child`], [`Tasks::pool`]) into a service's supervision tree, and
+//! one-shot work with a result is [`Tasks::spawn`]ed, with a [`TaskHandle`].
 //!
 //! # What you get
 //!
@@ -60,39 +64,68 @@
 //! | `MutexWithContext` | [`MutexWithContext`], which holds its data and unlocks on drop |
 //! | `RetryableOnce` | [`RetryableOnce`] |
 //! | `RetryableOnce` around an async init | [`RetryableOnceCell`]: single-flight, retried after a failure, context-aware waiting, a span per attempt |
-//! | `pool` (deprecated) | [`Pool`]: starting waits for a free slot, and [`Pool::wait`] returns every error by task name |
+//! | `pool` (deprecated) | [`Pool`]: starting waits for a free slot, and [`Pool::wait`] returns every error by task name; [`Tasks::pool`] puts it in a set |
 //! | a `main` that waits for SIGINT / SIGTERM | [`shutdown_on_signals`] (feature `signal`, on by default): a context cancelled by the first signal; a second one exits |
+//! | `go func() { ... }()` with a result channel | [`Tasks::spawn`] and its [`TaskHandle`]: a named task that owns what it uses and returns a value, or a [`TaskError`] |
+//! | — | a supervision tree: [`Tasks::child`], [`Tasks::drain`] with [`Context::is_closing`], [`Tasks::on_failure`] with [`OnFailure`], [`Tasks::shutdown_report`], [`Tasks::snapshot`] |
 //!
 //! Each run of a [`Tasks`] happens in a tracing span named `"task"` whose `otel.name` is the
-//! `Tasks`' name; [`macro@async_task`] opens a span per call inside it, as Go's
+//! set's name; [`macro@async_task`] opens a span per call inside it, as Go's
 //! `trace.StartCall` / `trace.EndCall` pair does. Errors (except cancellation) and panics are
-//! reported once, as ERROR events in the task's span.
+//! reported once, as an event with the target `async_tasks` that names the task and its set
+//! (an ERROR, or a WARN for a failure a loop's policy retries), in the task's span — in the
+//! call's span when the runner is an `#[async_task]` fn, so that the call's fields are on
+//! the line.
 //!
 //! # Features
 //!
 //! - `macros` (default): the [`macro@async_task`] attribute.
-//! - `testing`: `testing::SpanRecorder`, the twin of Go's `tracetest.NewSpanRecorder()`, to
+//! - `testing`: `testing::SpanRecorder`, Go's `tracetest.NewSpanRecorder()`, to
 //!   assert on the spans your tasks record.
+//! - `fmt`: `fmt::Fields`, a console field formatter for `tracing-subscriber`'s `fmt` that
+//!   leaves out the fields meant for OpenTelemetry.
 //! - `metrics`: counts and times every run and every [`macro@async_task`] call through the
 //!   [`metrics`](https://docs.rs/metrics) facade, for whichever exporter the program installs
 //!   (Prometheus, StatsD, ...). Without the feature none of it is compiled.
 //!
 //!   | metric | type | labels | meaning |
 //!   |---|---|---|---|
-//!   | `async_tasks_runs_started_total` | counter | `tasks`, `task` | runs started: one per [`Tasks::run`] or [`Tasks::run_background`], one per [`Tasks::run_loop`] iteration |
-//!   | `async_tasks_runs_finished_total` | counter | `tasks`, `task`, `outcome` | runs ended, by `outcome`: `ok`, `error`, `panic`, or `canceled` (returned [`ContextError::Canceled`], which is not a failure) |
+//!   | `async_tasks_runs_started_total` | counter | `tasks`, `task` | runs started: one per [`Tasks::run`], [`Tasks::run_background`] or [`Tasks::spawn`], one per [`Tasks::run_loop`] iteration |
+//!   | `async_tasks_runs_finished_total` | counter | `tasks`, `task`, `outcome` | runs ended, by `outcome`: `ok`, `error`, `panic`, `canceled` (returned [`ContextError::Canceled`], which is not a failure), or `aborted` (dropped before it ended: aborted at shutdown, or its runtime went away) |
 //!   | `async_tasks_run_duration_seconds` | histogram | `tasks`, `task`, `outcome` | how long each run took, from its start to its end |
 //!   | `async_tasks_running` | gauge | `tasks`, `task` | tasks running now (a loop counts once); summed over `task`, [`Tasks::running`] |
 //!   | `async_tasks_call_duration_seconds` | histogram | `call`, `outcome` | how long each [`macro@async_task`] call took |
 //!
-//!   `tasks` is the [`Tasks`]' name, `task` the runner's [`name`](Runner::name) (the
-//!   `Tasks`' name for a runner without one), `call` the `#[async_task]` name. A task
-//!   registers its metrics with the recorder current where it does so (the gauge where
-//!   `run*()` is called, the rest on the thread that runs it), so a test's local recorder
+//!   `tasks` is the set's path (its name, for a root set), `task` the runner's
+//!   [`name`](Runner::name) (the set's name for a runner without one; a spawned task's
+//!   name when it is a `&'static str`, else the set's, so that names made per task do not
+//!   make a series each), `call` the `#[async_task]` name. A task registers its metrics with
+//!   the recorder current where it does so (the gauge where `run*()` is called, the rest on
+//!   the thread that runs it), so a test's local recorder
 //!   (`metrics::set_default_local_recorder`) sees them all on a current-thread runtime.
-//!   Durations are read from tokio's clock, so they follow a paused test clock. A run whose
-//!   task is dropped unfinished (its runtime shut down) counts as started, not as finished,
-//!   and leaves the gauge. A call is timed whether or not its span is enabled.
+//!   Durations are read from tokio's clock, so they follow a paused test clock. Every run
+//!   started is counted finished once, `aborted` if its task was dropped first; the gauge
+//!   goes down when the task's future is dropped. A call is timed whether or not its span
+//!   is enabled.
+//!
+//! # How the crate is built
+//!
+//! One concept per file; imports between them go one way (`.ci/imports.rs` checks it), from
+//! the leaves up:
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
+//! | `context.rs`, `context/error.rs`, `context/node.rs` | [`Context`] and [`CancelHandle`]; [`ContextError`] and [`Cause`]; the cancellation tree's node, its invariants and lock order |
+//! | `runner.rs`, `policy.rs`, `error_class.rs` | [`Runner`], [`Closer`], [`Func`], [`BoxError`]; [`LoopPolicy`], [`StopLoop`]; [`ErrorClass`] |
+//! | `outcome.rs`, `task_error.rs` | how a run ended, the failure fields, `catch`; [`TaskError`] |
+//! | `metrics.rs` | the metric hooks (zero-sized without the feature) |
+//! | `sleep.rs`, `mutex.rs`, `once.rs` | [`sleep()`], [`sleep_until`]; [`MutexWithContext`]; [`RetryableOnce`] |
+//! | `tasks.rs` and `tasks/` | [`Tasks`]: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs` ([`OnFailure`]), `default.rs` |
+//! | `call.rs`, `once_cell.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`] |
+//! | `group.rs`, `pool.rs` and `pool/` | [`run_group`]; [`Pool`], [`AdmitError`], [`PoolErrors`] |
+//! | `signal.rs`, `fmt.rs`, `testing.rs` | [`shutdown_on_signals`]; `fmt::Fields`; `testing::SpanRecorder` |
+//! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
 //!
 //! [tokio]: https://tokio.rs
 //! [`gobox/pkg/async`]: https://pkg.go.dev/github.com/getoutreach/gobox/pkg/async
@@ -105,8 +138,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// The modules, from the bottom up: each imports only modules listed above it (checked by
-// `.ci/imports`).
+// Imports between these go one way: see "How the crate is built" above.
 mod call;
 mod context;
 mod error_class;
@@ -155,11 +187,6 @@ pub use crate::tasks::{
     OnFailure, ShutdownReport, ShutdownTimeout, ShuttingDown, Snapshot, TaskFailure, TaskHandle,
     TaskInfo, TaskKind, Tasks, default_tasks, run, run_background, run_loop,
 };
-
-/// The README's usage sample, compiled as a doctest so that it stays true.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
 
 /// Re-exported from [`backon`](https://docs.rs/backon): the backoff builders
 /// ([`ExponentialBuilder`](backon::ExponentialBuilder), ...) that [`LoopPolicy::on_error`]

@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use crate::{Context, ContextError};
 
 /// A mutex whose [`lock`](MutexWithContext::lock) fails when a [`Context`] is done before
-/// the lock is taken: the twin of Go's `async.MutexWithContext`.
+/// the lock is taken, as Go's `async.MutexWithContext`.
 ///
 /// Unlike Go's, it holds the data it protects (`T`, `()` by default) and unlocks when the
 /// guard is dropped, so a lock can never be released twice or leaked by an early return,

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use crate::loom::{AtomicBool, Mutex, lock};
 
-/// Runs an action until it succeeds once: the twin of Go's `async.RetryableOnce`.
+/// Runs an action until it succeeds once, as Go's `async.RetryableOnce`.
 ///
 /// [`call`](RetryableOnce::call) runs its closure unless an earlier call already succeeded.
 /// The closure says whether it succeeded by returning `true`; a `false` leaves the once

@@ -26,7 +26,7 @@ use crate::call::{ErrorView, traced};
 use crate::outcome::fields;
 use crate::{Context, ContextError};
 
-/// A cell initialised by the first async attempt that succeeds: the async twin of
+/// A cell initialised by the first async attempt that succeeds: the async form of
 /// [`RetryableOnce`](crate::RetryableOnce), for lazy initialisation that may fail
 /// (connecting a database pool, fetching a config).
 ///

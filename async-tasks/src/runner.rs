@@ -15,7 +15,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A piece of async work that takes a [`Context`]: what [`Tasks`](crate::Tasks) runs.
 ///
-/// The twin of Go's `async.Runner`. Implement it with `#[async_trait]` (re-exported as
+/// Go's `async.Runner`. Implement it with `#[async_trait]` (re-exported as
 /// [`async_tasks::async_trait`](crate::async_trait)), wrap a closure in [`Func`], or let
 /// [`#[async_task]`](crate::async_task) write it for an `async fn`.
 ///
@@ -136,7 +136,7 @@ pub trait Closer: Send + Sync {
 
 /// Closes `runner` if it has a [`Closer`], and does nothing (`Ok(())`) otherwise.
 ///
-/// The twin of Go's `async.RunClose`.
+/// Go's `async.RunClose`.
 ///
 /// # Cancel safety
 ///
@@ -165,7 +165,7 @@ pub async fn run_close<R: Runner + ?Sized>(ctx: &Context, runner: &R) -> Result<
     }
 }
 
-/// A [`Runner`] made from a closure that returns a future: the twin of Go's `async.Func`.
+/// A [`Runner`] made from a closure that returns a future, as Go's `async.Func`.
 ///
 /// The closure is called once per run with that run's [`Context`], and its future is the run.
 /// [`Func::new`] takes a closure whose future returns `Result<(), BoxError>`, so that

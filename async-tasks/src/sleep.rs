@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use crate::{Context, ContextError};
 
-/// Sleeps for `duration`, or less if `ctx` is done first: the twin of Go's `async.Sleep`.
+/// Sleeps for `duration`, or less if `ctx` is done first, as Go's `async.Sleep`.
 ///
 /// `Duration::MAX` and other durations past the end of time are fine: they sleep until the
 /// context is done.
@@ -46,7 +46,7 @@ pub async fn sleep(ctx: &Context, duration: Duration) -> Result<(), ContextError
     }
 }
 
-/// Sleeps until `at`, or less if `ctx` is done first: the twin of Go's `async.SleepUntil`.
+/// Sleeps until `at`, or less if `ctx` is done first, as Go's `async.SleepUntil`.
 ///
 /// An instant in the past returns at once; one in the far future sleeps until the context is
 /// done.

@@ -42,7 +42,7 @@ use crate::{Context, ErrorClass, Runner};
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
 /// waits for them all, drains and shuts them down. Sets nest: a service is a tree of them.
 ///
-/// The twin of Go's `async.Tasks`, with more: panics are caught and reported instead of
+/// Go's `async.Tasks`, with more: panics are caught and reported instead of
 /// killing the process; [`drain`](Tasks::drain) lets the work in flight finish while
 /// nothing new starts; [`shutdown`](Tasks::shutdown) cancels every task and waits for them
 /// with a grace period, and [`shutdown_report`](Tasks::shutdown_report) aborts the
@@ -352,7 +352,7 @@ impl Tasks {
         self.set.ctx.clone()
     }
 
-    /// Runs `runner` once in a new tokio task: the twin of Go's `Tasks.Run`.
+    /// Runs `runner` once in a new tokio task, as Go's `Tasks.Run`.
     ///
     /// The run gets a context that is a child of `ctx` and of this set's, and a `"task"`
     /// span whose parent is the span current here. The runner runs even if `ctx` is done
@@ -402,7 +402,7 @@ impl Tasks {
         self.spawn_runner(runner, ctx, span, Some(ticket));
     }
 
-    /// Runs `runner` once in a new tokio task, detached from `ctx`: the twin of Go's
+    /// Runs `runner` once in a new tokio task, detached from `ctx`, as Go's
     /// `RunBackground`.
     ///
     /// The runner's context has no deadline and is closed and cancelled only by this set
@@ -519,7 +519,7 @@ impl Tasks {
         }
     }
 
-    /// Waits until no task of this set or its child sets is running: the twin of Go's
+    /// Waits until no task of this set or its child sets is running, as Go's
     /// `Tasks.Wait`.
     ///
     /// Returns once [`running`](Tasks::running) is zero, so it also waits for tasks that

@@ -1,4 +1,4 @@
-//! Assert on the spans your code records: a [`SpanRecorder`], the twin of Go's
+//! Assert on the spans your code records: a [`SpanRecorder`], Go's
 //! `tracetest.NewSpanRecorder()`.
 //!
 //! [`SpanRecorder::install`] makes a recording subscriber the default for the current thread

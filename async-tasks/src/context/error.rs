@@ -10,7 +10,7 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a [`Context`](crate::Context) is done.
 ///
-/// The twin of Go's `context.Canceled` and `context.DeadlineExceeded`. A context's error
+/// Go's `context.Canceled` and `context.DeadlineExceeded`. A context's error
 /// never changes once set: the first reason wins.
 ///
 /// # Examples

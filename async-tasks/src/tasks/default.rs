@@ -1,4 +1,4 @@
-//! [`default_tasks()`] and the free functions that run on it, the twins of Go's
+//! [`default_tasks()`] and the free functions that run on it, Go's
 //! `async.Default`, `async.Run`, `async.Loop` and `async.RunBackground`.
 
 use std::sync::LazyLock;
@@ -7,7 +7,7 @@ use super::Tasks;
 use crate::{Context, Runner};
 
 /// The default [`Tasks`], named `"async.run"`, used by [`run`], [`run_loop`] and
-/// [`run_background`]: the twin of Go's `async.Default`.
+/// [`run_background`], as Go's `async.Default`.
 ///
 /// Created on first use; needs no runtime. Its tasks are spawned on the runtime current at
 /// each call, so it serves several runtimes (each test's, for example).
@@ -23,7 +23,7 @@ pub fn default_tasks() -> &'static Tasks {
     &DEFAULT
 }
 
-/// Runs `runner` once on [`default_tasks()`]: see [`Tasks::run`]. The twin of Go's
+/// Runs `runner` once on [`default_tasks()`]: see [`Tasks::run`]. Go's
 /// `async.Run`.
 ///
 /// # Panics
@@ -49,8 +49,8 @@ pub fn run<R: Runner + 'static>(ctx: &Context, runner: R) {
     default_tasks().run(ctx, runner);
 }
 
-/// Runs `runner` in a loop on [`default_tasks()`]: see [`Tasks::run_loop`]. The twin of
-/// Go's `async.Loop`.
+/// Runs `runner` in a loop on [`default_tasks()`]: see [`Tasks::run_loop`]. Go's
+/// `async.Loop`.
 ///
 /// # Panics
 ///
@@ -77,7 +77,7 @@ pub fn run_loop<R: Runner + 'static>(ctx: &Context, runner: R) {
 }
 
 /// Runs `runner` once on [`default_tasks()`], detached from `ctx`: see
-/// [`Tasks::run_background`]. The twin of Go's `async.RunBackground`.
+/// [`Tasks::run_background`]. Go's `async.RunBackground`.
 ///
 /// # Panics
 ///

@@ -5,7 +5,7 @@
 /// its set, its parent set, or the whole tree, with the failure as the
 /// [cause](crate::Context::cause) every task there sees.
 ///
-/// The twin of tokio-graceful-shutdown's `ErrorAction`, with the target named: a service
+/// Like tokio-graceful-shutdown's `ErrorAction`, with the target named: a service
 /// whose database loop must not die alone says so with
 /// `tasks.child("db").on_failure(OnFailure::ShutdownRoot)`.
 ///

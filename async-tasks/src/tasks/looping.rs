@@ -14,7 +14,7 @@ use crate::{Context, LoopPolicy, Runner};
 
 impl Tasks {
     /// Runs `runner` over and over in a new tokio task until its context is done, its set
-    /// closes, it fails or it panics: the twin of Go's `Tasks.Loop` (`loop` is a keyword in
+    /// closes, it fails or it panics, as Go's `Tasks.Loop` (`loop` is a keyword in
     /// Rust).
     ///
     /// The context is checked before each iteration, so a loop whose `ctx` is done already

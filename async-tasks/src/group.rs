@@ -31,6 +31,13 @@ use crate::{BoxError, Context, ContextError, Runner, run_close};
 /// The runners share the task the group runs in (they are polled together, like
 /// `futures::join_all`), so one that blocks the thread blocks the others.
 ///
+/// # Cancel safety
+///
+/// Dropping the group's run (its task aborted at the end of a shutdown report's grace
+/// period, say) drops every member's run where it stands and closes none: a close is
+/// async, and cannot run in a `Drop`. Cancel the group's context instead, and let it end:
+/// that closes them all.
+///
 /// # Examples
 ///
 /// ```

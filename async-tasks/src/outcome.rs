@@ -75,7 +75,7 @@ impl<T> Outcome<T> {
     pub(crate) fn ended(&self) -> Ended {
         match self {
             Outcome::Finished(_) | Outcome::Stopped(_) | Outcome::Canceled(_) => Ended::Finished,
-            Outcome::Failed(err) => Ended::Failed(err.to_string()),
+            Outcome::Failed(err) => Ended::Failed(message(&**err)),
             Outcome::Panicked(payload) => Ended::Panicked(panic_message(&**payload).to_owned()),
         }
     }
@@ -120,15 +120,30 @@ pub(crate) fn catch_sync<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Se
     panic::catch_unwind(AssertUnwindSafe(f))
 }
 
+/// How far along a `source()` chain the checks below look: an error whose chain loops back on
+/// itself (a bug, but the user's) must not hang a task's report.
+const CHAIN: usize = 256;
+
+/// `err` and its `source()` chain, at most [`CHAIN`] long.
+fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(err), |&err| err.source()).take(CHAIN)
+}
+
 /// Whether `err`, or any error in its `source()` chain, is [`StopLoop`].
 fn is_stop(err: &(dyn Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |&err| err.source()).any(|err| err.is::<StopLoop>())
+    chain(err).any(|err| err.is::<StopLoop>())
 }
 
 /// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`].
 pub(crate) fn is_canceled(err: &(dyn Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |&err| err.source())
-        .any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
+    chain(err).any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
+}
+
+/// `err`'s `Display`, made where a panic in the user's `Display` must not unwind (a task's
+/// report): a panic there gives a placeholder instead.
+pub(crate) fn message(err: &(dyn Error + Send + Sync + 'static)) -> String {
+    catch_sync(|| err.to_string())
+        .unwrap_or_else(|payload| format!("<its Display panicked: {}>", panic_message(&*payload)))
 }
 
 /// The message a panic was raised with, as `std` prints it.
@@ -190,6 +205,32 @@ mod tests {
         assert!(is_canceled(&Wrapped(ContextError::Canceled)));
         assert!(!is_canceled(&Wrapped(ContextError::DeadlineExceeded)));
         assert!(!is_canceled(&*BoxError::from("context canceled")));
+    }
+
+    /// An error that is its own source, as a buggy `Error` impl may be.
+    #[derive(Debug)]
+    struct Loops;
+
+    impl std::fmt::Display for Loops {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("a Display that panics")
+        }
+    }
+
+    impl Error for Loops {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(self)
+        }
+    }
+
+    #[test]
+    fn a_chain_that_loops_and_a_display_that_panics_do_not_take_a_report_down() {
+        assert!(!is_canceled(&Loops));
+        assert!(!is_stop(&Loops));
+        assert_eq!(
+            message(&Loops),
+            "<its Display panicked: a Display that panics>"
+        );
     }
 
     #[test]

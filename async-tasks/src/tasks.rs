@@ -36,7 +36,9 @@ pub use self::spawn::TaskHandle;
 pub(crate) use self::supervise::{address, stash_failed_call, with_current};
 
 use self::set::Set;
-use self::supervise::{Member, Next, Run, Supervised, Who, conclude_run, task_span};
+use self::supervise::{
+    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, runner_name, task_span,
+};
 use crate::{Context, ErrorClass, Runner};
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
@@ -385,21 +387,21 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
+        let name = runner.name();
         // Unnamed one-shot runs are the hot path: counted, not listed (see listing.rs).
-        let ticket = runner
-            .name()
-            .map(|name| self.list(TaskName::Static(name), TaskKind::Run));
+        let ticket = name.map(|name| self.list(TaskName::Static(name), TaskKind::Run));
         // Contextual parent: the span current here, without cloning it.
         let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
-        self.spawn_runner(runner, ctx, span, ticket);
+        self.spawn_runner(runner, name, ctx, span, ticket);
     }
 
     /// `run`, always listed (by the runner's name, or the set's) as `kind`: a pool's runs.
     #[track_caller]
     pub(crate) fn run_listed<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
-        let ticket = self.list(self.task_name(runner.name()), kind);
+        let name = runner.name();
+        let ticket = self.list(self.task_name(name), kind);
         let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
-        self.spawn_runner(runner, ctx, span, Some(ticket));
+        self.spawn_runner(runner, name, ctx, span, Some(ticket));
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`, as Go's
@@ -434,10 +436,11 @@ impl Tasks {
     /// ```
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
-        let ticket = self.list(self.task_name(runner.name()), TaskKind::Background);
+        let name = runner.name();
+        let ticket = self.list(self.task_name(name), TaskKind::Background);
         let span = supervise::root_task_span(&self.set);
         span.follows_from(tracing::Span::current());
-        self.spawn_runner(runner, self.set.ctx.clone(), span, Some(ticket));
+        self.spawn_runner(runner, name, self.set.ctx.clone(), span, Some(ticket));
     }
 
     /// Lists a task about to be spawned.
@@ -459,11 +462,11 @@ impl Tasks {
     fn spawn_runner<R: Runner + 'static>(
         &self,
         runner: R,
+        name: Option<&'static str>,
         ctx: Context,
         span: tracing::Span,
         ticket: Option<listing::Ticket>,
     ) {
-        let name = runner.name();
         let mut run = Run {
             ctx,
             span,
@@ -480,13 +483,14 @@ impl Tasks {
                     set,
                     // Asked again rather than kept: every byte the future holds is copied
                     // on spawn.
-                    name: runner.name().unwrap_or(&set.name),
+                    name: runner_name(&runner).unwrap_or(&set.name),
                     iteration: None,
                     attempt: None,
                 }
             };
             // Reported there; nobody waits for a runner's result.
             conclude_run(outcome, &run.span, who, Next::Ends);
+            drop_runner(runner, run.member.set());
         });
         if let Some(ticket) = ticket {
             self.set.listing.set_abort(ticket, handle.abort_handle());

@@ -7,8 +7,10 @@ use std::time::Duration;
 use super::Tasks;
 use super::listing::LoopStats;
 use super::snapshot::TaskKind;
-use super::supervise::{Member, Next, Run, Supervised, Who, conclude_run, iteration_span};
-use crate::outcome::{Ended, Outcome, catch_sync, panic_message};
+use super::supervise::{
+    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, iteration_span,
+};
+use crate::outcome::{Ended, Outcome, catch_sync, message, panic_message};
 use crate::policy::Retries;
 use crate::{Context, LoopPolicy, Runner};
 
@@ -142,7 +144,7 @@ impl Tasks {
                         None
                     }
                     Outcome::Failed(err) => {
-                        stats.set_last_error(err.to_string());
+                        stats.set_last_error(message(&**err));
                         Some(after_failure(&policy, &mut retries, run.member.set(), name))
                     }
                     Outcome::Panicked(_) | Outcome::Stopped(_) => Some(Next::Ends),
@@ -183,6 +185,7 @@ impl Tasks {
                 }
             }
             run.member.finish(|| last);
+            drop_runner(runner, run.member.set());
         };
         // Boxed: a loop's state (policy, counters, the iteration in flight) is a few hundred
         // bytes, which tokio would copy several times on spawn; one allocation per loop is

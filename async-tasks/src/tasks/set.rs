@@ -261,12 +261,29 @@ impl Set {
     }
 }
 
+impl Set {
+    /// Leaves the parent's list of children and hands the parent back, so that `Drop` can
+    /// let go of it without recursing.
+    fn leave_parent(&mut self) -> Option<Arc<Set>> {
+        let parent = self.parent.take()?;
+        // Relaxed: written before this set was shared (invariant 4).
+        let slot = self.slot.load(Ordering::Relaxed);
+        lock(&parent.children).try_remove(slot);
+        Some(parent)
+    }
+}
+
 impl Drop for Set {
     fn drop(&mut self) {
-        if let Some(parent) = &self.parent {
-            // Relaxed: written before this set was shared (invariant 4).
-            let slot = self.slot.load(Ordering::Relaxed);
-            lock(&parent.children).try_remove(slot);
+        // Letting go of the parent may drop it, and its parent, and so on: a chain of
+        // children as deep as the program made it. Each set freed here gives up its parent
+        // first, so that its own `Drop` has nothing left to do (no recursion, as for the
+        // context tree's nodes).
+        let mut parent = self.leave_parent();
+        while let Some(set) = parent.take() {
+            if let Some(mut freed) = Arc::into_inner(set) {
+                parent = freed.leave_parent();
+            }
         }
     }
 }

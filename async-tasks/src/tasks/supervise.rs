@@ -34,7 +34,9 @@ use super::listing::Ticket;
 use super::set::{Ancestors, Set};
 use crate::error_class::ErrorClass;
 use crate::metrics::TaskMeter;
-use crate::outcome::{Ended, Outcome, catch_sync, fields, mark_span_failed, panic_message};
+use crate::outcome::{
+    Ended, Outcome, catch_sync, fields, mark_span_failed, message, panic_message,
+};
 use crate::{BoxError, Context, Runner, TaskError};
 
 thread_local! {
@@ -266,14 +268,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
                 // Dropped here, inside the guard: a `Drop` of the user's may panic too.
                 *fut = None;
             }
-            polled
+            polled.map(Outcome::from)
         });
         ended(polled)
     }
 }
 
-/// A supervised poll: what the user's future gave, or the payload of its panic.
-type Polled<T> = Result<Poll<Result<T, BoxError>>, Box<dyn Any + Send>>;
+/// A supervised poll: how the user's future ended (judged inside the guard, as judging
+/// calls the error's `source()`), or the payload of its panic.
+type Polled<T> = Result<Poll<Outcome<T>>, Box<dyn Any + Send>>;
 
 /// How a supervised poll ended: pending, or the outcome. A failed call's span is left for
 /// the report (`conclude`, called next in the same poll) only with a failure; otherwise it
@@ -281,7 +284,7 @@ type Polled<T> = Result<Poll<Result<T, BoxError>>, Box<dyn Any + Send>>;
 #[inline]
 fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
     let outcome = match polled {
-        Ok(Poll::Ready(result)) => Outcome::from(result),
+        Ok(Poll::Ready(outcome)) => outcome,
         Ok(Poll::Pending) => {
             take_failed_call(None);
             return Poll::Pending;
@@ -306,15 +309,19 @@ where
         Ok(fut) => fut,
         Err(payload) => return Outcome::Panicked(payload),
     };
-    // Pinned here, not boxed: a spawned task's future holds it inline. It is dropped with
-    // this future, once the task's report is made (outside the guard: a `Drop` that panics
-    // there is the one call into the user's code left unguarded, as with tokio's own tasks).
-    let mut fut = pin!(fut);
+    // Pinned here, not boxed: a spawned task's future holds it inline; in an `Option`, so
+    // that it is dropped inside the guard once it is ready (its `Drop` is the user's too).
+    let mut fut = pin!(Some(fut));
     poll_fn(|cx| {
         let polled = run.poll_in(|_| {
-            fut.as_mut()
-                .poll(cx)
-                .map(|result| result.map_err(Into::into))
+            let Some(running) = fut.as_mut().as_pin_mut() else {
+                unreachable!("polled again after it ended")
+            };
+            let polled = running.poll(cx);
+            if polled.is_ready() {
+                fut.set(None);
+            }
+            polled.map(|result| Outcome::from(result.map_err(Into::into)))
         });
         ended(polled)
     })
@@ -355,7 +362,8 @@ enum Say {
 /// after the run ended, in the same poll: a failed call's span is taken from the thread.
 ///
 /// `who` is asked only when there is something to report: a run that finished is the
-/// common case, kept short.
+/// common case, kept short. (It must not unwind: it asks a runner its name through
+/// [`runner_name`].)
 #[inline]
 pub(crate) fn conclude<'w, T>(
     outcome: Outcome<T>,
@@ -383,6 +391,26 @@ pub(crate) fn conclude_run<'w>(
     }
 }
 
+/// `runner.name()`, or `None` if it panics: for a report, which must not unwind.
+pub(crate) fn runner_name<R: Runner + ?Sized>(runner: &R) -> Option<&'static str> {
+    catch_sync(|| runner.name()).unwrap_or(None)
+}
+
+/// Drops a task's runner when its task ends, inside the panic guard: a runner's `Drop` is the
+/// user's code too. A panic there is reported, and nothing else is lost.
+pub(crate) fn drop_runner<R>(runner: R, set: &Set) {
+    if let Err(payload) = catch_sync(move || drop(runner)) {
+        let message = panic_message(&*payload);
+        tracing::error!(
+            target: "async_tasks",
+            tasks = &*set.path,
+            { fields::PANIC } = message,
+            "dropping a runner of tasks \"{}\" panicked: {message}",
+            set.path
+        );
+    }
+}
+
 /// [`conclude`] for a run that did not finish.
 #[cold]
 fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
@@ -405,7 +433,7 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
             };
             // A string field (not `%err`), so that a console shows it quoted when it has
             // spaces; made only here, on the failure path.
-            let error = err.to_string();
+            let error = message(&**err);
             let error = error.as_str();
             match (say, next) {
                 (Say::Nothing, _) => {}

@@ -69,8 +69,18 @@ impl Runner for Continuation {
 /// enough, overflowed a worker's stack when dropped.
 #[test]
 fn a_task_that_reruns_itself_a_million_times_runs_in_constant_memory() {
+    reruns(1_000_000);
+}
+
+#[test]
+#[ignore = "soak: run with --release, see .ci/soak"]
+fn soak_a_task_that_reruns_itself_ten_million_times() {
+    reruns(10_000_000);
+}
+
+/// Runs a task that reruns itself `steps` times, and checks that memory stays flat.
+fn reruns(steps: usize) {
     let _serial = serial();
-    const STEPS: usize = 1_000_000;
     let rt = Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let tasks = Tasks::new("continuations");
@@ -81,8 +91,8 @@ fn a_task_that_reruns_itself_a_million_times_runs_in_constant_memory() {
             &caller,
             Continuation {
                 tasks: tasks.clone(),
-                left: Arc::new(AtomicUsize::new(STEPS)),
-                total: STEPS,
+                left: Arc::new(AtomicUsize::new(steps)),
+                total: steps,
                 progress,
             },
         );
@@ -98,13 +108,14 @@ fn a_task_that_reruns_itself_a_million_times_runs_in_constant_memory() {
         let end = samples[9].1;
         let growth = end as isize - baseline as isize;
         println!(
-            "resident memory growth over {STEPS} steps: {} kB",
+            "resident memory growth over {steps} steps: {} kB",
             growth / 1024
         );
         assert!(
             growth < 4 << 20,
-            "resident memory grew by {} kB over 800,000 steps",
-            growth / 1024
+            "resident memory grew by {} kB over the last {} steps",
+            growth / 1024,
+            steps / 10 * 8
         );
     });
 }
@@ -139,8 +150,18 @@ fn a_long_chain_of_contexts_drops_from_its_leaf_on_a_small_stack() {
 /// (about 47 bytes a run).
 #[test]
 fn a_dropped_shutdown_report_leaves_nothing_recording() {
+    after_a_dropped_report(200_000);
+}
+
+#[test]
+#[ignore = "soak: run with --release, see .ci/soak"]
+fn soak_two_million_runs_after_a_dropped_report() {
+    after_a_dropped_report(2_000_000);
+}
+
+/// Drops a report early, then runs `RUNS` named tasks, and checks that memory stays flat.
+fn after_a_dropped_report(runs: usize) {
     let _serial = serial();
-    const RUNS: usize = 200_000;
     const WAVE: usize = 10_000;
     let rt = Builder::new_current_thread().enable_all().build().unwrap();
     let growth = rt.block_on(async {
@@ -173,7 +194,7 @@ fn a_dropped_shutdown_report_leaves_nothing_recording() {
         // each would be recorded by a report that stayed behind.
         let runner = Arc::new(Func::named("job", |_ctx| async { Ok(()) }));
         let mut baseline = 0;
-        for wave in 0..RUNS / WAVE {
+        for wave in 0..runs / WAVE {
             if wave == 3 {
                 baseline = rss_bytes();
             }
@@ -185,7 +206,7 @@ fn a_dropped_shutdown_report_leaves_nothing_recording() {
         rss_bytes() as isize - baseline as isize
     });
     println!(
-        "resident memory growth over {RUNS} runs after a dropped report: {} kB",
+        "resident memory growth over {runs} runs after a dropped report: {} kB",
         growth / 1024
     );
     assert!(

@@ -65,6 +65,16 @@ pub fn paused<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// The seed of a soak: `ASYNC_TASKS_SOAK_SEED` (`.ci/soak` picks one at random and prints
+/// it, so that a failure can be replayed), or `default` — the fixed seed CI uses, so that
+/// its runs repeat.
+pub fn soak_seed(default: u64) -> u64 {
+    std::env::var("ASYNC_TASKS_SOAK_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A small deterministic generator (SplitMix64): the same cases on every run.
 pub struct Rng(pub u64);
 

@@ -24,7 +24,8 @@ use std::task::Poll;
 use tracing::Span;
 
 use crate::call::ErrorView;
-use crate::{BoxError, Closer, Context, Runner};
+use crate::runner::forward_runner;
+use crate::{BoxError, Context, Runner};
 
 pub use tracing;
 
@@ -131,29 +132,7 @@ impl<T, C: Fn(&T) -> T + Copy> Clone for Args<T, C> {
 #[derive(Debug, Clone, Copy)]
 pub struct AsyncTask<R>(pub R);
 
-impl<R: Runner> Runner for AsyncTask<R> {
-    #[inline]
-    fn run<'life0, 'async_trait>(
-        &'life0 self,
-        ctx: Context,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.0.run(ctx)
-    }
-
-    #[inline]
-    fn as_closer(&self) -> Option<&dyn Closer> {
-        self.0.as_closer()
-    }
-
-    #[inline]
-    fn name(&self) -> Option<&'static str> {
-        self.0.name()
-    }
-}
+forward_runner!(impl[R: Runner] AsyncTask<R>, |this| &this.0);
 
 /// Implemented by no runner: the bound that makes `.await` on an [`AsyncTask`] an error,
 /// with this message.

@@ -20,13 +20,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::runner::forward_runner;
 use crate::tasks::TaskKind;
-use crate::{BoxError, Closer, Context, ContextError, OnFailure, Runner, TaskHandle, Tasks};
+use crate::{BoxError, Context, ContextError, OnFailure, Runner, TaskHandle, Tasks};
 
 mod admit_error;
 mod pool_errors;
@@ -601,26 +601,7 @@ struct Admitted<R> {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<R: Runner> Runner for Admitted<R> {
-    fn run<'life0, 'async_trait>(
-        &'life0 self,
-        ctx: Context,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.runner.run(ctx)
-    }
-
-    fn as_closer(&self) -> Option<&dyn Closer> {
-        self.runner.as_closer()
-    }
-
-    fn name(&self) -> Option<&'static str> {
-        self.runner.name()
-    }
-}
+forward_runner!(impl[R: Runner] Admitted<R>, |this| &this.runner);
 
 #[cfg(test)]
 mod tests {

@@ -394,35 +394,54 @@ where
     }
 }
 
-// `do_not_recommend`: a type that is not a runner is reported as such, not as "`&T` needs
-// `T: Runner`", and these impls stay out of the "other types implement `Runner`" list.
+/// `impl Runner` for a type that forwards `run`, `as_closer` and `name` to the runner it
+/// holds (`|this| &this.inner`, a reference to it): the run's future is the inner runner's, as it is, with no
+/// state machine around it. Used for the smart pointers below, a pool's admitted runner and
+/// the type an `#[async_task]` fn returns.
 macro_rules! forward_runner {
-    ($($ty:ty),* $(,)?) => {$(
-        #[diagnostic::do_not_recommend]
-        impl<R: Runner + ?Sized> Runner for $ty {
+    ($(#[$attr:meta])* impl[$($generics:tt)*] $ty:ty, |$this:ident| $inner:expr) => {
+        $(#[$attr])*
+        impl<$($generics)*> $crate::Runner for $ty {
+            #[inline]
             fn run<'life0, 'async_trait>(
                 &'life0 self,
-                ctx: Context,
-            ) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'async_trait>>
+                ctx: $crate::Context,
+            ) -> ::std::pin::Pin<
+                ::std::boxed::Box<
+                    dyn ::std::future::Future<Output = Result<(), $crate::BoxError>>
+                        + Send
+                        + 'async_trait,
+                >,
+            >
             where
                 'life0: 'async_trait,
                 Self: 'async_trait,
             {
-                (**self).run(ctx)
+                let $this = self;
+                $crate::Runner::run($inner, ctx)
             }
 
-            fn as_closer(&self) -> Option<&dyn Closer> {
-                (**self).as_closer()
+            #[inline]
+            fn as_closer(&self) -> Option<&dyn $crate::Closer> {
+                let $this = self;
+                $crate::Runner::as_closer($inner)
             }
 
+            #[inline]
             fn name(&self) -> Option<&'static str> {
-                (**self).name()
+                let $this = self;
+                $crate::Runner::name($inner)
             }
         }
-    )*};
+    };
 }
+pub(crate) use forward_runner;
 
-forward_runner!(Box<R>, Arc<R>, &R);
+// `do_not_recommend`: a type that is not a runner is reported as such, not as "`&T` needs
+// `T: Runner`", and these impls stay out of the "other types implement `Runner`" list.
+forward_runner!(#[diagnostic::do_not_recommend] impl[R: Runner + ?Sized] Box<R>, |this| &**this);
+forward_runner!(#[diagnostic::do_not_recommend] impl[R: Runner + ?Sized] Arc<R>, |this| &**this);
+forward_runner!(#[diagnostic::do_not_recommend] impl[R: Runner + ?Sized] &R, |this| *this);
 
 #[cfg(test)]
 mod tests {

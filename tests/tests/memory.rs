@@ -23,21 +23,7 @@ use tokio::runtime::Builder;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use support::{serial, wait_bounded};
-
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("a VmRSS line");
-    let kb: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|kb| kb.parse().ok())
-        .expect("VmRSS in kB");
-    kb * 1024
-}
+use support::{rss_bytes, serial, wait_bounded};
 
 /// A job that reschedules itself on its set, from its own context, until `left` reaches 0;
 /// it reports the resident memory at each tenth of the way.

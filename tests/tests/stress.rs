@@ -32,7 +32,7 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
-use support::{Rng, paused, serial, wait_bounded};
+use support::{Rng, paused, rss_bytes, serial, wait_bounded};
 
 fn current_thread() -> Runtime {
     Builder::new_current_thread().enable_all().build().unwrap()
@@ -44,21 +44,6 @@ fn multi_thread() -> Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// The resident memory of this process, from `/proc/self/status` (`VmRSS`, in kB).
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("a VmRSS line");
-    let kb: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|kb| kb.parse().ok())
-        .expect("VmRSS in kB");
-    kb * 1024
 }
 
 // ---------------------------------------------------------------------------------------

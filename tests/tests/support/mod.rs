@@ -46,6 +46,21 @@ pub fn well_behaved() -> impl Runner + Clone {
     })
 }
 
+/// The resident memory of this process, from `/proc/self/status` (`VmRSS`), in bytes.
+pub fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    let kb: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse().ok())
+        .expect("VmRSS in kB");
+    kb * 1024
+}
+
 /// One test at a time: they read the process's resident memory and real time.
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());

@@ -287,7 +287,7 @@ async fn one_round(rt: &Handle, seed: u64, strict: bool) {
     round.release.open();
     round.svc.wait().await;
     assert_eq!(round.svc.running(), 0);
-    // A child's count may lag its parent's for a moment (`sets.rs`:
+    // A child's count may lag its parent's for a moment (`nested_wait.rs`:
     // `a_parents_wait_returns_only_once_a_childs_task_is_dropped`): wait for each.
     let children = round.children.lock().unwrap().clone();
     for child in children.iter().chain([round.pool.tasks()]) {

@@ -13,7 +13,8 @@
 //!   grace period name their error;
 //! - `ShutdownTimeout`'s `Display` names a handful of stragglers then "and N more", a child's
 //!   after its path; an unnamed run of a child by the child's name;
-//! - a report counts a child's unnamed runs (`unlisted_finished`, `unlisted_running`).
+//! - a report counts a child's unnamed runs (`unlisted_finished`, `unlisted_running`);
+//! - two reports on one set at once both name every task.
 
 mod support;
 
@@ -269,4 +270,26 @@ async fn a_report_counts_the_unnamed_runs_of_its_children() {
     assert!(report.to_string().ends_with(", 1 unnamed still running"));
     // Unnamed runs cannot be aborted: the stubborn one is still there.
     assert_eq!(tasks.running(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_reports_on_one_set_at_once_both_say_everything() {
+    let tasks = Tasks::new("svc");
+    let ctx = Context::background();
+    tasks.run(&ctx, named_until_done("server"));
+    tasks.run(&ctx, named_stubborn("stuck"));
+    tokio::task::yield_now().await;
+    let (first, second) = timeout(LIMIT, async {
+        tokio::join!(
+            tasks.shutdown_report(Duration::from_secs(1)),
+            tasks.shutdown_report(Duration::from_secs(2)),
+        )
+    })
+    .await
+    .unwrap();
+    for report in [&first, &second] {
+        assert_eq!(report.finished, ["server"], "{report:?}");
+        assert_eq!(report.aborted, ["stuck"], "{report:?}");
+    }
+    assert_eq!(tasks.running(), 0);
 }

@@ -14,7 +14,7 @@
 //!   in `snapshot` (kind `Spawned`, its name, its set's path), gets a context joined to the
 //!   caller's and the set's, cancelled by `shutdown`, aborted at the end of a report's grace
 //!   period (its handle then `is_aborted`), listed as aborted when its handle aborts it
-//!   during a report, named `jobs/job-1` in a parent's report;
+//!   during a report, named `jobs/job-1` in a parent's report; aborted when its runtime goes;
 //! - reported once: one `"task"` span, a child of the caller's span, and one ERROR event for
 //!   a failure or a panic (none for a cancellation), named by the spawn's name and set path.
 
@@ -495,4 +495,31 @@ async fn a_spawned_task_returning_stop_loop_is_judged_alike_by_its_handle_and_it
         "handle: {err:?}; events: {}",
         recorder.tree()
     );
+}
+
+#[test]
+fn a_task_whose_runtime_is_dropped_is_aborted() {
+    let tasks = Tasks::new("svc");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = {
+        let _runtime = rt.enter();
+        tasks.spawn(&Context::background(), "orphan", |ctx| async move {
+            ctx.done().await;
+            Ok::<_, BoxError>(())
+        })
+    };
+    rt.block_on(tokio::task::yield_now());
+    assert_eq!(tasks.running(), 1);
+    drop(rt);
+    assert_eq!(tasks.running(), 0);
+    assert!(tasks.snapshot().tasks.is_empty());
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = other.block_on(bounded(handle)).unwrap_err();
+    assert!(err.is_aborted(), "{err:?}");
 }

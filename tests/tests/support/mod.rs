@@ -1,9 +1,12 @@
 //! Helpers shared by the bad-input and load test files (`bad_input.rs`,
-//! `reentrant_calls.rs`, `closes_and_drops.rs`, `stress.rs`, `lockers.rs`); each uses some.
+//! `reentrant_calls.rs`, `closes_and_drops.rs`, `stress.rs`, `lockers.rs`) and by the
+//! behaviour tests of sets, drains, escalation, spawn and reports (`sets.rs`, `drain.rs`,
+//! `escalation.rs`, `spawn.rs`, `reports.rs`, `sets_race.rs`); each uses some.
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_tasks::{BoxError, Context, Func, Runner, Tasks};
@@ -105,4 +108,94 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A runner named `name` that ends (with `Ok`) as soon as its context is done.
+pub fn named_until_done(name: &'static str) -> impl Runner + Clone {
+    Func::named(name, |ctx: Context| async move {
+        ctx.done().await;
+        Ok(())
+    })
+}
+
+/// A runner named `name` that ignores its context and never ends.
+pub fn named_stubborn(name: &'static str) -> impl Runner + Clone {
+    Func::named(name, |_ctx: Context| {
+        std::future::pending::<Result<(), BoxError>>()
+    })
+}
+
+/// A signal that, once opened, stays open: tasks wait for it, the test opens it.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the gate is open.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+/// Counts how often something happened, shared with the tasks that do it.
+#[derive(Clone, Debug, Default)]
+pub struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    pub fn add(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Set when dropped: moved into a future, it says whether the future was dropped.
+#[derive(Debug)]
+pub struct DropFlag(Arc<AtomicBool>);
+
+impl DropFlag {
+    /// The flag, and a probe that says whether it was dropped.
+    pub fn new() -> (DropFlag, Arc<AtomicBool>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        (DropFlag(Arc::clone(&dropped)), dropped)
+    }
+}
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Receives `n` messages from `rx`, or fails the test after `LIMIT` (tokio's clock).
+pub async fn recv_n<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>, n: usize) -> Vec<T> {
+    let mut got = Vec::with_capacity(n);
+    for _ in 0..n {
+        let item = timeout(LIMIT, rx.recv())
+            .await
+            .expect("a task did not send in time")
+            .expect("every sender is gone");
+        got.push(item);
+    }
+    got
 }

@@ -1,0 +1,295 @@
+//! What a set says about its runs: the failure events, and the `Display` of
+//! `ShutdownReport` and `ShutdownTimeout`.
+//!
+//! Covers:
+//! - a failed run of every kind (`run` named and unnamed, `run_background`, a loop, a pool
+//!   run, in a root set and in a child) is one ERROR event with target `async_tasks`, fields
+//!   `task` (the runner's name or the set's), `tasks` (the set's path), `error`, and the
+//!   message `task "NAME" failed: ERROR`; a loop's has its `iteration`; a panic has `panic`;
+//! - a loop failure the policy retries is one WARN event with `retry_in` (and `attempt` from
+//!   the first retry on), the one after which it gives up one ERROR event;
+//! - `ShutdownReport`'s `Display`: the cause line first, counts, a handful of names of each
+//!   list and "and N more", unnamed runs still running; `failed` and `panicked` during the
+//!   grace period name their error;
+//! - `ShutdownTimeout`'s `Display` names a handful of stragglers then "and N more", a child's
+//!   after its path; an unnamed run of a child by the child's name;
+//! - a report counts a child's unnamed runs (`unlisted_finished`, `unlisted_running`);
+//! - two reports on one set at once both name every task.
+
+mod support;
+
+use std::time::Duration;
+
+use async_tasks::backon::ConstantBuilder;
+use async_tasks::testing::{RecordedEvent, SpanRecorder};
+use async_tasks::{Context, Func, LoopPolicy, OnFailure, Runner, Tasks};
+use tokio::time::timeout;
+use tracing::Level;
+
+use support::{LIMIT, named_stubborn, named_until_done, stubborn, wait_bounded, well_behaved};
+
+/// `(level, task, tasks, error or panic, message)` of an event.
+fn summary(e: &RecordedEvent) -> (Level, String, String, String, String) {
+    let field = |name: &str| e.field(name).unwrap_or("<none>").to_owned();
+    let what = e.field("error").or(e.field("panic")).unwrap_or("<none>");
+    (
+        e.level(),
+        field("task"),
+        field("tasks"),
+        what.to_owned(),
+        field("message"),
+    )
+}
+
+#[tokio::test]
+async fn a_failure_of_every_kind_of_run_is_one_error_event_that_names_it() {
+    let recorder = SpanRecorder::install();
+    let svc = Tasks::new("svc");
+    let jobs = svc.child("jobs");
+    let pool = jobs.pool("pool", 2);
+    let ctx = Context::background();
+    svc.run(
+        &ctx,
+        Func::named("named", |_ctx| async { Err("e1".into()) }),
+    );
+    svc.run(&ctx, Func::new(|_ctx| async { Err("e2".into()) }));
+    jobs.run_background(&ctx, Func::named("bg", |_ctx| async { Err("e3".into()) }));
+    jobs.run_loop(
+        &ctx,
+        Func::named("looped", |_ctx| async { Err("e4".into()) }),
+    );
+    pool.run(&ctx, Func::new(|_ctx| async { Err("e5".into()) }))
+        .await
+        .unwrap();
+    jobs.run(&ctx, Func::named("buggy", |_ctx| async { panic!("p6") }));
+    wait_bounded(&svc).await;
+
+    let events = recorder.events();
+    assert!(events.iter().all(|e| e.target() == "async_tasks"));
+    let mut seen: Vec<_> = events.iter().map(summary).collect();
+    seen.sort_by(|a, b| a.3.cmp(&b.3));
+    let row = |task: &str, tasks: &str, what: &str, message: &str| {
+        (
+            Level::ERROR,
+            task.to_owned(),
+            tasks.to_owned(),
+            what.to_owned(),
+            message.to_owned(),
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            row("named", "svc", "e1", "task \"named\" failed: e1"),
+            row("svc", "svc", "e2", "task \"svc\" failed: e2"),
+            row("bg", "svc/jobs", "e3", "task \"bg\" failed: e3"),
+            row("looped", "svc/jobs", "e4", "task \"looped\" failed: e4"),
+            row("pool", "svc/jobs/pool", "e5", "task \"pool\" failed: e5"),
+            row("buggy", "svc/jobs", "p6", "task \"buggy\" panicked: p6"),
+        ]
+    );
+    let looped = events.iter().find(|e| e.field("task") == Some("looped"));
+    assert_eq!(looped.unwrap().field("iteration"), Some("1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_loop_failure_is_a_warning_and_the_give_up_an_error() {
+    let recorder = SpanRecorder::install();
+    let tasks = Tasks::new("svc");
+    tasks.run_loop_with(
+        &Context::background(),
+        Func::named("poller", |_ctx| async { Err("upstream down".into()) }),
+        LoopPolicy::new()
+            .on_error(ConstantBuilder::default().with_delay(Duration::from_secs(2)))
+            .max_failures(3),
+    );
+    wait_bounded(&tasks).await;
+
+    let events = recorder.events();
+    assert_eq!(events.len(), 3, "{}", recorder.tree());
+    let levels: Vec<_> = events.iter().map(RecordedEvent::level).collect();
+    assert_eq!(levels, [Level::WARN, Level::WARN, Level::ERROR]);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.target(), "async_tasks");
+        assert_eq!(e.field("task"), Some("poller"));
+        assert_eq!(e.field("tasks"), Some("svc"));
+        assert_eq!(e.field("error"), Some("upstream down"));
+        assert_eq!(e.field("iteration"), Some(&*(i + 1).to_string()));
+        let message = e.message().unwrap();
+        assert!(
+            message.starts_with("task \"poller\" failed") && message.ends_with(": upstream down"),
+            "{message:?}"
+        );
+    }
+    // `attempt` is on retries (2, 3), as `LoopPolicy` documents; the first failure is not
+    // a retry.
+    let attempts: Vec<_> = events.iter().map(|e| e.field("attempt")).collect();
+    assert_eq!(attempts, [None, Some("2"), Some("3")]);
+    let retry_in: Vec<_> = events.iter().map(|e| e.field("retry_in")).collect();
+    assert_eq!(retry_in, [Some("2s"), Some("2s"), None]);
+}
+
+/// A runner that ends 100 ms after its context is done, as `end` says (`Err("panic")`
+/// panics).
+fn slow_to_end(name: Option<&'static str>, end: Result<(), &'static str>) -> Box<dyn Runner> {
+    let f = move |ctx: Context| async move {
+        ctx.done().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match end {
+            Err("panic") => panic!("on the way out"),
+            Err(err) => Err(err.into()),
+            Ok(()) => Ok(()),
+        }
+    };
+    match name {
+        Some(name) => Box::new(Func::named(name, f)),
+        None => Box::new(Func::new(f)),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_reads_cause_first_then_a_handful_of_names_of_each_list() {
+    let tasks = Tasks::new("svc");
+    let jobs = tasks.child("jobs").on_failure(OnFailure::ShutdownRoot);
+    let ctx = Context::background();
+    for name in ["a", "b", "c", "d", "e", "f", "g"] {
+        tasks.run(&ctx, named_stubborn(name));
+    }
+    // Each ends a moment after it is cancelled: during the report's grace period, as the
+    // failure shuts the set down before the report starts.
+    for name in ["f1", "f2"] {
+        tasks.run(&ctx, slow_to_end(Some(name), Err("cleanup failed")));
+    }
+    tasks.run(&ctx, slow_to_end(Some("p"), Err("panic")));
+    tasks.run(&ctx, slow_to_end(Some("ok"), Ok(())));
+    tasks.run(&ctx, slow_to_end(None, Ok(())));
+    tasks.run(&ctx, stubborn());
+    jobs.run(
+        &ctx,
+        Func::named("db", |_ctx| async { Err("refused".into()) }),
+    );
+    timeout(LIMIT, tasks.context().done()).await.unwrap();
+
+    let report = timeout(LIMIT, tasks.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(report.failed.len(), 2);
+    assert!(report.failed.iter().all(|f| f.error == "cleanup failed"));
+    assert_eq!(report.panicked.len(), 1);
+    assert_eq!(report.panicked[0].to_string(), "p: on the way out");
+    assert_eq!((report.unlisted_finished, report.unlisted_running), (1, 1));
+    // The failures are listed in the order they happened, which the test does not fix.
+    let failed: Vec<_> = report.failed.iter().map(ToString::to_string).collect();
+    let mut sorted = failed.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["f1: cleanup failed", "f2: cleanup failed"]);
+    assert_eq!(
+        report.to_string(),
+        format!(
+            "shut down by jobs/db: refused\n\
+             2 finished, 2 failed ({}), 1 panicked (p: on the way out), \
+             7 aborted (a, b, c, d, e and 2 more), 1 unnamed still running",
+            failed.join(", ")
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_report_reads_as_counts_only() {
+    let tasks = Tasks::new("svc");
+    tasks.run(&Context::background(), named_until_done("a"));
+    let report = tasks.shutdown_report(Duration::from_secs(1)).await;
+    assert!(report.is_clean());
+    assert_eq!(
+        report.to_string(),
+        "1 finished, 0 failed, 0 panicked, 0 aborted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_names_a_handful_of_stragglers_then_counts_the_rest() {
+    let tasks = Tasks::new("svc");
+    let jobs = tasks.child("jobs");
+    let ctx = Context::background();
+    for name in ["a", "b", "c", "d"] {
+        tasks.run(&ctx, named_stubborn(name));
+    }
+    for name in ["x", "y", "z"] {
+        jobs.run(&ctx, named_stubborn(name));
+    }
+    let err = timeout(LIMIT, tasks.shutdown(Duration::from_secs(1)))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.running(), 7);
+    assert_eq!(
+        err.names(),
+        ["a", "b", "c", "d", "jobs/x", "jobs/y", "jobs/z"]
+    );
+    assert_eq!(
+        err.to_string(),
+        "shutdown of tasks `svc` timed out with 7 tasks still running: a, b, c, d, jobs/x and 2 more"
+    );
+    // On the child alone: bare names, and its path as the set.
+    let err = jobs.shutdown(Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err.tasks_name(), "svc/jobs");
+    assert_eq!(err.names(), ["x", "y", "z"]);
+    tasks.shutdown_report(Duration::from_secs(1)).await;
+}
+
+/// `ShutdownTimeout`'s docs: "each by its name, as `ShutdownReport` names tasks", and
+/// `ShutdownReport`'s: "`jobs` for one of its unnamed runs" (of `tasks.child("jobs")`).
+#[tokio::test(start_paused = true)]
+#[ignore = "BUG: ShutdownTimeout names an unnamed run of a child set by the reported set's name (`svc`), not the child's (`jobs`)"]
+async fn a_timeout_names_an_unnamed_run_of_a_child_after_the_child() {
+    let tasks = Tasks::new("svc");
+    let jobs = tasks.child("jobs");
+    tasks.run(&Context::background(), stubborn());
+    jobs.run(&Context::background(), stubborn());
+    let err = timeout(LIMIT, tasks.shutdown(Duration::from_secs(1)))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.names(), ["jobs", "svc"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_counts_the_unnamed_runs_of_its_children() {
+    let tasks = Tasks::new("svc");
+    let jobs = tasks.child("jobs");
+    let ctx = Context::background();
+    jobs.run(&ctx, well_behaved());
+    jobs.run(&ctx, well_behaved());
+    jobs.child("deep").run(&ctx, stubborn());
+    tokio::task::yield_now().await;
+    let report = timeout(LIMIT, tasks.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!((report.unlisted_finished, report.unlisted_running), (2, 1));
+    assert!(!report.is_clean());
+    assert!(report.to_string().ends_with(", 1 unnamed still running"));
+    // Unnamed runs cannot be aborted: the stubborn one is still there.
+    assert_eq!(tasks.running(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_reports_on_one_set_at_once_both_say_everything() {
+    let tasks = Tasks::new("svc");
+    let ctx = Context::background();
+    tasks.run(&ctx, named_until_done("server"));
+    tasks.run(&ctx, named_stubborn("stuck"));
+    tokio::task::yield_now().await;
+    let (first, second) = timeout(LIMIT, async {
+        tokio::join!(
+            tasks.shutdown_report(Duration::from_secs(1)),
+            tasks.shutdown_report(Duration::from_secs(2)),
+        )
+    })
+    .await
+    .unwrap();
+    for report in [&first, &second] {
+        assert_eq!(report.finished, ["server"], "{report:?}");
+        assert_eq!(report.aborted, ["stuck"], "{report:?}");
+    }
+    assert_eq!(tasks.running(), 0);
+}

@@ -56,6 +56,9 @@ enum Failure {
     Error(Arc<dyn Error + Send + Sync>),
     Panic(Box<str>),
     Canceled(Arc<dyn Error + Send + Sync>),
+    /// Returned [`StopLoop`](crate::StopLoop): ended quietly, as a set judges it, with no
+    /// value to give.
+    Stopped(Arc<dyn Error + Send + Sync>),
     Aborted,
 }
 
@@ -68,7 +71,8 @@ impl TaskError {
     ) -> Result<T, TaskError> {
         let failure = match outcome {
             Outcome::Finished(value) => return Ok(value),
-            Outcome::Failed(err) | Outcome::Stopped(err) => Failure::Error(Arc::from(err)),
+            Outcome::Failed(err) => Failure::Error(Arc::from(err)),
+            Outcome::Stopped(err) => Failure::Stopped(Arc::from(err)),
             Outcome::Canceled(err) => Failure::Canceled(Arc::from(err)),
             Outcome::Panicked(payload) => Failure::Panic(panic_message(&*payload).into()),
         };
@@ -112,11 +116,12 @@ impl TaskError {
     }
 
     /// The error the task returned: its failure, or for a canceled task the cancellation
-    /// it returned. `None` if it panicked or was aborted.
+    /// it returned (or the [`StopLoop`](crate::StopLoop) a task returned, which ends it
+    /// quietly, and is none of the kinds below). `None` if it panicked or was aborted.
     #[must_use]
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
         match &self.failure {
-            Failure::Error(err) | Failure::Canceled(err) => Some(&**err),
+            Failure::Error(err) | Failure::Canceled(err) | Failure::Stopped(err) => Some(&**err),
             Failure::Panic(_) | Failure::Aborted => None,
         }
     }
@@ -166,6 +171,7 @@ impl fmt::Display for TaskError {
             Failure::Error(err) => write!(f, "{}: {err}", self.name),
             Failure::Panic(message) => write!(f, "{} panicked: {message}", self.name),
             Failure::Canceled(err) => write!(f, "{} was canceled: {err}", self.name),
+            Failure::Stopped(err) => write!(f, "{} stopped: {err}", self.name),
             Failure::Aborted => write!(f, "{} was aborted", self.name),
         }
     }
@@ -179,6 +185,7 @@ impl fmt::Debug for TaskError {
             Failure::Error(err) => s.field("error", err),
             Failure::Panic(message) => s.field("panic", message),
             Failure::Canceled(err) => s.field("canceled", err),
+            Failure::Stopped(err) => s.field("stopped", err),
             Failure::Aborted => s.field("aborted", &true),
         };
         s.finish()
@@ -188,7 +195,7 @@ impl fmt::Debug for TaskError {
 impl Error for TaskError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.failure {
-            Failure::Error(err) | Failure::Canceled(err) => Some(&**err),
+            Failure::Error(err) | Failure::Canceled(err) | Failure::Stopped(err) => Some(&**err),
             Failure::Panic(_) | Failure::Aborted => None,
         }
     }

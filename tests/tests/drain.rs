@@ -118,11 +118,12 @@ async fn a_drain_that_times_out_names_what_is_left_and_a_report_after_it_ends_it
     assert!(!tasks.context().is_done());
     assert_eq!(*seen.lock().unwrap(), [(true, None)]);
 
-    // The idiom: drain, then report (which cancels and aborts what is left).
+    // The idiom: drain, then report (which cancels and aborts what is left, and names
+    // who ended during the drain too).
     let report = timeout(LIMIT, tasks.shutdown_report(Duration::from_secs(5)))
         .await
         .unwrap();
-    assert_eq!(report.finished, ["listener"]);
+    assert_eq!(report.finished, ["quick", "listener"]);
     assert_eq!(report.aborted, ["jobs/import", "stubborn"]);
     assert_eq!(tasks.running(), 0);
 }

@@ -89,7 +89,6 @@ fn a_sets_wait_returns_only_once_its_tasks_runner_is_dropped() {
 /// child's task being dropped (its runner, and whatever it holds: a pool's slot, a
 /// connection) still counts in the child, but no longer in the parent.
 #[test]
-#[ignore = "BUG: a parent's wait() returns, and its running() says 0, while a child's task is still being dropped (the child's running() says 1)"]
 fn a_parents_wait_returns_only_once_a_childs_task_is_dropped() {
     let svc = Tasks::new("svc");
     let jobs = svc.child("jobs");

@@ -441,7 +441,6 @@ impl Drop for UntilDoneThenPanicsOnDrop {
 /// panics in its `Drop` is caught and reported by `Tasks::run`; a spawned one is only
 /// returned by the handle.
 #[tokio::test(start_paused = true)]
-#[ignore = "BUG: a spawned future that panics when dropped is not reported (no ERROR event) and a report lists it as aborted, not panicked"]
 async fn a_panic_while_the_future_is_dropped_is_caught_reported_and_returned() {
     let recorder = SpanRecorder::install();
     let tasks = Tasks::new("svc");
@@ -475,7 +474,6 @@ async fn a_panic_while_the_future_is_dropped_is_caught_reported_and_returned() {
 /// report), but a spawned task's handle calls it one (`is_failure`): the two disagree about
 /// the same run. Either the handle should not say `is_failure`, or the set should report it.
 #[tokio::test]
-#[ignore = "BUG: a spawned task returning StopLoop: its handle says is_failure() but the set reports nothing (no ERROR event)"]
 async fn a_spawned_task_returning_stop_loop_is_judged_alike_by_its_handle_and_its_set() {
     let recorder = SpanRecorder::install();
     let tasks = Tasks::new("svc");

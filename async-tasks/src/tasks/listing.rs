@@ -23,6 +23,9 @@
 //! 4. A collector is added to a set before the set's children are visited, and a new child
 //!    set copies its parent's collectors after it is listed as a child: a set created
 //!    during a report is covered by it (see `Set::new`).
+//! 5. A task a report names aborted is aborted: one still being spawned when the report
+//!    ends (listed, its abort handle not yet there) is marked, and aborted by
+//!    [`Listing::set_abort`] the moment its handle comes.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -82,6 +85,9 @@ struct Entry {
     stats: Option<Arc<LoopStats>>,
     /// Set right after the spawn.
     abort: Option<AbortHandle>,
+    /// A report ended while the task was being spawned, before its abort handle came: it
+    /// named the task aborted, and the handle aborts it as soon as it comes (invariant 5).
+    abort_asked: bool,
 }
 
 /// What a loop tells the listing as it goes.
@@ -174,6 +180,7 @@ impl Listing {
             started_at,
             stats,
             abort: None,
+            abort_asked: false,
         });
         drop(inner);
         Ticket::new(slot, key)
@@ -185,6 +192,9 @@ impl Listing {
         let mut inner = lock(&self.inner);
         if let Some(entry) = inner.entries.get_mut(ticket.slot()) {
             if entry.key == ticket.key {
+                if entry.abort_asked {
+                    abort.abort();
+                }
                 entry.abort = Some(abort);
             }
         }
@@ -304,7 +314,12 @@ impl Listing {
         inner.collectors.retain(|c| !Arc::ptr_eq(c, collector));
         inner
             .entries
-            .iter()
+            .iter_mut()
+            .map(|(slot, entry)| {
+                // Being spawned: aborted as soon as its handle comes (invariant 5).
+                entry.abort_asked |= entry.abort.is_none();
+                (slot, &*entry)
+            })
             .map(|(slot, entry)| Running {
                 ticket: Ticket::new(slot, entry.key),
                 name: entry.name.clone(),

@@ -125,6 +125,26 @@ impl Set {
         sets
     }
 
+    /// How many unnamed (unlisted) runs each set of the subtree runs now: its own count (its
+    /// tracker's, less its direct children's) less what it lists. A snapshot: the counts
+    /// are read apart.
+    pub(crate) fn unlisted_by_set(self: &Arc<Set>) -> Vec<(Arc<Set>, usize)> {
+        self.subtree()
+            .into_iter()
+            .map(|set| {
+                let children: usize = lock(&set.children)
+                    .iter()
+                    .filter_map(|(_, child)| child.upgrade())
+                    .map(|child| child.tracker.len())
+                    .sum();
+                let own = set.tracker.len().saturating_sub(children);
+                let unlisted = own.saturating_sub(set.listing.len());
+                (set, unlisted)
+            })
+            .filter(|(_, unlisted)| *unlisted > 0)
+            .collect()
+    }
+
     /// The root of this set's tree.
     pub(crate) fn root(self: &Arc<Set>) -> &Arc<Set> {
         let mut set = self;

@@ -327,18 +327,18 @@ impl Tasks {
         {
             return Ok(());
         }
-        // Listed tasks by name; the unlisted rest go by their set's name. The two counts
-        // are read apart, so a task ending in between may be missed: this is a snapshot.
-        let snapshot = self.snapshot();
-        let mut names: Vec<String> = snapshot
+        // Listed tasks by name; the unlisted rest by their set's name. The counts are read
+        // apart, so a task ending in between may be missed: this is a snapshot.
+        let mut names: Vec<String> = self
+            .snapshot()
             .tasks
             .iter()
             .map(|task| qualified(self.path(), &task.tasks, &task.name))
             .collect();
-        names.extend(std::iter::repeat_n(
-            self.name().to_owned(),
-            snapshot.unlisted,
-        ));
+        for (set, unlisted) in self.set.unlisted_by_set() {
+            let name = qualified(self.path(), &set.path, &set.name);
+            names.extend(std::iter::repeat_n(name, unlisted));
+        }
         names.sort();
         Err(ShutdownTimeout {
             tasks: self.path().to_owned(),

@@ -45,7 +45,8 @@ impl fmt::Display for TaskFailure {
 /// one-shot runs of [`Tasks::run`] are only counted (`unlisted_finished`,
 /// `unlisted_running`) and cannot be aborted.
 ///
-/// `Display` names them, a handful of each at most:
+/// `Display` names them, a handful of each at most, after the cause (on a first line of its
+/// own, when a failure shut the set down):
 ///
 /// ```text
 /// shut down by jobs/db-loop: connection refused
@@ -86,6 +87,7 @@ impl ShutdownReport {
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(cause) = &self.cause {
+            // The first thing to read, on a line of its own.
             writeln!(f, "shut down by {cause}")?;
         }
         write!(

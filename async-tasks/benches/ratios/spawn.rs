@@ -1,10 +1,11 @@
-//! Spawning one-shot runs: `Tasks::run` of a trivial runner in waves, against
-//! `TaskTracker::spawn`, with and without a subscriber, and the contract's floor.
+//! Spawning one-shot runs in waves, against `TaskTracker::spawn`, with and without a
+//! subscriber: `Tasks::run` of a trivial runner (and the contract's floor), and
+//! `Tasks::spawn` of a closure whose `TaskHandle` is awaited for its value.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_tasks::{Context, Runner, Tasks};
+use async_tasks::{BoxError, Context, Runner, Tasks};
 use tokio::runtime::Runtime;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -26,6 +27,18 @@ pub(crate) fn figures() -> Vec<Spec> {
         Spec::counted("spawn, INFO subscriber", 1.2, "ns/task", || {
             spawn_figures(true)
         }),
+        Spec::counted(
+            "spawn + await handle, no subscriber",
+            1.4,
+            "ns/task",
+            || handle_figures(false),
+        ),
+        Spec::counted(
+            "spawn + await handle, INFO subscriber",
+            1.2,
+            "ns/task",
+            || handle_figures(true),
+        ),
     ]
 }
 
@@ -117,4 +130,71 @@ fn tracker_waves(
             })
         })
     })
+}
+
+/// `Tasks::spawn` of a closure returning a value, then its `TaskHandle` awaited, in waves
+/// as the spawn figure's; against `TaskTracker::spawn` of the same value and its
+/// `JoinHandle` awaited.
+fn handle_figures(subscriber: bool) -> (Side, Side) {
+    let dispatch = subscriber.then(info_subscriber);
+    let rt = Arc::new(current_thread());
+    let ours: Side =
+        {
+            let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
+            let tasks = Tasks::new("bench");
+            let ctx = Context::background();
+            Box::new(move || {
+                with_dispatch(&dispatch, || {
+                    rt.block_on(async {
+                        let mut handles = Vec::with_capacity(WAVE);
+                        let start = Instant::now();
+                        for _ in 0..WAVES {
+                            for _ in 0..WAVE {
+                                handles.push(tasks.spawn(&ctx, "bench", |_ctx| async {
+                                    Ok::<_, BoxError>(1_u64)
+                                }));
+                            }
+                            let mut sum = 0;
+                            for handle in handles.drain(..) {
+                                sum += handle.await.unwrap();
+                            }
+                            assert_eq!(sum, WAVE as u64);
+                            tasks.wait().await;
+                        }
+                        (start.elapsed(), (WAVE * WAVES) as u64)
+                    })
+                })
+            })
+        };
+    let anchor: Side = Box::new(move || {
+        with_dispatch(&dispatch, || {
+            rt.block_on(async {
+                let mut handles = Vec::with_capacity(WAVE);
+                let start = Instant::now();
+                for _ in 0..WAVES {
+                    let tracker = TaskTracker::new();
+                    for _ in 0..WAVE {
+                        handles.push(if subscriber {
+                            tracker.spawn(async { 1_u64 }.instrument(tracing::info_span!(
+                                "task",
+                                task.name = "bench",
+                                otel.name = "bench"
+                            )))
+                        } else {
+                            tracker.spawn(async { 1_u64 })
+                        });
+                    }
+                    let mut sum = 0;
+                    for handle in handles.drain(..) {
+                        sum += handle.await.unwrap();
+                    }
+                    assert_eq!(sum, WAVE as u64);
+                    tracker.close();
+                    tracker.wait().await;
+                }
+                (start.elapsed(), (WAVE * WAVES) as u64)
+            })
+        })
+    });
+    (ours, anchor)
 }

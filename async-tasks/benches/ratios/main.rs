@@ -24,7 +24,7 @@
 //! callgrind_annotate /tmp/cg
 //! ```
 //!
-//! One module per family of figures, each with its anchors and floors: `spawn`,
+//! One module per family of figures, each with its anchors and floors: `spawn`, `pool`,
 //! `loops`, `mutex`, `cancel`, `calls`, `memory`;
 //! `setup` holds what they share (runtimes, the subscriber, a trivial runner). This file is
 //! the harness: the figures' order, the rounds, the child processes, callgrind, the table.
@@ -36,6 +36,7 @@ mod cancel;
 mod loops;
 mod memory;
 mod mutex;
+mod pool;
 mod setup;
 mod spawn;
 
@@ -93,6 +94,7 @@ impl Spec {
 fn figures() -> Vec<Spec> {
     [
         spawn::figures(),
+        pool::figures(),
         loops::figures(),
         mutex::figures(),
         cancel::figures(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_tasks::{Context, Func, Runner, Tasks};
-use tokio_util::sync::CancellationToken;
+use tokio::runtime::Runtime;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -31,7 +31,49 @@ pub(crate) fn figures() -> Vec<Spec> {
     ]
 }
 
-const ITERATIONS: u64 = 600_000;
+pub(crate) const ITERATIONS: u64 = 600_000;
+
+/// A side of the anchor's shape: a task on a `TaskTracker` that runs iterations until a
+/// `CancellationToken` is cancelled, each counting itself (the `body`, a future) and
+/// cancelling the token at `ITERATIONS`, timed from before the spawn to the tracker's
+/// `wait()`. `$setup` runs before the spawn, and its bindings move into the task; each
+/// iteration is `$iteration`, which awaits `$body` in its own way.
+macro_rules! anchor_loop {
+    ($rt:expr, $dispatch:expr, { $($setup:tt)* }, |$body:ident| $iteration:expr) => {{
+        let (rt, dispatch): (
+            ::std::sync::Arc<::tokio::runtime::Runtime>,
+            ::std::option::Option<::tracing::Dispatch>,
+        ) = ($rt, $dispatch);
+        let side: $crate::Side = ::std::boxed::Box::new(move || {
+            $crate::setup::with_dispatch(&dispatch, || {
+                rt.block_on(async {
+                    use ::std::sync::atomic::Ordering::Relaxed;
+                    let tracker = ::tokio_util::task::TaskTracker::new();
+                    let token = ::tokio_util::sync::CancellationToken::new();
+                    let count = ::std::sync::Arc::new(::std::sync::atomic::AtomicU64::new(0));
+                    let (seen, stop) = (::std::sync::Arc::clone(&count), token.clone());
+                    $($setup)*
+                    let start = ::std::time::Instant::now();
+                    tracker.spawn(async move {
+                        while !stop.is_cancelled() {
+                            let $body = async {
+                                if seen.fetch_add(1, Relaxed) + 1 == $crate::loops::ITERATIONS {
+                                    stop.cancel();
+                                }
+                            };
+                            $iteration;
+                        }
+                    });
+                    tracker.close();
+                    tracker.wait().await;
+                    (start.elapsed(), count.load(Relaxed))
+                })
+            })
+        });
+        side
+    }};
+}
+pub(crate) use anchor_loop;
 
 fn loop_figures(subscriber: bool) -> (Side, Side) {
     let dispatch = subscriber.then(info_subscriber);
@@ -61,40 +103,25 @@ fn loop_figures(subscriber: bool) -> (Side, Side) {
             })
         })
     };
-    let anchor: Side = Box::new(move || {
-        with_dispatch(&dispatch, || {
-            rt.block_on(async {
-                let tracker = TaskTracker::new();
-                let token = CancellationToken::new();
-                let count = Arc::new(AtomicU64::new(0));
-                let (seen, stop) = (Arc::clone(&count), token.clone());
-                let start = Instant::now();
-                tracker.spawn(async move {
-                    while !stop.is_cancelled() {
-                        let body = async {
-                            if seen.fetch_add(1, Ordering::Relaxed) + 1 == ITERATIONS {
-                                stop.cancel();
-                            }
-                        };
-                        if subscriber {
-                            body.instrument(tracing::info_span!(
-                                "task",
-                                task.name = "bench",
-                                otel.name = "bench"
-                            ))
-                            .await;
-                        } else {
-                            body.await;
-                        }
-                    }
-                });
-                tracker.close();
-                tracker.wait().await;
-                (start.elapsed(), count.load(Ordering::Relaxed))
-            })
-        })
-    });
-    (ours, anchor)
+    (ours, anchor(rt, dispatch))
+}
+
+/// The anchor of the loop figures: a tracked loop on a token, with one `info_span!` per
+/// iteration when there is a subscriber.
+pub(crate) fn anchor(rt: Arc<Runtime>, dispatch: Option<tracing::Dispatch>) -> Side {
+    let subscriber = dispatch.is_some();
+    anchor_loop!(rt, dispatch, {}, |body| {
+        if subscriber {
+            body.instrument(tracing::info_span!(
+                "task",
+                task.name = "bench",
+                otel.name = "bench"
+            ))
+            .await;
+        } else {
+            body.await;
+        }
+    })
 }
 
 /// The floor of a loop iteration under the contract, as a stand-in "ours": the least any
@@ -132,6 +159,5 @@ fn loop_floor() -> (Side, Side) {
             })
         })
     };
-    let (_, anchor) = loop_figures(false);
-    (floor, anchor)
+    (floor, anchor(rt, None))
 }

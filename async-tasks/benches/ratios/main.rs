@@ -5,7 +5,8 @@
 //!
 //! Run: `cargo bench -p async-tasks --bench ratios` (all figures), or pass a filter:
 //! `cargo bench -p async-tasks --bench ratios -- mutex`. `ROUNDS=31` changes the number of
-//! rounds (default 15).
+//! rounds (default 15). Diagnostic figures (the costs of a loop iteration, one at a time)
+//! run only when a filter names them: `-- "loop cost"`.
 //!
 //! The memory figure runs each side in a fresh child process (this same binary, re-executed
 //! with `RATIOS_CHILD=<side>`), so that neither side inherits the other's freed memory.
@@ -25,7 +26,7 @@
 //! ```
 //!
 //! One module per family of figures, each with its anchors and floors: `spawn`, `pool`,
-//! `loops`, `mutex`, `cancel`, `calls`, `memory`;
+//! `loops` (and the `loop_costs` diagnostics), `mutex`, `cancel`, `calls`, `memory`;
 //! `setup` holds what they share (runtimes, the subscriber, a trivial runner). This file is
 //! the harness: the figures' order, the rounds, the child processes, callgrind, the table.
 
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 mod calls;
 mod cancel;
+mod loop_costs;
 mod loops;
 mod memory;
 mod mutex;
@@ -45,13 +47,14 @@ pub(crate) type Side = Box<dyn FnMut() -> (Duration, u64)>;
 
 /// A figure to measure: its name, target ratio (NaN for an informational figure: a floor
 /// or a diagnostic), unit, how to build its two sides (ours, then the anchor), whether it
-/// can be counted in instructions.
+/// can be counted in instructions, and whether it runs only when a filter names it.
 pub(crate) struct Spec {
     name: &'static str,
     target: f64,
     unit: &'static str,
     sides: fn() -> (Side, Side),
     countable: bool,
+    on_request: bool,
 }
 
 impl Spec {
@@ -68,6 +71,7 @@ impl Spec {
             unit,
             sides,
             countable: true,
+            on_request: false,
         }
     }
 
@@ -85,8 +89,20 @@ impl Spec {
         }
     }
 
+    /// Left out of a whole run: runs only when a filter names it.
+    pub(crate) fn on_request(self) -> Spec {
+        Spec {
+            on_request: true,
+            ..self
+        }
+    }
+
     fn selected(&self, filter: &[String]) -> bool {
-        filter.is_empty() || filter.iter().any(|f| self.name.contains(f.as_str()))
+        if filter.is_empty() {
+            !self.on_request
+        } else {
+            filter.iter().any(|f| self.name.contains(f.as_str()))
+        }
     }
 }
 
@@ -96,6 +112,7 @@ fn figures() -> Vec<Spec> {
         spawn::figures(),
         pool::figures(),
         loops::figures(),
+        loop_costs::figures(),
         mutex::figures(),
         cancel::figures(),
         calls::figures(),

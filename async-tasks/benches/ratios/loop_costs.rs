@@ -37,6 +37,18 @@ pub(crate) fn figures() -> Vec<Spec> {
             span_fields,
         ),
         Spec::counted(
+            "(loop cost: the four more span fields alone)",
+            f64::NAN,
+            "ns/iter",
+            more_fields,
+        ),
+        Spec::counted(
+            "(loop cost: the explicit parent alone)",
+            f64::NAN,
+            "ns/iter",
+            explicit_parent,
+        ),
+        Spec::counted(
             "(loop cost: a Context clone)",
             f64::NAN,
             "ns/iter",
@@ -139,6 +151,42 @@ fn span_fields() -> (Side, Side) {
                 otel.status_code = Empty,
                 otel.status_description = Empty,
             );
+            body.instrument(span).await;
+        }
+    )
+}
+
+/// [`span_fields`] without the explicit parent: the four fields the anchor's span lacks.
+fn more_fields() -> (Side, Side) {
+    variant!(
+        {
+            let mut iteration = 0_u64;
+        },
+        |body| {
+            iteration += 1;
+            let span = tracing::info_span!(
+                "task",
+                task.name = "bench",
+                otel.name = "bench",
+                iteration,
+                attempt = Empty,
+                otel.status_code = Empty,
+                otel.status_description = Empty,
+            );
+            body.instrument(span).await;
+        }
+    )
+}
+
+/// [`span_fields`] without the four more fields: the anchor's span under the explicit
+/// parent.
+fn explicit_parent() -> (Side, Side) {
+    variant!(
+        {
+            let parent = tracing::Span::current();
+        },
+        |body| {
+            let span = tracing::info_span!(parent: &parent, "task", task.name = "bench", otel.name = "bench");
             body.instrument(span).await;
         }
     )

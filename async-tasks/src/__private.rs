@@ -214,12 +214,11 @@ where
     S: FnOnce() -> (Span, F),
     F: Future,
 {
-    let (span, body) = start();
     let meter = crate::metrics::CallMeter::start(name);
     let mut meter = Some(meter);
     let result = crate::call::traced(
-        span,
-        async move { into_result(body.await) },
+        start,
+        into_result,
         None,
         |err: &BoxError| ErrorView::Chain(&**err),
         |err, span| crate::tasks::stash_failed_call(span, crate::tasks::address(&**err)),

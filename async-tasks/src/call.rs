@@ -25,7 +25,7 @@ use futures_util::FutureExt;
 use tracing::{Instrument, Span};
 
 use crate::error_class::ErrorClass;
-use crate::outcome::{is_canceled, record_error, record_panic};
+use crate::outcome::{display, is_canceled, message, record_error, record_panic};
 use crate::tasks::with_current;
 use crate::{Context, ContextError};
 
@@ -48,25 +48,39 @@ pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> boo
     }
 }
 
-/// Runs `body` in `span`, and records its failure or panic there (see the module docs).
-/// `view` shows an error the body returned (`ctx` is the call's context, if it has one);
-/// `failed` is then told of it with the span; `panicked` is told of a panic's payload with
-/// the span, before it is resumed.
-pub(crate) async fn traced<F, T, E>(
-    span: Span,
-    body: F,
+/// Runs a call: `start` (at the first poll) makes its span and body, the body runs in the
+/// span, `output` turns what it returned into the call's result, and a failure or panic is
+/// recorded on the span (see the module docs). `view` shows an error the call returned
+/// (`ctx` is the call's context, if it has one); `failed` is then told of it with the span;
+/// `panicked` is told of a panic's payload with the span, before it is resumed.
+///
+/// The body is made here and moved once, into its span's `Instrumented`: a call's future is
+/// copied whenever it moves, so each layer around it counts.
+pub(crate) async fn traced<S, F, T, E>(
+    start: S,
+    output: impl FnOnce(F::Output) -> Result<T, E>,
     ctx: Option<&Context>,
     view: impl FnOnce(&E) -> ErrorView<'_>,
     failed: impl FnOnce(&E, &Span),
     panicked: impl FnOnce(&(dyn Any + Send), &Span),
 ) -> Result<T, E>
 where
-    F: Future<Output = Result<T, E>>,
+    S: FnOnce() -> (Span, F),
+    F: Future,
 {
+    let (span, body) = start();
     let mut body = pin!(body.instrument(span));
-    match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => {
+    let output = match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
+        Ok(returned) => output(returned),
+        Err(payload) => {
+            record_panic(body.span(), &*payload);
+            panicked(&*payload, body.span());
+            std::panic::resume_unwind(payload)
+        }
+    };
+    match output {
+        Ok(value) => Ok(value),
+        Err(err) => {
             let span = body.span();
             let seen = view(&err);
             if !is_cancellation(&seen, ctx) {
@@ -80,19 +94,14 @@ where
                 };
                 if class != ErrorClass::Ignore {
                     let message = match seen {
-                        ErrorView::Chain(err) => err.to_string(),
-                        ErrorView::Opaque(err) => err.to_string(),
+                        ErrorView::Chain(err) => message(err),
+                        ErrorView::Opaque(err) => display(err),
                     };
                     record_error(span, &message, class == ErrorClass::Error);
                 }
                 failed(&err, span);
             }
             Err(err)
-        }
-        Err(payload) => {
-            record_panic(body.span(), &*payload);
-            panicked(&*payload, body.span());
-            std::panic::resume_unwind(payload)
         }
     }
 }

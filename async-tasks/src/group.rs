@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::context::{Cause, Why};
-use crate::outcome::{Outcome, catch, panic_message};
+use crate::outcome::{Outcome, catch, message, panic_message};
 use crate::{BoxError, Context, ContextError, Runner, run_close};
 
 /// Runs `runners` concurrently as one [`Runner`], as Go's `async.RunGroup`.
@@ -128,11 +128,11 @@ impl Runner for Group {
                 (_, None) | (Some(_), Some(Stop::Failed(_, true))) => {}
                 (None, failure) => first = failure,
                 (Some(_), Some(Stop::Failed(failed, false))) => {
+                    let error = message(&*failed.0);
                     tracing::error!(
                         target: "async_tasks",
-                        error = %failed.0,
-                        "run_group: a runner failed after the group was stopped: {}",
-                        failed.0
+                        error,
+                        "run_group: a runner failed after the group was stopped: {error}"
                     );
                 }
                 (Some(_), Some(Stop::Panicked(payload))) => {
@@ -212,11 +212,14 @@ impl std::error::Error for RunGroupFailed {
 async fn close(ctx: &Context, runner: &dyn Runner) {
     match catch(|| run_close(ctx, runner)).await {
         Outcome::Finished(()) | Outcome::Stopped(_) | Outcome::Canceled(_) => {}
-        Outcome::Failed(err) => tracing::error!(
-            target: "async_tasks",
-            error = %err,
-            "run_group: closing a runner failed: {err}"
-        ),
+        Outcome::Failed(err) => {
+            let error = message(&*err);
+            tracing::error!(
+                target: "async_tasks",
+                error,
+                "run_group: closing a runner failed: {error}"
+            );
+        }
         Outcome::Panicked(payload) => {
             let message = panic_message(&*payload);
             tracing::error!(

@@ -302,8 +302,8 @@ impl<T> RetryableOnceCell<T> {
             async move { f(ctx).await }
         };
         traced(
-            span,
-            body,
+            move || (span, body),
+            |returned| returned,
             Some(&ctx),
             |err| ErrorView::Opaque(err),
             |_, _| {},

@@ -13,6 +13,7 @@
 
 use std::any::Any;
 use std::error::Error;
+use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -129,21 +130,89 @@ fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Er
     std::iter::successors(Some(err), |&err| err.source()).take(CHAIN)
 }
 
-/// Whether `err`, or any error in its `source()` chain, is [`StopLoop`].
+/// Whether `err` is, or is caused by, an error of type `E` equal to `marker`.
+///
+/// Either some link of the chain downcasts to it, or the innermost link *displays* as it: a
+/// wrapper that forwards `source()` to its inner error's (anyhow's `Error` once boxed, a
+/// `#[error(transparent)]` variant) hides the inner error's type, never its message, and what
+/// it hides is always the innermost link. A user's error that prints exactly like one of the
+/// crate's markers is taken for it.
+fn is_marker<E>(err: &(dyn Error + 'static), marker: &E) -> bool
+where
+    E: Error + PartialEq + 'static,
+{
+    let mut innermost = err;
+    for link in chain(err) {
+        if link.downcast_ref::<E>() == Some(marker) {
+            return true;
+        }
+        innermost = link;
+    }
+    displays_as(innermost, marker)
+}
+
+/// Whether `err`'s `Display` writes exactly what `marker`'s does, compared piece by piece
+/// without allocating; a `Display` that panics matches nothing.
+fn displays_as(err: &dyn Error, marker: &dyn fmt::Display) -> bool {
+    /// Consumes `rest` as long as what is written matches it.
+    struct Expect<'a>(&'a str);
+
+    impl fmt::Write for Expect<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(piece).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+
+    let expected = marker.to_string();
+    catch_sync(|| {
+        let mut expect = Expect(&expected);
+        fmt::write(&mut expect, format_args!("{err}")).is_ok() && expect.0.is_empty()
+    })
+    .unwrap_or(false)
+}
+
+/// Whether `err` is, or is caused by, [`StopLoop`] (see [`is_marker`]).
 fn is_stop(err: &(dyn Error + 'static)) -> bool {
-    chain(err).any(|err| err.is::<StopLoop>())
+    is_marker(err, &StopLoop)
 }
 
-/// Whether `err`, or any error in its `source()` chain, is [`ContextError::Canceled`].
+/// Whether `err` is, or is caused by, [`ContextError::Canceled`] (see [`is_marker`]).
 pub(crate) fn is_canceled(err: &(dyn Error + 'static)) -> bool {
-    chain(err).any(|err| err.downcast_ref::<ContextError>() == Some(&ContextError::Canceled))
+    is_marker(err, &ContextError::Canceled)
 }
 
-/// `err`'s `Display`, made where a panic in the user's `Display` must not unwind (a task's
+/// `err` as a report prints it: its `Display`, then the `Display` of each error of its
+/// `source()` chain that the message does not already contain, joined by `": "` (what
+/// anyhow's `{:#}` prints, and what a wrapper that writes its source into its own message
+/// does not repeat). Made where a panic in the user's `Display` must not unwind (a task's
 /// report): a panic there gives a placeholder instead.
-pub(crate) fn message(err: &(dyn Error + Send + Sync + 'static)) -> String {
-    catch_sync(|| err.to_string())
-        .unwrap_or_else(|payload| format!("<its Display panicked: {}>", panic_message(&*payload)))
+pub(crate) fn message(err: &(dyn Error + 'static)) -> String {
+    catch_sync(|| {
+        let mut message = err.to_string();
+        for link in chain(err).skip(1) {
+            let text = link.to_string();
+            if !message.contains(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&text);
+            }
+        }
+        message
+    })
+    .unwrap_or_else(|payload| display_panicked(&*payload))
+}
+
+/// `value`'s `Display`, or a placeholder if it panics: for what can only be displayed (a
+/// once cell's error).
+pub(crate) fn display(value: &dyn fmt::Display) -> String {
+    catch_sync(|| value.to_string()).unwrap_or_else(|payload| display_panicked(&*payload))
+}
+
+/// What a report prints for a `Display` that panicked.
+fn display_panicked(payload: &(dyn Any + Send)) -> String {
+    format!("<its Display panicked: {}>", panic_message(payload))
 }
 
 /// The message a panic was raised with, as `std` prints it.
@@ -204,7 +273,68 @@ mod tests {
         assert!(is_canceled(&ContextError::Canceled));
         assert!(is_canceled(&Wrapped(ContextError::Canceled)));
         assert!(!is_canceled(&Wrapped(ContextError::DeadlineExceeded)));
-        assert!(!is_canceled(&*BoxError::from("context canceled")));
+        assert!(!is_canceled(&*BoxError::from("context canceled, and more")));
+    }
+
+    /// A wrapper that forwards both `Display` and `source()` to its inner error's, as
+    /// anyhow's `Error` does once boxed: the inner error's type is hidden, its message is not.
+    #[derive(Debug)]
+    struct Transparent(Box<dyn Error + Send + Sync>);
+
+    impl std::fmt::Display for Transparent {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl Error for Transparent {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.0.source()
+        }
+    }
+
+    #[test]
+    fn a_marker_hidden_by_a_transparent_wrapper_is_known_by_its_message() {
+        let canceled = Transparent(ContextError::Canceled.into());
+        assert!(is_canceled(&canceled));
+        assert!(is_canceled(&Wrapped(ContextError::Canceled)));
+        assert!(is_stop(&Transparent(StopLoop.into())));
+        assert!(!is_canceled(&Transparent(
+            ContextError::DeadlineExceeded.into()
+        )));
+        // Only the innermost link is judged by its message: an outer one reads as its own.
+        let outer = Wrapped(ContextError::DeadlineExceeded);
+        assert!(!is_canceled(&Transparent(Box::new(outer))));
+        assert!(!is_stop(&Transparent("loop stopped".into())));
+    }
+
+    #[test]
+    fn a_message_reads_down_the_chain_without_repeating_what_a_link_already_says() {
+        assert_eq!(
+            message(&Wrapped(ContextError::Canceled)),
+            "wrapped: context canceled"
+        );
+
+        #[derive(Debug)]
+        struct Context(&'static str, Box<dyn Error + Send + Sync>);
+        impl std::fmt::Display for Context {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl Error for Context {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&*self.1)
+            }
+        }
+        let inner = Context("connecting to db", "connection refused".into());
+        let outer = Context("fetching page 3", Box::new(inner));
+        assert_eq!(
+            message(&outer),
+            "fetching page 3: connecting to db: connection refused"
+        );
+        let empty = Context("", "underneath".into());
+        assert_eq!(message(&empty), "underneath");
     }
 
     /// An error that is its own source, as a buggy `Error` impl may be.

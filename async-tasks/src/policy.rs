@@ -33,7 +33,10 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 /// and a runner ends its loop cleanly, with nothing reported, by returning [`StopLoop`].
 ///
 /// Each iteration's span has an `iteration` field (1, 2, ...) and, when it retries after
-/// failures, an `attempt` field (2 for the first retry, ...).
+/// failures, an `attempt` field (2 for the first retry, ...). Each failure's event names the
+/// `attempt` that failed (1 for the first failure in a row) and, when the policy retries,
+/// the pause before the next (`retry_in`): see
+/// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with).
 ///
 /// # Examples
 ///

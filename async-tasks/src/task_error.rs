@@ -44,6 +44,13 @@ use crate::outcome::{Outcome, panic_message};
 /// ```
 #[derive(Clone)]
 pub struct TaskError {
+    /// Boxed: a task's output is `Result<T, TaskError>`, which tokio moves with the task's
+    /// future; one pointer keeps it small.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     name: String,
     /// The path of the set the task ran in.
     tasks: Arc<str>,
@@ -78,41 +85,47 @@ impl TaskError {
         };
         let (name, tasks) = who();
         Err(TaskError {
-            name,
-            tasks,
-            failure,
+            inner: Box::new(Inner {
+                name,
+                tasks,
+                failure,
+            }),
         })
     }
 
     /// A task that panicked with `message`.
     pub(crate) fn panicked(name: String, tasks: Arc<str>, message: &str) -> TaskError {
         TaskError {
-            name,
-            tasks,
-            failure: Failure::Panic(message.into()),
+            inner: Box::new(Inner {
+                name,
+                tasks,
+                failure: Failure::Panic(message.into()),
+            }),
         }
     }
 
     /// A task that was dropped before it ended.
     pub(crate) fn aborted(name: String, tasks: Arc<str>) -> TaskError {
         TaskError {
-            name,
-            tasks,
-            failure: Failure::Aborted,
+            inner: Box::new(Inner {
+                name,
+                tasks,
+                failure: Failure::Aborted,
+            }),
         }
     }
 
     /// The task's name.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The path of the set the task ran in (`svc/jobs`; a root set's is its name), as
     /// [`TaskInfo::tasks`](crate::TaskInfo::tasks) gives it.
     #[must_use]
     pub fn tasks(&self) -> &str {
-        &self.tasks
+        &self.inner.tasks
     }
 
     /// The error the task returned: its failure, or for a canceled task the cancellation
@@ -120,7 +133,7 @@ impl TaskError {
     /// quietly, and is none of the kinds below). `None` if it panicked or was aborted.
     #[must_use]
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        match &self.failure {
+        match &self.inner.failure {
             Failure::Error(err) | Failure::Canceled(err) | Failure::Stopped(err) => Some(&**err),
             Failure::Panic(_) | Failure::Aborted => None,
         }
@@ -129,7 +142,7 @@ impl TaskError {
     /// The message the task panicked with, or `None` if it did not panic.
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.failure {
+        match &self.inner.failure {
             Failure::Panic(message) => Some(message),
             _ => None,
         }
@@ -138,7 +151,7 @@ impl TaskError {
     /// Whether the task panicked.
     #[must_use]
     pub fn is_panic(&self) -> bool {
-        matches!(self.failure, Failure::Panic(_))
+        matches!(self.inner.failure, Failure::Panic(_))
     }
 
     /// Whether the task returned a cancellation: an error that is, or wraps,
@@ -146,7 +159,7 @@ impl TaskError {
     /// because its context was cancelled, as asked.
     #[must_use]
     pub fn is_canceled(&self) -> bool {
-        matches!(self.failure, Failure::Canceled(_))
+        matches!(self.inner.failure, Failure::Canceled(_))
     }
 
     /// Whether the task was aborted: dropped where it stood, by
@@ -155,24 +168,24 @@ impl TaskError {
     /// runtime shut down.
     #[must_use]
     pub fn is_aborted(&self) -> bool {
-        matches!(self.failure, Failure::Aborted)
+        matches!(self.inner.failure, Failure::Aborted)
     }
 
     /// Whether the task failed: it returned an error that is not a cancellation.
     #[must_use]
     pub fn is_failure(&self) -> bool {
-        matches!(self.failure, Failure::Error(_))
+        matches!(self.inner.failure, Failure::Error(_))
     }
 }
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.failure {
-            Failure::Error(err) => write!(f, "{}: {err}", self.name),
-            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.name),
-            Failure::Canceled(err) => write!(f, "{} was canceled: {err}", self.name),
-            Failure::Stopped(err) => write!(f, "{} stopped: {err}", self.name),
-            Failure::Aborted => write!(f, "{} was aborted", self.name),
+        match &self.inner.failure {
+            Failure::Error(err) => write!(f, "{}: {err}", self.inner.name),
+            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.inner.name),
+            Failure::Canceled(err) => write!(f, "{} was canceled: {err}", self.inner.name),
+            Failure::Stopped(err) => write!(f, "{} stopped: {err}", self.inner.name),
+            Failure::Aborted => write!(f, "{} was aborted", self.inner.name),
         }
     }
 }
@@ -180,8 +193,9 @@ impl fmt::Display for TaskError {
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("TaskError");
-        s.field("name", &self.name).field("tasks", &self.tasks);
-        match &self.failure {
+        s.field("name", &self.inner.name)
+            .field("tasks", &self.inner.tasks);
+        match &self.inner.failure {
             Failure::Error(err) => s.field("error", err),
             Failure::Panic(message) => s.field("panic", message),
             Failure::Canceled(err) => s.field("canceled", err),
@@ -194,7 +208,7 @@ impl fmt::Debug for TaskError {
 
 impl Error for TaskError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.failure {
+        match &self.inner.failure {
             Failure::Error(err) | Failure::Canceled(err) | Failure::Stopped(err) => Some(&**err),
             Failure::Panic(_) | Failure::Aborted => None,
         }

@@ -476,7 +476,7 @@ impl Tasks {
             run.member.meter().start();
             let outcome = Supervised::new(&runner, &mut run).await;
             run.member.meter().finish(outcome.label());
-            run.member.finish(|| outcome.ended());
+            let _ = run.member.finish(|| outcome.ended());
             let who = || {
                 let set = run.member.set();
                 Who {

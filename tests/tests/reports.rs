@@ -6,8 +6,10 @@
 //!   run, in a root set and in a child) is one ERROR event with target `async_tasks`, fields
 //!   `task` (the runner's name or the set's), `tasks` (the set's path), `error`, and the
 //!   message `task "NAME" failed: ERROR`; a loop's has its `iteration`; a panic has `panic`;
-//! - a loop failure the policy retries is one WARN event with `retry_in` (and `attempt` from
-//!   the first retry on), the one after which it gives up one ERROR event;
+//! - a loop failure the policy retries is one WARN event with `attempt` and `retry_in` (to the
+//!   millisecond), `task "NAME" failed: ERROR (retrying in 2s)`; the one after which it
+//!   gives up one ERROR event, `... (3 failures in a row, giving up)`;
+//! - an anyhow error: a cancellation through it is no failure, a failure reads its chain;
 //! - `ShutdownReport`'s `Display`: the cause line first, counts, a handful of names of each
 //!   list and "and N more", unnamed runs still running; `failed` and `panicked` during the
 //!   grace period name their error;
@@ -115,18 +117,82 @@ async fn a_retried_loop_failure_is_a_warning_and_the_give_up_an_error() {
         assert_eq!(e.field("tasks"), Some("svc"));
         assert_eq!(e.field("error"), Some("upstream down"));
         assert_eq!(e.field("iteration"), Some(&*(i + 1).to_string()));
-        let message = e.message().unwrap();
-        assert!(
-            message.starts_with("task \"poller\" failed") && message.ends_with(": upstream down"),
-            "{message:?}"
-        );
     }
-    // `attempt` is on retries (2, 3), as `LoopPolicy` documents; the first failure is not
-    // a retry.
+    let messages: Vec<_> = events.iter().map(|e| e.message().unwrap()).collect();
+    assert_eq!(
+        messages,
+        [
+            "task \"poller\" failed: upstream down (retrying in 2s)",
+            "task \"poller\" failed: upstream down (retrying in 2s)",
+            "task \"poller\" failed: upstream down (3 failures in a row, giving up)",
+        ]
+    );
+    // Each event names the attempt that failed, 1 for the first failure in a row.
     let attempts: Vec<_> = events.iter().map(|e| e.field("attempt")).collect();
-    assert_eq!(attempts, [None, Some("2"), Some("3")]);
+    assert_eq!(attempts, [Some("1"), Some("2"), Some("3")]);
     let retry_in: Vec<_> = events.iter().map(|e| e.field("retry_in")).collect();
     assert_eq!(retry_in, [Some("2s"), Some("2s"), None]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_pause_reads_to_the_millisecond() {
+    let recorder = SpanRecorder::install();
+    let tasks = Tasks::new("svc");
+    tasks.run_loop_with(
+        &Context::background(),
+        Func::named("poller", |_ctx| async { Err("down".into()) }),
+        LoopPolicy::new()
+            .on_error(ConstantBuilder::default().with_delay(Duration::from_micros(1_500_006)))
+            .max_failures(2),
+    );
+    wait_bounded(&tasks).await;
+    let first = &recorder.events()[0];
+    assert_eq!(first.field("retry_in"), Some("1.5s"));
+    assert_eq!(
+        first.message(),
+        Some("task \"poller\" failed: down (retrying in 1.5s)")
+    );
+}
+
+/// anyhow's `Error`, boxed, hides the type of what it wraps: a cancellation returned through
+/// it is still a cancellation, and a failure's report reads its whole chain of contexts.
+#[tokio::test]
+async fn an_anyhow_error_is_judged_and_reported_like_any_other() {
+    use anyhow::Context as _;
+
+    let recorder = SpanRecorder::install();
+    let tasks = Tasks::new("svc");
+    let ctx = Context::background();
+    let (canceled, cancel) = ctx.with_cancel();
+    tasks.run(
+        &canceled,
+        Func::named("waits", |ctx: Context| async move {
+            ctx.done().await;
+            let err: anyhow::Error = ctx.err().unwrap().into();
+            Err(err.into())
+        }),
+    );
+    tasks.run(
+        &ctx,
+        Func::named("fetches", |_ctx| async {
+            let refused: anyhow::Result<()> = Err(anyhow::anyhow!("connection refused"));
+            let err = refused
+                .context("connecting to db")
+                .context("fetching page 3")
+                .unwrap_err();
+            Err(err.into())
+        }),
+    );
+    cancel.cancel();
+    wait_bounded(&tasks).await;
+
+    let events = recorder.events();
+    assert_eq!(events.len(), 1, "{}", recorder.tree());
+    assert_eq!(events[0].field("task"), Some("fetches"));
+    assert_eq!(
+        events[0].field("error"),
+        Some("fetching page 3: connecting to db: connection refused")
+    );
 }
 
 /// A runner that ends 100 ms after its context is done, as `end` says (`Err("panic")`

@@ -350,7 +350,10 @@ async fn deadline_exceeded_is_reported_also_when_it_is_a_source() {
         errors,
         [
             (Level::ERROR, Some("context deadline exceeded".to_owned())),
-            (Level::ERROR, Some("query aborted".to_owned())),
+            (
+                Level::ERROR,
+                Some("query aborted: context deadline exceeded".to_owned())
+            ),
         ]
     );
 }

@@ -159,31 +159,41 @@ impl Node {
     /// parent that is also a parent's parent adds nothing. At most two parents are kept; a
     /// join that would need more keeps `a` and `b` themselves.
     pub(crate) fn join(a: &Arc<Node>, b: &Arc<Node>) -> Arc<Node> {
-        let mut candidates: Vec<&Arc<Node>> = Vec::with_capacity(4);
+        // At most four candidates (two join nodes' parents): an array, nothing allocated.
+        let mut candidates: [Option<&Arc<Node>>; 4] = [None; 4];
+        let mut n = 0;
         for side in [a, b] {
             if side.joined {
-                candidates.extend(side.parents.iter().flatten().map(|link| &link.parent));
+                for link in side.parents.iter().flatten() {
+                    candidates[n] = Some(&link.parent);
+                    n += 1;
+                }
             } else {
-                candidates.push(side);
+                candidates[n] = Some(side);
+                n += 1;
             }
         }
+        let candidates = &candidates[..n];
         let redundant = |i: usize, p: &Arc<Node>| {
-            candidates.iter().enumerate().any(|(j, q)| {
+            candidates.iter().flatten().enumerate().any(|(j, q)| {
                 // The same node twice, or one that another candidate already hangs on.
                 (j < i && Arc::ptr_eq(p, q)) || (j != i && q.has_parent(p))
             })
         };
-        let kept: Vec<&Arc<Node>> = candidates
-            .iter()
-            .enumerate()
-            .filter(|&(i, p)| !redundant(i, p))
-            .map(|(_, p)| *p)
-            .collect();
-        match kept[..] {
-            [one] => Node::new([Some(one), None], None, true),
-            [first, second] => Node::new([Some(first), Some(second)], None, true),
-            _ => Node::new([Some(a), Some(b)], None, true),
+        let mut kept: [Option<&Arc<Node>>; 2] = [None; 2];
+        let mut k = 0;
+        for (i, p) in candidates.iter().flatten().enumerate() {
+            if redundant(i, p) {
+                continue;
+            }
+            if k == kept.len() {
+                // Three that stand on their own: keep the two sides themselves.
+                return Node::new([Some(a), Some(b)], None, true);
+            }
+            kept[k] = Some(p);
+            k += 1;
         }
+        Node::new(kept, None, true)
     }
 
     /// A node that is a child of every node in `parents` (at most two), with `deadline` of

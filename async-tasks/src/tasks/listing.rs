@@ -202,11 +202,15 @@ impl Listing {
 
     /// Unlists a task that ended, and hands how it ended (`ended` is called only if a
     /// report is being collected) and the set's `path` to every collector (invariant 3).
-    pub(crate) fn finish(&self, ticket: Ticket, path: &Arc<str>, ended: impl FnOnce() -> Ended) {
+    /// Returns the name it was listed by.
+    pub(crate) fn finish(
+        &self,
+        ticket: Ticket,
+        path: &Arc<str>,
+        ended: impl FnOnce() -> Ended,
+    ) -> Option<TaskName> {
         let mut inner = lock(&self.inner);
-        let Some(entry) = inner.entries.try_remove(ticket.slot()) else {
-            return;
-        };
+        let entry = inner.entries.try_remove(ticket.slot())?;
         debug_assert_eq!(entry.key, ticket.key, "a ticket is finished once");
         if !inner.collectors.is_empty() {
             let ended = ended();
@@ -224,6 +228,7 @@ impl Listing {
         if watched {
             self.left.notify_waiters();
         }
+        Some(entry.name)
     }
 
     /// Whether the task of `ticket` is still listed.

@@ -71,9 +71,12 @@ impl Tasks {
     /// Everything else is as for [`run_loop`](Tasks::run_loop) (which is this with
     /// [`LoopPolicy::new`]): the context is checked before each iteration, and each
     /// iteration runs in its own `"task"` span, with an `iteration` field (and `attempt`
-    /// when it retries after failures). A failure the policy retries is one WARN event, with
-    /// the `attempt` and the pause before the next (`retry_in`); the failure after which the
-    /// policy gives up is one ERROR event, with the number of `failures` in a row. A pause
+    /// when it retries after failures). A failure the policy retries is one WARN event,
+    /// `task "NAME" failed: ERROR (retrying in 2s)`, with the `attempt` that failed (1 for
+    /// the first failure in a row) and the pause before the next (`retry_in`); the failure
+    /// after which the policy gives up is one ERROR event,
+    /// `task "NAME" failed: ERROR (3 failures in a row, giving up)`, with the number of
+    /// `failures` in a row. A pause
     /// ends early, and the loop with it, when the set closes or the context ends.
     ///
     /// # Panics
@@ -159,7 +162,8 @@ impl Tasks {
                         set,
                         name: name.unwrap_or(&set.name),
                         iteration: Some(iteration),
-                        attempt,
+                        // The event names the attempt that failed: 1 for a first failure.
+                        attempt: Some(attempt.unwrap_or(1)),
                     }
                 };
                 conclude_run(outcome, &run.span, who, next.unwrap_or(Next::Ends));
@@ -184,7 +188,7 @@ impl Tasks {
                     None => tokio::task::consume_budget().await,
                 }
             }
-            run.member.finish(|| last);
+            let _ = run.member.finish(|| last);
             drop_runner(runner, run.member.set());
         };
         // Boxed: a loop's state (policy, counters, the iteration in flight) is a few hundred

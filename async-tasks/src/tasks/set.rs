@@ -36,9 +36,11 @@ use crate::loom::{AtomicUsize, Mutex, lock};
 use crate::outcome::{catch_sync, panic_message};
 use crate::{Cause, Context, ContextError, TaskError};
 
-/// A task's tokens in its set's ancestors' trackers, held for its whole life.
+/// A task's tokens in its set's ancestors' trackers, held for its whole life. The parent's
+/// inline: one allocation for a child set's task (a pool's), the common nesting.
 pub(crate) struct Ancestors {
-    _tokens: Vec<TaskTrackerToken>,
+    _parent: TaskTrackerToken,
+    _further: Box<[TaskTrackerToken]>,
 }
 
 pub(crate) struct Set {
@@ -167,7 +169,8 @@ impl Set {
     pub(crate) fn ancestor_tokens(&self) -> Option<Box<Ancestors>> {
         let parent = self.parent.as_deref()?;
         Some(Box::new(Ancestors {
-            _tokens: std::iter::successors(Some(parent), |set| set.parent.as_deref())
+            _parent: parent.tracker.token(),
+            _further: std::iter::successors(parent.parent.as_deref(), |set| set.parent.as_deref())
                 .map(|set| set.tracker.token())
                 .collect(),
         }))

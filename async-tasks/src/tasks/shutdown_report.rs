@@ -10,7 +10,7 @@ use super::listing::Ticket;
 use super::set::{Collecting, Set};
 use super::shutdown::{qualified, write_names};
 use crate::TaskError;
-use crate::outcome::Ended;
+use crate::outcome::{Ended, message};
 
 /// A task that ended with an error or a panic during a shutdown, or whose failure shut
 /// its set down.
@@ -244,7 +244,7 @@ impl Tasks {
         let cause = self.set.ctx.cause()?;
         let failure = cause.downcast_ref::<TaskError>()?;
         let error = match (failure.error(), failure.panic_message()) {
-            (Some(err), _) => err.to_string(),
+            (Some(err), _) => message(err),
             (None, Some(message)) => format!("panicked: {message}"),
             (None, None) => failure.to_string(),
         };

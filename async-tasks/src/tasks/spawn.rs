@@ -121,15 +121,15 @@ impl Tasks {
             span: task_span(&self.set),
             member: Member::new(&self.set, Some(ticket), metered),
         };
-        let task_name = name.clone();
         let handle = self.spawn_tracked(Some(&name), async move {
             run.member.meter().start();
             let outcome = supervise_once(f, &mut run).await;
             run.member.meter().finish(outcome.label());
-            run.member.finish(|| outcome.ended());
+            // Its name comes back from the listing: a future that keeps less is copied less.
+            let name = run.member.finish(|| outcome.ended());
             let who = || Who {
                 set: run.member.set(),
-                name: &task_name,
+                name: name.as_deref().unwrap_or_default(),
                 iteration: None,
                 attempt: None,
             };

@@ -21,6 +21,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use tracing::Span;
 use tracing::field::Empty;
 
-use super::listing::Ticket;
+use super::listing::{TaskName, Ticket};
 use super::set::{Ancestors, Set};
 use crate::error_class::ErrorClass;
 use crate::metrics::TaskMeter;
@@ -133,11 +134,11 @@ impl Member {
     }
 
     /// The task ended as `ended` (computed only if a report is being collected): unlists it.
-    pub(crate) fn finish(&mut self, ended: impl FnOnce() -> Ended) {
-        if let Some(ticket) = self.ticket.take() {
-            let set = self.set();
-            set.listing.finish(ticket, &set.path, ended);
-        }
+    /// Returns the name it was listed by (`None` if it was not).
+    pub(crate) fn finish(&mut self, ended: impl FnOnce() -> Ended) -> Option<TaskName> {
+        let ticket = self.ticket.take()?;
+        let set = self.set();
+        set.listing.finish(ticket, &set.path, ended)
     }
 
     /// Runs `f` as the task: in `span`, with the thread marked, catching a panic.
@@ -159,7 +160,7 @@ impl Member {
 impl Drop for Member {
     fn drop(&mut self) {
         // Dropped before it finished: aborted, or gone with its runtime.
-        self.finish(|| Ended::Aborted);
+        let _ = self.finish(|| Ended::Aborted);
     }
 }
 
@@ -333,7 +334,8 @@ pub(crate) struct Who<'a> {
     pub(crate) set: &'a Arc<Set>,
     /// The runner's name, or the set's.
     pub(crate) name: &'a str,
-    /// A loop's iteration (1, 2, ...), and the attempt when it retries after failures.
+    /// A loop's iteration (1, 2, ...), and which attempt in a row it was (1 unless it
+    /// retried after failures).
     pub(crate) iteration: Option<u64>,
     pub(crate) attempt: Option<u32>,
 }
@@ -386,8 +388,12 @@ pub(crate) fn conclude_run<'w>(
     who: impl FnOnce() -> Who<'w>,
     next: Next,
 ) {
-    if !matches!(outcome, Outcome::Finished(())) {
-        let _ = report(outcome, span, &who(), next);
+    match outcome {
+        // Nothing to report, nobody to hand a result to: no `TaskError` is made.
+        Outcome::Finished(()) | Outcome::Canceled(_) | Outcome::Stopped(_) => {}
+        outcome => {
+            let _ = report(outcome, span, &who(), next);
+        }
     }
 }
 
@@ -440,18 +446,21 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
                 (Say::Error, Next::GivesUp(failures)) => tracing::error!(
                     target: "async_tasks", parent: at,
                     task, tasks, iteration, attempt, failures, { fields::ERROR } = error,
-                    "task \"{task}\" failed {failures} times in a row, giving up: {error}"
+                    "task \"{task}\" failed: {error} ({failures} failures in a row, giving up)"
                 ),
                 (Say::Error, _) => tracing::error!(
                     target: "async_tasks", parent: at,
                     task, tasks, iteration, attempt, { fields::ERROR } = error,
                     "task \"{task}\" failed: {error}"
                 ),
-                (Say::Warn, Next::RetriesIn(pause)) => tracing::warn!(
-                    target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, retry_in = ?pause, { fields::ERROR } = error,
-                    "task \"{task}\" failed, retrying in {pause:?}: {error}"
-                ),
+                (Say::Warn, Next::RetriesIn(pause)) => {
+                    let retry_in = Pause(pause);
+                    tracing::warn!(
+                        target: "async_tasks", parent: at,
+                        task, tasks, iteration, attempt, %retry_in, { fields::ERROR } = error,
+                        "task \"{task}\" failed: {error} (retrying in {retry_in})"
+                    );
+                }
                 (Say::Warn, _) => tracing::warn!(
                     target: "async_tasks", parent: at,
                     task, tasks, iteration, attempt, { fields::ERROR } = error,
@@ -485,4 +494,53 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
         }
     }
     result
+}
+
+/// A pause as a report prints it: to the millisecond (a backoff's jitter makes its delays
+/// `400.000006ms`), in seconds from one second on: `250ms`, `2s`, `1.5s`, `1m 30s`.
+struct Pause(Duration);
+
+impl fmt::Display for Pause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            if millis == 0 && !self.0.is_zero() {
+                return f.write_str("<1ms");
+            }
+            return write!(f, "{millis}ms");
+        }
+        let (minutes, millis) = (millis / 60_000, millis % 60_000);
+        let (secs, millis) = (millis / 1000, millis % 1000);
+        if minutes > 0 {
+            write!(f, "{minutes}m")?;
+            if secs == 0 && millis == 0 {
+                return Ok(());
+            }
+            f.write_str(" ")?;
+        }
+        write!(f, "{secs}")?;
+        if millis > 0 {
+            let fraction = format!("{millis:03}");
+            write!(f, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        f.write_str("s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pause_reads_to_the_millisecond() {
+        let pause = |nanos: u64| Pause(Duration::from_nanos(nanos)).to_string();
+        assert_eq!(pause(0), "0ms");
+        assert_eq!(pause(900), "<1ms");
+        assert_eq!(pause(400_000_006), "400ms");
+        assert_eq!(pause(2_000_000_000), "2s");
+        assert_eq!(pause(1_050_000_000), "1.05s");
+        assert_eq!(pause(90_000_000_000), "1m 30s");
+        assert_eq!(pause(120_000_000_000), "2m");
+        assert_eq!(pause(3_723_400_000_000), "62m 3.4s");
+    }
 }

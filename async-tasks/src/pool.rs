@@ -22,12 +22,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::runner::forward_runner;
+#[cfg(doc)]
+use crate::ContextError;
 use crate::tasks::TaskKind;
-use crate::{BoxError, Context, ContextError, OnFailure, Runner, TaskHandle, Tasks};
+use crate::{BoxError, Context, OnFailure, Runner, TaskHandle, Tasks};
 
+mod admit;
 mod admit_error;
 mod pool_errors;
 
@@ -396,21 +398,8 @@ impl Pool {
         ctx: &Context,
         runner: R,
     ) -> Result<(), AdmitError> {
-        self.admissible(ctx)?;
-        let permit = match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => self.acquire(ctx).await?,
-        };
-        // The slot may come after a long wait: check again before acting on it.
-        self.admissible(ctx)?;
-        self.tasks.run_listed(
-            TaskKind::Pool,
-            ctx,
-            Admitted {
-                runner,
-                _permit: permit,
-            },
-        );
+        let admitted = self.admit_runner(ctx, runner).await?;
+        self.tasks.run_listed(TaskKind::Pool, ctx, admitted);
         Ok(())
     }
 
@@ -484,43 +473,6 @@ impl Pool {
             }))
     }
 
-    /// Waits for a slot and checks that a run may start (see [`run`](Pool::run)).
-    async fn admit(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
-        self.admissible(ctx)?;
-        let permit = match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => self.acquire(ctx).await?,
-        };
-        // The slot may come after a long wait: check again before acting on it.
-        self.admissible(ctx)?;
-        Ok(permit)
-    }
-
-    /// Whether a run may start now: the pool open, `ctx` live.
-    fn admissible(&self, ctx: &Context) -> Result<(), AdmitError> {
-        if self.tasks.is_closed() {
-            return Err(AdmitError::Closed);
-        }
-        match ctx.err() {
-            Some(err) => Err(AdmitError::Context(err)),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits for a slot, unless `ctx` ends or the pool closes first.
-    async fn acquire(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
-        let pool = self.tasks.context();
-        tokio::select! {
-            // Biased towards the slot; `run` checks the context and the pool again anyway.
-            biased;
-            permit = Arc::clone(&self.slots).acquire_owned() => {
-                Ok(permit.expect("a pool never closes its semaphore"))
-            }
-            () = ctx.done() => Err(AdmitError::Context(ctx.err().unwrap_or(ContextError::Canceled))),
-            () = pool.closing() => Err(AdmitError::Closed),
-        }
-    }
-
     /// Waits until every admitted run has finished, then returns the failures not returned
     /// before.
     ///
@@ -592,16 +544,6 @@ impl fmt::Debug for Pool {
             .finish()
     }
 }
-
-/// The runner a [`Pool`] hands to its set: the user's runner, and its slot, given back
-/// when the task drops this runner, that is when the run has ended. Forwards everything,
-/// the run's future included, so that a run's error reaches the set's report as it was.
-struct Admitted<R> {
-    runner: R,
-    _permit: OwnedSemaphorePermit,
-}
-
-forward_runner!(impl[R: Runner] Admitted<R>, |this| &this.runner);
 
 #[cfg(test)]
 mod tests {

@@ -2,21 +2,19 @@
 //! waits for them, drains and shuts them down.
 //!
 //! The handle is here; what a set is lives in `set.rs` (its shared state), how one task
-//! runs in `supervise.rs`, what is listed in `listing.rs`; each way of starting work has a
+//! runs in `supervise.rs`, how it is started in `run.rs`, what is listed in `listing.rs`; each way of starting work has a
 //! file (`looping.rs`, `spawn.rs`, `default.rs`), and so has each way of ending it
 //! (`shutdown.rs`, `shutdown_report.rs`), of looking at it (`snapshot.rs`) and of
 //! escalating a failure (`escalation.rs`).
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
-
-use tokio::task::JoinHandle;
 
 mod default;
 mod escalation;
 mod listing;
 mod looping;
+mod run;
 mod set;
 mod shutdown;
 mod shutdown_report;
@@ -36,9 +34,7 @@ pub use self::spawn::TaskHandle;
 pub(crate) use self::supervise::{address, stash_failed_call, with_current};
 
 use self::set::Set;
-use self::supervise::{
-    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, runner_name, task_span,
-};
+use self::supervise::{root_task_span, task_span};
 use crate::{Context, ErrorClass, Runner};
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
@@ -395,15 +391,6 @@ impl Tasks {
         self.spawn_runner(runner, name, ctx, span, ticket);
     }
 
-    /// `run`, always listed (by the runner's name, or the set's) as `kind`: a pool's runs.
-    #[track_caller]
-    pub(crate) fn run_listed<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
-        let name = runner.name();
-        let ticket = self.list(self.task_name(name), kind);
-        let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
-        self.spawn_runner(runner, name, ctx, span, Some(ticket));
-    }
-
     /// Runs `runner` once in a new tokio task, detached from `ctx`, as Go's
     /// `RunBackground`.
     ///
@@ -438,89 +425,9 @@ impl Tasks {
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
         let name = runner.name();
         let ticket = self.list(self.task_name(name), TaskKind::Background);
-        let span = supervise::root_task_span(&self.set);
+        let span = root_task_span(&self.set);
         span.follows_from(tracing::Span::current());
         self.spawn_runner(runner, name, self.set.ctx.clone(), span, Some(ticket));
-    }
-
-    /// Lists a task about to be spawned.
-    fn list(&self, name: TaskName, kind: TaskKind) -> listing::Ticket {
-        self.set.listing.insert(name, kind, None)
-    }
-
-    /// The name a task goes by: its runner's, or this set's.
-    fn task_name(&self, runner: Option<&'static str>) -> TaskName {
-        match runner {
-            Some(name) => TaskName::Static(name),
-            None => TaskName::Shared(Arc::clone(&self.set.name)),
-        }
-    }
-
-    /// Spawns one run of `runner` (of `run`, `run_background` or a pool), and gives the
-    /// listing its abort handle if it is listed.
-    #[track_caller]
-    fn spawn_runner<R: Runner + 'static>(
-        &self,
-        runner: R,
-        name: Option<&'static str>,
-        ctx: Context,
-        span: tracing::Span,
-        ticket: Option<listing::Ticket>,
-    ) {
-        let mut run = Run {
-            ctx,
-            span,
-            member: Member::new(&self.set, ticket, name),
-        };
-        let handle = self.spawn_tracked(name, async move {
-            run.member.meter().start();
-            let outcome = Supervised::new(&runner, &mut run).await;
-            run.member.meter().finish(outcome.label());
-            let _ = run.member.finish(|| outcome.ended());
-            let who = || {
-                let set = run.member.set();
-                Who {
-                    set,
-                    // Asked again rather than kept: every byte the future holds is copied
-                    // on spawn.
-                    name: runner_name(&runner).unwrap_or(&set.name),
-                    iteration: None,
-                    attempt: None,
-                }
-            };
-            // Reported there; nobody waits for a runner's result.
-            conclude_run(outcome, &run.span, who, Next::Ends);
-            drop_runner(runner, run.member.set());
-        });
-        if let Some(ticket) = ticket {
-            self.set.listing.set_abort(ticket, handle.abort_handle());
-        }
-    }
-
-    /// Spawns `task` on the current runtime, counted by this set's tracker.
-    #[track_caller]
-    fn spawn_tracked<F>(&self, name: Option<&str>, task: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        // Outside a runtime, tokio panics here with "there is no reactor running, must be
-        // called from the context of a Tokio 1.x runtime", at the caller's line thanks to
-        // `#[track_caller]` on every `run*`.
-        #[cfg(not(tokio_unstable))]
-        {
-            let _ = name;
-            self.set.tracker.spawn(task)
-        }
-        // With tokio_unstable, tokio-console shows each task under its runner's name.
-        #[cfg(tokio_unstable)]
-        {
-            let name = name.unwrap_or(&self.set.name);
-            tokio::task::Builder::new()
-                .name(name)
-                .spawn(self.set.tracker.track_future(task))
-                .expect("spawning a named tokio task")
-        }
     }
 
     /// Waits until no task of this set or its child sets is running, as Go's

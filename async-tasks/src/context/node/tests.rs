@@ -1,0 +1,105 @@
+//! Unit tests of the context tree: sizes, listing, cancellation, closing, joins.
+
+use super::*;
+
+fn listed(node: &Arc<Node>) -> usize {
+    lock(&node.children).list.len()
+}
+
+#[test]
+fn a_parked_wait_stays_small() {
+    // Every task parked in `ctx.done()` holds this future: keep it about the size of
+    // tokio's own `Notified` (the anchor of the memory benchmark).
+    let node = Node::root(None);
+    let notified = std::mem::size_of_val(&node.notify.notified());
+    let done = std::mem::size_of_val(&node.wait(false));
+    assert!(
+        done <= notified + 64,
+        "wait() is {done} bytes, Notified {notified}"
+    );
+}
+
+#[test]
+fn a_dropped_child_leaves_its_parents_list() {
+    let a = Node::root(None);
+    let b = Node::root(None);
+    let child = Node::new([Some(&a), Some(&b)], None, false);
+    assert_eq!((listed(&a), listed(&b)), (1, 1));
+    drop(child);
+    assert_eq!((listed(&a), listed(&b)), (0, 0));
+    // The freed slot is reused rather than the list growing.
+    let again = Node::child(Some(&a), None);
+    assert!(lock(&a.children).list.contains(0));
+    assert_eq!(listed(&a), 1);
+    drop(again);
+}
+
+#[test]
+fn cancel_reaches_grandchildren_through_either_parent() {
+    let a = Node::root(None);
+    let b = Node::root(None);
+    let child = Node::new([Some(&a), Some(&b)], None, false);
+    let grandchild = Node::child(Some(&child), None);
+    b.cancel(Why::CANCELED);
+    assert_eq!(grandchild.err(), Some(ContextError::Canceled));
+    assert_eq!(a.err(), None);
+    // A done parent's list is closed and empty: nothing is kept alive by it.
+    assert_eq!(listed(&b), 0);
+    assert!(lock(&b.children).closed);
+}
+
+#[test]
+fn closing_reaches_descendants_and_newborns_without_ending_them() {
+    let parent = Node::root(None);
+    let child = Node::child(Some(&parent), None);
+    parent.close();
+    assert!(child.is_closing());
+    assert_eq!(child.err(), None);
+    let newborn = Node::child(Some(&parent), None);
+    assert!(newborn.is_closing());
+    // Still cancellable: a closing parent keeps its list.
+    parent.cancel(Why::CANCELED);
+    assert_eq!(newborn.err(), Some(ContextError::Canceled));
+}
+
+#[test]
+fn a_join_hangs_on_the_parents_it_stands_for() {
+    let user = Node::root(None);
+    let set = Node::root(None);
+    let task = Node::join(&user, &set);
+    // A join of a join with one of its own parents needs no node in between.
+    let again = Node::join(&task, &set);
+    assert!(again.has_parent(&user) && again.has_parent(&set));
+    assert!(!again.has_parent(&task));
+    // A parent that another candidate hangs on adds nothing.
+    let child_set = Node::child(Some(&set), None);
+    let nested = Node::join(&task, &child_set);
+    assert!(nested.has_parent(&user) && nested.has_parent(&child_set));
+    // Three parents that stand on their own: the join keeps its two sides.
+    let other = Node::root(None);
+    let wide = Node::join(&task, &other);
+    assert!(wide.has_parent(&task) && wide.has_parent(&other));
+}
+
+#[test]
+fn a_child_of_a_done_parent_is_born_done_with_its_reason() {
+    let parent = Node::root(None);
+    parent.cancel(Why::DEADLINE);
+    let child = Node::child(Some(&parent), None);
+    assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+}
+
+#[test]
+fn a_deep_chain_cancels_without_recursion() {
+    let root = Node::root(None);
+    let mut chain = vec![Arc::clone(&root)];
+    for _ in 0..100_000 {
+        let next = Node::child(chain.last(), None);
+        chain.push(next);
+    }
+    root.cancel(Why::CANCELED);
+    assert_eq!(
+        chain.last().and_then(|n| n.err()),
+        Some(ContextError::Canceled)
+    );
+}

@@ -49,7 +49,7 @@
 //! work, [`Tasks::drain`]; to stop them, [`Tasks::shutdown`] or [`Tasks::shutdown_report`].
 //! See [`Tasks`] for running tasks on a set of your own rather than on [`default_tasks()`]:
 //! sets nest ([`Tasks::child`], [`Tasks::pool`]) into a service's supervision tree, and
-//! one-shot work with a result is [`Tasks::spawn`]ed, with a [`TaskHandle`].
+//! one-shot work with a result goes to [`Tasks::spawn`], which returns a [`TaskHandle`].
 //!
 //! # What you get
 //!
@@ -108,22 +108,22 @@
 //!   goes down when the task's future is dropped. A call is timed whether or not its span
 //!   is enabled.
 //!
-//! # How the crate is built
+//! # For contributors: how the crate is built
 //!
-//! One concept per file; imports between them go one way (`.ci/imports.rs` checks it), from
-//! the leaves up:
+//! Nothing here is needed to use the crate. One concept per file; imports between them go
+//! one way (`.ci/imports.rs` checks it), from the leaves up:
 //!
 //! | file | what it is |
 //! |---|---|
 //! | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
-//! | `context.rs`, `context/error.rs`, `context/node.rs` | [`Context`] and [`CancelHandle`]; [`ContextError`] and [`Cause`]; the cancellation tree's node, its invariants and lock order |
+//! | `context.rs`, `context/cancel.rs`, `context/error.rs`, `context/node.rs` | [`Context`]; [`CancelHandle`], [`CancelGuard`]; [`ContextError`] and [`Cause`]; the cancellation tree's node, its invariants and lock order |
 //! | `runner.rs`, `policy.rs`, `error_class.rs` | [`Runner`], [`Closer`], [`Func`], [`BoxError`]; [`LoopPolicy`], [`StopLoop`]; [`ErrorClass`] |
 //! | `outcome.rs`, `task_error.rs` | how a run ended, the failure fields, `catch`; [`TaskError`] |
 //! | `metrics.rs` | the metric hooks (zero-sized without the feature) |
 //! | `sleep.rs`, `mutex.rs`, `once.rs` | [`sleep()`], [`sleep_until`]; [`MutexWithContext`]; [`RetryableOnce`] |
-//! | `tasks.rs` and `tasks/` | [`Tasks`]: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs` ([`OnFailure`]), `default.rs` |
+//! | `tasks.rs` and `tasks/` | [`Tasks`]: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `run.rs` (how it is started), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs` ([`OnFailure`]), `default.rs` |
 //! | `call.rs`, `once_cell.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`] |
-//! | `group.rs`, `pool.rs` and `pool/` | [`run_group`]; [`Pool`], [`AdmitError`], [`PoolErrors`] |
+//! | `group.rs`, `pool.rs` and `pool/` | [`run_group`]; [`Pool`], `admit.rs` (slots and the checks before a run), [`AdmitError`], [`PoolErrors`] |
 //! | `signal.rs`, `fmt.rs`, `testing.rs` | [`shutdown_on_signals`]; `fmt::Fields`; `testing::SpanRecorder` |
 //! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
 //!
@@ -138,7 +138,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// Imports between these go one way: see "How the crate is built" above.
+// Imports between these go one way: see "For contributors" above.
 mod call;
 mod context;
 mod error_class;

@@ -58,9 +58,11 @@ pub use self::pool_errors::PoolErrors;
 /// the failures back, each with the name of its task (the runner's
 /// [`name`](Runner::name), or the pool's).
 ///
-/// With [`cancel_on_error(true)`](Pool::cancel_on_error), the first failure shuts the
-/// pool's set down: the runs in flight see their context cancelled, and no run is admitted
-/// any more.
+/// A failed run escalates as a run of the set the pool was made from does (that set's
+/// [`on_failure`](Tasks::on_failure) and [`on_panic`](Tasks::on_panic)). With
+/// [`cancel_on_error(true)`](Pool::cancel_on_error) instead, the first failure shuts the
+/// pool's own set down: the runs in flight see their context cancelled, and no run is
+/// admitted any more.
 ///
 /// `Pool` is not `Clone`: share it by reference, or in an [`Arc`] when a task must start
 /// more runs on it.

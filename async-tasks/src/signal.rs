@@ -51,13 +51,18 @@ impl Signal {
 /// current runtime:
 ///
 /// - the **first** signal cancels the returned context and logs an INFO event naming it
-///   (`signal = "SIGTERM"`), so the service can stop its tasks (pass the context to them,
-///   await [`Context::done`] in `main`, then [`Tasks::shutdown`](crate::Tasks::shutdown)
-///   with a grace period);
+///   (target `async_tasks`, `signal = "SIGTERM"`): the service's signal to stop;
 /// - a **second** signal, for an operator whose patience ran out, logs a WARN event and
 ///   calls [`std::process::exit`] with 130 for SIGINT (and Ctrl-C) or 143 for SIGTERM,
 ///   the codes a shell reports for a process killed by those signals. `exit` runs no
 ///   destructors and flushes no buffered writers.
+///
+/// Use the returned context as the signal to stop, not as the tasks' context: give the tasks
+/// a context of their own (say [`Context::background`]), wait for this one to be done, then
+/// [`drain`](crate::Tasks::drain) the tasks (the work in flight finishes, nothing new
+/// starts, a loop ends after its current iteration) and
+/// [`shutdown_report`](crate::Tasks::shutdown_report) what is left. Handing this context to
+/// the tasks instead cancels all of them at the first signal, cutting the work in flight.
 ///
 /// Once installed, the handlers stay for the life of the process (tokio never uninstalls
 /// them): SIGINT and SIGTERM no longer kill the process by themselves, only this watcher
@@ -74,30 +79,35 @@ impl Signal {
 ///
 /// # Examples
 ///
-/// In a service's `main` (`#[tokio::main]`):
+/// A service's `main` (`#[tokio::main]`):
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{shutdown_on_signals, Func, Tasks};
+/// use async_tasks::{shutdown_on_signals, Context, Func, LoopPolicy, Tasks};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
-/// let ctx = shutdown_on_signals();
+/// let stop = shutdown_on_signals();
 /// let tasks = Tasks::new("service");
-/// tasks.run_loop(&ctx, Func::new(|ctx| async move {
-///     // ... serve until the context is cancelled ...
-///     ctx.done().await;
-///     Ok(())
-/// }));
+/// tasks.run_loop_with(
+///     &Context::background(),
+///     Func::named("poll", |_ctx| async move {
+///         // ... one round of work, which a drain lets finish ...
+///         Ok(())
+///     }),
+///     LoopPolicy::every(Duration::from_secs(5)),
+/// );
 ///
 /// // Until the first SIGINT / SIGTERM (for this example's sake, at most a minute).
 /// tokio::select! {
-///     () = ctx.done() => {}
+///     () = stop.done() => {}
 ///     () = tokio::time::sleep(Duration::from_secs(60)) => {}
 /// }
-/// if let Err(stragglers) = tasks.shutdown(Duration::from_secs(10)).await {
-///     eprintln!("{stragglers}");
+/// if let Err(stragglers) = tasks.drain(Duration::from_secs(20)).await {
+///     eprintln!("drain timed out: {stragglers}");
 /// }
+/// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
+/// eprintln!("{report}");
 /// # }
 /// ```
 #[must_use = "the returned context is what the signals cancel"]
@@ -120,8 +130,10 @@ where
         return;
     };
     tracing::info!(
+        target: "async_tasks",
         signal = first.name(),
-        "shutdown signal received, shutting down; send another to exit at once"
+        "{} received: stopping (send another to exit at once)",
+        first.name()
     );
     cancel.cancel();
     let Some(second) = signals.next().await else {
@@ -129,9 +141,11 @@ where
     };
     let exit_code = second.exit_code();
     tracing::warn!(
+        target: "async_tasks",
         signal = second.name(),
         exit_code,
-        "second shutdown signal received, exiting now"
+        "{} received while stopping: exiting now",
+        second.name()
     );
     exit(exit_code);
 }
@@ -237,7 +251,7 @@ mod tests {
                 .with_ansi(false)
                 .with_writer(move || logs.clone())
                 .without_time()
-                .with_target(false)
+                .with_target(true)
                 .finish();
             tracing::subscriber::set_default(subscriber)
         }
@@ -277,17 +291,21 @@ mod tests {
                 "exited on the first signal"
             );
             let text = logs.text();
-            assert!(text.contains(" INFO "), "{text}");
-            assert!(
-                text.contains(&format!("signal=\"{}\"", first.name())),
-                "{text}"
+            let said = format!(
+                "INFO async_tasks: {0} received: stopping (send another to exit at once) signal=\"{0}\"",
+                first.name()
             );
+            assert!(text.contains(&said), "{text}");
 
             send.send(second).unwrap();
             assert_ready!(watcher.poll());
             assert_eq!(*exited.lock().unwrap(), [code]);
             let text = logs.text();
-            assert!(text.contains(" WARN "), "{text}");
+            let said = format!(
+                "WARN async_tasks: {} received while stopping: exiting now",
+                second.name()
+            );
+            assert!(text.contains(&said), "{text}");
             assert!(text.contains(&format!("exit_code={code}")), "{text}");
         }
     }

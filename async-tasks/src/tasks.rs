@@ -249,7 +249,9 @@ impl Tasks {
     /// only when the policy gives up. Panics are set apart, with
     /// [`on_panic`](Tasks::on_panic).
     ///
-    /// Set per set: a child set does not take its parent's. Calling it again replaces the
+    /// Set per set: a child set does not take its parent's, but a [`pool`](Tasks::pool) made
+    /// from this set does (its runs are this set's runs), unless it is told
+    /// [`cancel_on_error`](crate::Pool::cancel_on_error). Calling it again replaces the
     /// action.
     ///
     /// # Examples

@@ -9,7 +9,8 @@
 //!   line `shut down by NAME: ERROR`); the parent and siblings are untouched;
 //! - `ShutdownParent` and `ShutdownRoot` reach the named set (a root's parent is itself), with
 //!   the failing task named relative to the reported set (`a/b/x`);
-//! - escalation is not inherited by children, nor by a pool made from the set;
+//! - escalation is not inherited by children; a pool's runs escalate as the runs of the set
+//!   it was made from (unless the pool's `cancel_on_error` says otherwise);
 //! - panics are apart: `on_failure` ignores them, `on_panic` escalates them
 //!   (`NAME panicked: MESSAGE`);
 //! - not failures: a cancellation, an error classed `Warn` or `Ignore`, a `StopLoop`;
@@ -167,32 +168,61 @@ async fn shutdown_parent_and_shutdown_root_reach_the_set_they_name() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn escalation_is_not_inherited_by_children_or_pools() {
+async fn escalation_is_not_inherited_by_children() {
     let svc = Tasks::new("svc")
         .on_failure(OnFailure::ShutdownRoot)
         .on_panic(OnFailure::ShutdownRoot);
     let jobs = svc.child("jobs");
-    let pool = svc.pool("pool", 2);
     jobs.run(&Context::background(), failing("x", "boom"));
     jobs.run(
         &Context::background(),
         Func::new(|_ctx| async { panic!("oops") }),
     );
+    wait_bounded(&svc).await;
+    assert!(!svc.context().is_done() && !jobs.context().is_done());
+}
+
+/// A pool's runs are the runs of the set it was made from: they escalate as that set says,
+/// failures and panics alike, unless the pool says otherwise (`cancel_on_error`).
+#[tokio::test(start_paused = true)]
+async fn a_pool_escalates_as_the_set_it_was_made_from() {
+    for panics in [false, true] {
+        let svc = Tasks::new("svc");
+        let svc = if panics {
+            svc.on_panic(OnFailure::ShutdownSet)
+        } else {
+            svc.on_failure(OnFailure::ShutdownSet)
+        };
+        let pool = svc.pool("pool", 2);
+        let runner = Func::named("y", move |_ctx| async move {
+            if panics {
+                panic!("oops");
+            }
+            Err("boom".into())
+        });
+        pool.run(&Context::background(), runner).await.unwrap();
+        let cause = timeout(LIMIT, svc.context().done()).await;
+        assert!(
+            cause.is_ok(),
+            "the pool's failure did not shut its set down"
+        );
+        let cause = svc.context().cause().unwrap();
+        let failure = cause.downcast_ref::<TaskError>().unwrap();
+        assert_eq!(failure.name(), "y");
+        assert_eq!(failure.is_panic(), panics);
+        assert!(pool.is_closed());
+        let errors = timeout(LIMIT, pool.wait()).await.unwrap().unwrap_err();
+        assert_eq!(errors.errors().len(), 1);
+    }
+
+    // The pool's own choice wins: it shuts down itself, not the set.
+    let svc = Tasks::new("svc").on_failure(OnFailure::ShutdownRoot);
+    let pool = svc.pool("pool", 2).cancel_on_error(true);
     pool.run(&Context::background(), failing("y", "boom"))
         .await
         .unwrap();
-    wait_bounded(&svc).await;
-    assert!(!svc.context().is_done() && !jobs.context().is_done());
-    assert!(!pool.is_closed());
-    assert_eq!(
-        timeout(LIMIT, pool.wait())
-            .await
-            .unwrap()
-            .unwrap_err()
-            .errors()
-            .len(),
-        1
-    );
+    timeout(LIMIT, pool.tasks().context().done()).await.unwrap();
+    assert!(!svc.context().is_done());
 }
 
 #[tokio::test(start_paused = true)]

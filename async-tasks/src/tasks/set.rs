@@ -251,7 +251,8 @@ impl Set {
     }
 
     /// Shuts down what this set's escalation for a failure (or a panic) names, with
-    /// `failure` as the cause every task there sees.
+    /// `failure` as the cause every task there sees. A pool's runs are its parent's runs: a
+    /// pool's set that only reports escalates as its parent does.
     pub(crate) fn escalate(self: &Arc<Set>, failure: TaskError, panicked: bool) {
         let slot = if panicked {
             &self.on_panic
@@ -259,7 +260,12 @@ impl Set {
             &self.on_failure
         };
         let target = match OnFailure::from_u8(slot.load(Ordering::Relaxed)) {
-            OnFailure::Report => return,
+            OnFailure::Report => match &self.parent {
+                Some(parent) if self.failures.is_some() => {
+                    return parent.escalate(failure, panicked);
+                }
+                _ => return,
+            },
             OnFailure::ShutdownSet => self,
             OnFailure::ShutdownParent => self.parent.as_ref().unwrap_or(self),
             OnFailure::ShutdownRoot => self.root(),

@@ -35,9 +35,21 @@ impl fmt::Display for TaskFailure {
     }
 }
 
+/// A failure is an error, so that a service's `main` can return the one that shut it down
+/// (`report.cause` with `?`, or into an `anyhow::Error` or a [`BoxError`](crate::BoxError)).
+impl std::error::Error for TaskFailure {}
+
 /// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`] (and
 /// the [`Tasks::drain`] just before it, if there was one), by name, and what shut the set
 /// down if a failure did.
+///
+/// It covers the shutdown, not the service's life: a run that ended before the drain (or the
+/// report) began is not in it — its failure was reported when it happened, as an ERROR
+/// event — except the failure that shut the set down (see
+/// [`Tasks::on_failure`](crate::Tasks::on_failure)), which is the [`cause`](Self::cause).
+/// After an escalation, the tasks the failure cancelled that ended before `main` asked for
+/// the report are not in it either: the cause says why they stopped, and
+/// [`snapshot`](Tasks::snapshot) says who is still there.
 ///
 /// Tasks are named as in a [`Snapshot`](crate::Snapshot), and a task of a child set after
 /// the child's path from the reported set: `poller` for the set's own task, `jobs/import`

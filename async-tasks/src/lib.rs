@@ -124,7 +124,7 @@
 //! | `tasks.rs` and `tasks/` | [`Tasks`]: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `run.rs` (how it is started), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs` ([`OnFailure`]), `default.rs` |
 //! | `call.rs`, `once_cell.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`] |
 //! | `group.rs`, `pool.rs` and `pool/` | [`run_group`]; [`Pool`], `admit.rs` (slots and the checks before a run), [`AdmitError`], [`PoolErrors`] |
-//! | `signal.rs`, `fmt.rs`, `testing.rs` | [`shutdown_on_signals`]; `fmt::Fields`; `testing::SpanRecorder` |
+//! | `signal.rs`, `panic_hook.rs`, `fmt.rs`, `testing.rs` | [`shutdown_on_signals`]; [`quiet_task_panics`]; `fmt::Fields`; `testing::SpanRecorder` |
 //! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
 //!
 //! [tokio]: https://tokio.rs
@@ -149,6 +149,7 @@ mod mutex;
 mod once;
 mod once_cell;
 mod outcome;
+mod panic_hook;
 mod policy;
 mod pool;
 mod runner;
@@ -175,6 +176,7 @@ pub use crate::group::{RunGroupFailed, run_group};
 pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
 pub use crate::once::RetryableOnce;
 pub use crate::once_cell::RetryableOnceCell;
+pub use crate::panic_hook::quiet_task_panics;
 pub use crate::policy::{LoopPolicy, StopLoop};
 pub use crate::pool::{AdmitError, Pool, PoolErrors};
 pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};

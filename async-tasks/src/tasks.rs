@@ -31,7 +31,7 @@ pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
 pub use self::shutdown_report::{ShutdownReport, TaskFailure};
 pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
 pub use self::spawn::TaskHandle;
-pub(crate) use self::supervise::{address, stash_failed_call, with_current};
+pub(crate) use self::supervise::{address, keep_panic_location, stash_failed_call, with_current};
 
 use self::set::Set;
 use self::supervise::{root_task_span, task_span};
@@ -359,9 +359,10 @@ impl Tasks {
     /// already (it sees the error, as in Go), or this set is closed. The task counts in
     /// [`running`](Tasks::running) from the moment this returns.
     ///
-    /// A runner is called through `&self`, so that a loop can run it again; one-shot work
-    /// that owns what it uses (a channel's receiver) and returns a result is
-    /// [`spawn`](Tasks::spawn)ed instead.
+    /// A runner is called through `&self`, so that a loop can run it again. One-shot work
+    /// that owns what it uses (a channel's receiver), returns a result, or goes by a name
+    /// made at run time goes to [`spawn`](Tasks::spawn) instead, which also takes a runner:
+    /// `tasks.spawn(&ctx, format!("job-{id}"), move |ctx| async move { runner.run(ctx).await })`.
     ///
     /// # Panics
     ///

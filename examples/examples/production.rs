@@ -79,6 +79,8 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .fmt_fields(async_tasks::fmt::Fields::new())
         .init();
+    // A task's panic is reported as an ERROR event with its location, not printed by std too.
+    async_tasks::quiet_task_panics();
 
     // Done at the first Ctrl-C / SIGTERM (a second one exits at once): the signal to stop.
     // The tasks run under a context of their own, so that stopping drains them.

@@ -49,6 +49,30 @@ thread_local! {
     /// Whether `FAILED_CALL` holds a span: a flag with no destructor is the cheaper check on
     /// every poll.
     static STASHED: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic of a supervised poll on this thread was raised, when
+    /// [`quiet_task_panics`](crate::quiet_task_panics)' hook is installed: for its report.
+    static PANIC_LOCATION: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// Whether a supervised run is being polled on this thread: a panic here is caught by its
+/// supervisor and reported.
+fn supervised() -> bool {
+    CURRENT.with(|current| {
+        let set = current.take();
+        let supervised = set.is_some();
+        current.set(set);
+        supervised
+    })
+}
+
+/// Called by the panic hook: keeps where a panic was raised (`location()` is called only
+/// then) for the report of the run it unwinds, and says whether there is one.
+pub(crate) fn keep_panic_location(location: impl FnOnce() -> Option<String>) -> bool {
+    let supervised = supervised();
+    if supervised {
+        PANIC_LOCATION.set(location());
+    }
+    supervised
 }
 
 /// Runs `f` with the set of the run being polled on this thread, if any.
@@ -71,13 +95,7 @@ pub(crate) fn address<T: ?Sized>(boxed: &T) -> usize {
 /// payload) at `at`, for the report of the run it is the runner of (invariant 4). Only
 /// under a supervisor.
 pub(crate) fn stash_failed_call(span: &Span, at: usize) {
-    let supervised = CURRENT.with(|current| {
-        let set = current.take();
-        let supervised = set.is_some();
-        current.set(set);
-        supervised
-    });
-    if supervised {
+    if supervised() {
         FAILED_CALL.with(|stash| stash.set(Some((span.clone(), at))));
         STASHED.set(true);
     }
@@ -474,9 +492,11 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
         }
         Outcome::Panicked(payload) => {
             let message = panic_message(&**payload);
+            let location = PANIC_LOCATION.take();
             tracing::error!(
                 target: "async_tasks", parent: at,
                 task, tasks, iteration, attempt, { fields::PANIC } = message,
+                location = location.as_deref(),
                 "task \"{task}\" panicked: {message}"
             );
             mark_span_failed(span, message);

@@ -204,6 +204,11 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 /// than bound here) so that a wrong return type is reported once, where the macro writes
 /// it: at the user's return type.
 ///
+/// # Cancel safety
+///
+/// As `call::traced` (see `call.rs`): dropped, the body is dropped where it stands
+/// and nothing is recorded (nor timed, with the `metrics` feature).
+///
 /// [`ContextError::Canceled`]: crate::ContextError::Canceled
 pub async fn call<S, F>(
     name: &'static str,

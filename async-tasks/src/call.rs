@@ -56,6 +56,12 @@ pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> boo
 ///
 /// The body is made here and moved once, into its span's `Instrumented`: a call's future is
 /// copied whenever it moves, so each layer around it counts.
+///
+/// # Cancel safety
+///
+/// Dropped, it drops the body where it stands, inside its span, and records nothing: the
+/// span closes neither failed nor stashed for a report (a stash happens only once the body
+/// has ended).
 pub(crate) async fn traced<S, F, T, E>(
     start: S,
     output: impl FnOnce(F::Output) -> Result<T, E>,

@@ -380,6 +380,10 @@ impl Context {
     }
 
     /// Resolves once this context is cancelled (by a handle or a parent), ignoring deadlines.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it deregisters its waiter.
     pub(crate) async fn cancelled(&self) {
         match &self.node {
             Some(node) => node.cancelled().await,

@@ -209,6 +209,11 @@ impl std::error::Error for RunGroupFailed {
 }
 
 /// Closes one member, reporting (not returning) a failure or panic of its close.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the member's close where it stands: only when the whole group's run is
+/// dropped (see [`run_group`]'s cancel safety).
 async fn close(ctx: &Context, runner: &dyn Runner) {
     match catch(|| run_close(ctx, runner)).await {
         Outcome::Finished(()) | Outcome::Stopped(_) | Outcome::Canceled(_) => {}

@@ -276,6 +276,12 @@ impl<T> RetryableOnceCell<T> {
     }
 
     /// One attempt: `f(ctx)` in a span of its own, its failure or panic recorded there.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped, it drops `f`'s future where it stands and closes its span with nothing
+    /// recorded; the cell stays empty, and the permit its caller holds goes back with the
+    /// caller's future, so the next waiter makes its own attempt.
     async fn attempt<F, Fut, E>(&self, ctx: Context, f: F) -> Result<T, E>
     where
         F: FnOnce(Context) -> Fut,

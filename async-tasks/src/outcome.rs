@@ -137,22 +137,28 @@ fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Er
 /// `#[error(transparent)]` variant) hides the inner error's type, never its message, and what
 /// it hides is always the innermost link. A user's error that prints exactly like one of the
 /// crate's markers is taken for it.
+///
+/// Panic-safe: a `source()` or `Display` that panics (the user's code, judged where a panic
+/// must not unwind, e.g. between a group's members and their closing) matches nothing.
 fn is_marker<E>(err: &(dyn Error + 'static), marker: &E) -> bool
 where
     E: Error + PartialEq + 'static,
 {
-    let mut innermost = err;
-    for link in chain(err) {
-        if link.downcast_ref::<E>() == Some(marker) {
-            return true;
+    catch_sync(|| {
+        let mut innermost = err;
+        for link in chain(err) {
+            if link.downcast_ref::<E>() == Some(marker) {
+                return true;
+            }
+            innermost = link;
         }
-        innermost = link;
-    }
-    displays_as(innermost, marker)
+        displays_as(innermost, marker)
+    })
+    .unwrap_or(false)
 }
 
 /// Whether `err`'s `Display` writes exactly what `marker`'s does, compared piece by piece
-/// without allocating; a `Display` that panics matches nothing.
+/// without allocating.
 fn displays_as(err: &dyn Error, marker: &dyn fmt::Display) -> bool {
     /// Consumes `rest` as long as what is written matches it.
     struct Expect<'a>(&'a str);
@@ -165,11 +171,8 @@ fn displays_as(err: &dyn Error, marker: &dyn fmt::Display) -> bool {
     }
 
     let expected = marker.to_string();
-    catch_sync(|| {
-        let mut expect = Expect(&expected);
-        fmt::write(&mut expect, format_args!("{err}")).is_ok() && expect.0.is_empty()
-    })
-    .unwrap_or(false)
+    let mut expect = Expect(&expected);
+    fmt::write(&mut expect, format_args!("{err}")).is_ok() && expect.0.is_empty()
 }
 
 /// Whether `err` is, or is caused by, [`StopLoop`] (see [`is_marker`]).
@@ -201,18 +204,19 @@ pub(crate) fn message(err: &(dyn Error + 'static)) -> String {
         }
         message
     })
-    .unwrap_or_else(|payload| display_panicked(&*payload))
+    .unwrap_or_else(|payload| {
+        format!(
+            "<its Display or source() panicked: {}>",
+            panic_message(&*payload)
+        )
+    })
 }
 
 /// `value`'s `Display`, or a placeholder if it panics: for what can only be displayed (a
 /// once cell's error).
 pub(crate) fn display(value: &dyn fmt::Display) -> String {
-    catch_sync(|| value.to_string()).unwrap_or_else(|payload| display_panicked(&*payload))
-}
-
-/// What a report prints for a `Display` that panicked.
-fn display_panicked(payload: &(dyn Any + Send)) -> String {
-    format!("<its Display panicked: {}>", panic_message(payload))
+    catch_sync(|| value.to_string())
+        .unwrap_or_else(|payload| format!("<its Display panicked: {}>", panic_message(&*payload)))
 }
 
 /// The message a panic was raised with, as `std` prints it.
@@ -353,13 +357,38 @@ mod tests {
         }
     }
 
+    /// An error whose `source()` panics.
+    #[derive(Debug)]
+    struct BadSource;
+
+    impl std::fmt::Display for BadSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bad source")
+        }
+    }
+
+    impl Error for BadSource {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            panic!("a source() that panics")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_panics_is_judged_a_failure_without_unwinding() {
+        assert!(!is_canceled(&BadSource));
+        assert!(!is_stop(&BadSource));
+        let outcome = catch(|| async { Err::<(), _>(BoxError::from(BadSource)) }).await;
+        assert_eq!(outcome.label(), "error");
+        assert!(matches!(outcome.ended(), Ended::Failed(m) if m.contains("panicked")));
+    }
+
     #[test]
     fn a_chain_that_loops_and_a_display_that_panics_do_not_take_a_report_down() {
         assert!(!is_canceled(&Loops));
         assert!(!is_stop(&Loops));
         assert_eq!(
             message(&Loops),
-            "<its Display panicked: a Display that panics>"
+            "<its Display or source() panicked: a Display that panics>"
         );
     }
 

@@ -121,6 +121,11 @@ pub fn shutdown_on_signals() -> Context {
 
 /// Cancels on the first signal of `signals`, calls `exit` with its exit code on the second;
 /// stops watching if the stream ends (its runtime is shutting down).
+///
+/// # Cancel safety
+///
+/// Dropped (its runtime shutting down), it stops watching and leaves the context as it is;
+/// the OS handlers stay installed, as tokio never uninstalls them.
 async fn watch<S, X>(mut signals: S, cancel: CancelHandle, exit: X)
 where
     S: Stream<Item = Signal> + Unpin,

@@ -97,6 +97,10 @@ pub async fn sleep_until(ctx: &Context, at: Instant) -> Result<(), ContextError>
     }
 }
 
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only waits.
 async fn wait_done(ctx: &Context) -> ContextError {
     ctx.done().await;
     // A done context always has an error; `Canceled` is only a fallback for the type.

@@ -470,6 +470,10 @@ impl Tasks {
 
     /// `wait`, refusing to wait from inside one of the set's own tasks; `op` names the
     /// method the user called.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits, and the check takes nothing.
     async fn wait_checked(&self, op: &str) {
         let inside = with_current(|current| current.is_some_and(|set| set.is_within(&self.set)));
         assert!(

@@ -455,6 +455,39 @@ async fn a_panic_before_a_members_future_exists_still_stops_and_closes_everyone(
     assert_eq!(log.only("waiter closed").at, secs(2));
 }
 
+/// An error whose `source()` panics: judging it (is it a cancellation?) is the user's code.
+#[derive(Debug)]
+struct BadSource;
+
+impl std::fmt::Display for BadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("bad source")
+    }
+}
+
+impl std::error::Error for BadSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        panic!("source() blew up")
+    }
+}
+
+/// Regression (found by the round-2 sweep): a member's error whose `source()` panicked while
+/// the group judged it unwound through the group, and no member was closed.
+#[tokio::test(start_paused = true)]
+async fn an_error_whose_source_panics_still_stops_and_closes_everyone() {
+    let log = Log::new();
+    let ctx = Context::background();
+    let group = run_group(vec![
+        member("waiter", &log, until_done).boxed(),
+        member("odd", &log, |_| sleep_then(secs(1), Err(BadSource.into()))).boxed(),
+    ]);
+    let err = run_bounded(&group, &ctx).await.unwrap_err();
+    assert_eq!(err.to_string(), "bad source");
+    assert_eq!(log.only("waiter ended").err, Some(ContextError::Canceled));
+    log.only("waiter closed");
+    log.only("odd closed");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_group_run_by_tasks_is_stopped_by_shutdown() {
     let log = Log::new();

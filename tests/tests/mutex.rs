@@ -7,6 +7,7 @@
 //! - `lock` fails with the context's error when the context ends while waiting: cancel
 //!   (`Canceled`, the waiter is woken) and deadline (`DeadlineExceeded`, at the deadline);
 //! - `lock` with an already-done context fails even when the lock is free, and takes nothing;
+//!   a waiter handed the lock as its context ends gets the error, and the lock is freed;
 //! - a `lock` future dropped while waiting never leaks the lock, also when it had just been
 //!   handed the lock and was dropped before being polled, and a waiter that gave up does
 //!   not block the next one; a cancel racing the release never leaks it either;
@@ -279,4 +280,22 @@ async fn the_data_is_protected_across_threads() {
             .unwrap();
     }
     assert_eq!(*counter.try_lock().unwrap(), TASKS * ROUNDS);
+}
+
+/// A waiter handed the lock in the same turn as its context ends checks its context again
+/// before it acts: it gets the error, not the lock, and the lock is free for the next.
+#[tokio::test]
+async fn a_waiter_whose_context_ends_as_the_lock_comes_gets_neither() {
+    let mutex = MutexWithContext::new(0);
+    let (ctx, cancel) = Context::background().with_cancel();
+    let held = mutex.try_lock().unwrap();
+    let mut waiter = task::spawn(mutex.lock(&ctx));
+    assert_pending!(waiter.poll());
+    drop(held); // tokio's mutex hands the lock to the waiter at once...
+    cancel.cancel(); // ...and its context ends before it is polled again
+    assert!(waiter.is_woken());
+    let got = assert_ready!(waiter.poll());
+    assert_eq!(got.err(), Some(ContextError::Canceled));
+    drop(waiter);
+    assert!(mutex.try_lock().is_some(), "the lock was not given back");
 }

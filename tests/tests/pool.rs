@@ -12,7 +12,8 @@
 //!   returns only the failures since the first;
 //! - admission is ctx-aware: a run waiting for a slot returns `Err(Canceled)` when its ctx is
 //!   cancelled and `Err(DeadlineExceeded)` at its deadline, without running; a done ctx is
-//!   refused even with a slot free; a dropped admission takes no slot;
+//!   refused even with a slot free, and so is a run handed its slot as its ctx ends (the slot
+//!   goes back); a dropped admission takes no slot;
 //! - `cancel_on_error(true)`: the first failure (error or panic) cancels the runs in flight
 //!   and the waiting admissions, and refuses later runs; without it, the others go on;
 //! - the runs are traced: one "task" span each, `task.name` = the pool's name, parented to
@@ -568,4 +569,48 @@ async fn runs_are_traced_in_task_spans_named_after_the_pool() {
     assert_eq!(panicked.len(), 1, "{}", recorder.tree());
     assert_eq!(panicked[0].field("panic"), Some("oops"));
     assert_eq!(spans[2].status(), Status::Error("oops".into()));
+}
+
+/// A run handed a slot in the same turn as its context ends checks its context again before
+/// it acts: it is refused with the context's error, runs nothing, and gives the slot back.
+#[tokio::test]
+async fn a_run_whose_context_ends_as_its_slot_comes_is_refused() {
+    let pool = Pool::new("p").max_concurrency(1);
+    let ctx = Context::background();
+    let (holder, release) = ctx.with_cancel();
+    let hold = Func::new(|ctx: Context| async move {
+        ctx.done().await;
+        Ok(())
+    });
+    pool.run(&holder, hold).await.unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (late, cancel) = ctx.with_cancel();
+    let counted = Arc::clone(&ran);
+    let mut waiter = task::spawn(pool.run(
+        &late,
+        Func::new(move |_ctx| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        }),
+    ));
+    assert_pending!(waiter.poll());
+    release.cancel();
+    // The holder's task ends and gives its slot to the waiter, which is woken...
+    timeout(Duration::from_secs(10), async {
+        while !waiter.is_woken() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the slot never came");
+    cancel.cancel(); // ...and its context ends before it is polled again.
+    let refused = assert_ready!(waiter.poll());
+    assert_eq!(refused, Err(AdmitError::Context(ContextError::Canceled)));
+    drop(waiter);
+    timeout(LIMIT, pool.wait()).await.unwrap().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    assert_eq!(pool.running(), 0);
+    // The slot was given back: a new run is admitted at once.
+    let mut next = task::spawn(pool.run(&ctx, Func::new(|_ctx| async { Ok(()) })));
+    assert_ready!(next.poll()).unwrap();
 }

@@ -375,6 +375,10 @@ impl Node {
 
     /// Resolves once the node is done, or with `closing`, once it is closing or done.
     /// Registers a waiter only when first polled; a deadline's timer is made only then too.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it deregisters its waiter (tokio's `Notified`) and its timer.
     pub(crate) async fn wait(&self, closing: bool) {
         if let Some(deadline) = self.deadline {
             // Boxed: a timer is large, and a future parked here without a deadline (the
@@ -393,6 +397,10 @@ impl Node {
     }
 
     /// [`Node::wait`] for a node with a deadline: wakes at the deadline too, and notices it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`Node::wait`].
     async fn wait_until(&self, closing: bool, deadline: Instant) {
         let mut timer = pin!(tokio::time::sleep_until(deadline));
         loop {
@@ -416,6 +424,10 @@ impl Node {
 
     /// Resolves once the node is cancelled, ignoring its deadline (for callers that run
     /// their own timer, like `sleep_until`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`Node::wait`].
     pub(crate) async fn cancelled(&self) {
         loop {
             let notified = pin!(self.notify.notified());

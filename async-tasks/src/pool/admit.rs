@@ -14,6 +14,10 @@ use crate::{MutexWithContext, Tasks};
 
 impl Pool {
     /// Waits for a slot for `runner` (see [`run`](Pool::run)), and returns it with the slot.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`admit`](Pool::admit): dropped, it took no slot, and `runner` is dropped unrun.
     pub(super) async fn admit_runner<R: Runner>(
         &self,
         ctx: &Context,
@@ -27,6 +31,11 @@ impl Pool {
     }
 
     /// Waits for a slot and checks that a run may start (see [`run`](Pool::run)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the slot is taken in the poll that returns it, and a dropped wait gives
+    /// up its place in the semaphore's queue (tokio's `acquire_owned`).
     pub(super) async fn admit(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
         self.admissible(ctx)?;
         let permit = match Arc::clone(&self.slots).try_acquire_owned() {
@@ -50,6 +59,10 @@ impl Pool {
     }
 
     /// Waits for a slot, unless `ctx` ends or the pool closes first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`admit`](Pool::admit).
     async fn acquire(&self, ctx: &Context) -> Result<OwnedSemaphorePermit, AdmitError> {
         let pool = self.tasks.context();
         tokio::select! {

@@ -227,6 +227,10 @@ fn after_failure(
 }
 
 /// Waits `pause`, unless the context closes (or ends) first: `false` then.
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only waits.
 async fn pause_unless_closing(ctx: &Context, pause: Duration) -> bool {
     tokio::select! {
         biased;

@@ -252,23 +252,25 @@ impl Set {
 
     /// Shuts down what this set's escalation for a failure (or a panic) names, with
     /// `failure` as the cause every task there sees. A pool's runs are its parent's runs: a
-    /// pool's set that only reports escalates as its parent does.
+    /// pool's set that only reports escalates as its parent does (a loop, not a recursion:
+    /// pools nest as deep as a program makes them).
     pub(crate) fn escalate(self: &Arc<Set>, failure: TaskError, panicked: bool) {
-        let slot = if panicked {
-            &self.on_panic
-        } else {
-            &self.on_failure
-        };
-        let target = match OnFailure::from_u8(slot.load(Ordering::Relaxed)) {
-            OnFailure::Report => match &self.parent {
-                Some(parent) if self.failures.is_some() => {
-                    return parent.escalate(failure, panicked);
-                }
-                _ => return,
-            },
-            OnFailure::ShutdownSet => self,
-            OnFailure::ShutdownParent => self.parent.as_ref().unwrap_or(self),
-            OnFailure::ShutdownRoot => self.root(),
+        let mut set = self;
+        let target = loop {
+            let slot = if panicked {
+                &set.on_panic
+            } else {
+                &set.on_failure
+            };
+            match OnFailure::from_u8(slot.load(Ordering::Relaxed)) {
+                OnFailure::Report => match &set.parent {
+                    Some(parent) if set.failures.is_some() => set = parent,
+                    _ => return,
+                },
+                OnFailure::ShutdownSet => break set,
+                OnFailure::ShutdownParent => break set.parent.as_ref().unwrap_or(set),
+                OnFailure::ShutdownRoot => break set.root(),
+            }
         };
         target.shut_down(Some(Arc::new(failure)));
     }

@@ -245,7 +245,9 @@ impl Tasks {
     /// # Cancel safety
     ///
     /// Cancel safe: the set is closed as soon as this is first polled, and dropping the
-    /// future only stops the waiting.
+    /// future only stops the waiting. What ended while it waited is kept in the set, dropped
+    /// or not, for the next [`shutdown_report`](Tasks::shutdown_report) to name; the next
+    /// drain replaces it. (One list per drain, not per run: it does not grow with time.)
     ///
     /// # Examples
     ///
@@ -320,6 +322,10 @@ impl Tasks {
     }
 
     /// Waits up to `limit` for every task; on time out, names those still running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits (the trackers and a timer), and leaves nothing behind.
     async fn wait_for(&self, op: &'static str, limit: Duration) -> Result<(), ShutdownTimeout> {
         if tokio::time::timeout(limit, self.wait_checked(op))
             .await

@@ -318,6 +318,12 @@ fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
 
 /// One run of a closure that is called once (a spawned task): calls `f` with the run's
 /// context and polls its future as the task ([`Member::poll_in`]).
+///
+/// # Cancel safety
+///
+/// Dropped (its task aborted), it drops `f`, or the future `f` made, where it stands; the
+/// thread's current set is restored within each poll, and the membership in `run` is the
+/// caller's, which records the task `Aborted` when it drops.
 pub(crate) async fn supervise_once<F, Fut, T, E>(f: F, run: &mut Run) -> Outcome<T>
 where
     F: FnOnce(Context) -> Fut,

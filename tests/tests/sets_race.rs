@@ -14,7 +14,8 @@
 //! - nothing outlives the report: a task the report lists as aborted never runs again, also
 //!   one spawned while the report collects (regression: see the test's doc).
 //!
-//! Runs in about 3 s in a debug build.
+//! Runs in about 3 s in a debug build; `.ci/soak` runs ten times the rounds from a random
+//! seed (`soak_reports_racing_starts_from_a_random_seed`).
 
 mod support;
 
@@ -26,7 +27,7 @@ use std::time::Duration;
 use async_tasks::{AdmitError, BoxError, Context, Func, Pool, ShutdownReport, Tasks};
 use tokio::runtime::{Builder, Handle, Runtime};
 
-use support::{Gate, Rng};
+use support::{Gate, Rng, soak_seed};
 
 /// The bound on one round in real time: a failure bound, never reached when all is well.
 const HANG: Duration = Duration::from_secs(60);
@@ -390,13 +391,13 @@ fn check(round: &Round, report: &ShutdownReport, report_start: u64, report_end: 
     );
 }
 
-/// `ROUNDS` rounds; with `strict`, also checks that a task the report lists as aborted never
-/// runs again.
-fn rounds(strict: bool) {
+/// `count` rounds from seed `first` on; with `strict`, also checks that a task the report
+/// lists as aborted never runs again.
+fn rounds(first: u64, count: u64, strict: bool) {
     quiet_planned_panics();
     let rt = runtime();
     let handle = rt.handle().clone();
-    for seed in 1..=ROUNDS {
+    for seed in first..first + count {
         rt.block_on(async {
             tokio::time::timeout(HANG, one_round(&handle, seed, strict))
                 .await
@@ -407,7 +408,7 @@ fn rounds(strict: bool) {
 
 #[test]
 fn reports_and_drains_racing_starts_and_new_children_leave_nothing_behind() {
-    rounds(false);
+    rounds(1, ROUNDS, false);
 }
 
 /// The same, checking also that what a report lists as aborted is gone. Regression: a task
@@ -417,5 +418,12 @@ fn reports_and_drains_racing_starts_and_new_children_leave_nothing_behind() {
 /// (listing invariant 5).
 #[test]
 fn what_a_racing_report_lists_as_aborted_never_runs_again() {
-    rounds(true);
+    rounds(1, ROUNDS, true);
+}
+
+/// Ten times the rounds, strict, from the soak's seed (`.ci/soak`).
+#[test]
+#[ignore = "soak: run with --release, see .ci/soak"]
+fn soak_reports_racing_starts_from_a_random_seed() {
+    rounds(soak_seed(1), ROUNDS * 10, true);
 }

@@ -236,7 +236,7 @@ impl Node {
                     },
                     None,
                 );
-                debug_assert!(inherited.is_empty());
+                debug_assert!(inherited.is_none());
             } else {
                 let slot = children.list.insert(Arc::downgrade(&node));
                 // Relaxed: the slot is only ever read under this same lock.
@@ -295,21 +295,28 @@ impl Node {
     /// done already keeps its reason and cause.
     pub(crate) fn cancel(&self, why: Why) {
         let now = Some(Instant::now());
-        let mut pending = self.cancel_one(why, now);
-        // A work list, not recursion (invariant 8).
-        while let Some((child, why)) = pending.pop() {
-            pending.extend(child.cancel_one(why, now));
+        // A work list of the lists still to visit, not recursion (invariant 8). Each child
+        // is cancelled right after it is upgraded, in one visit: a cancel of many children
+        // (every task of a set) touches each child's node once, and collects nothing.
+        let mut pending: Vec<(Slab<Weak<Node>>, Why)> =
+            self.cancel_one(why, now).into_iter().collect();
+        while let Some((children, why)) = pending.pop() {
+            for (_, child) in children {
+                if let Some(child) = child.upgrade() {
+                    pending.extend(child.cancel_one(why.clone(), now));
+                }
+            }
         }
     }
 
-    /// Cancels this node alone and returns its children with the `Why` they inherit. With
-    /// `now`, a deadline of the node's own that passed by then wins over `why`.
-    fn cancel_one(&self, why: Why, now: Option<Instant>) -> Vec<(Arc<Node>, Why)> {
+    /// Cancels this node alone and returns its children, with the `Why` they inherit, if it
+    /// has any. With `now`, a deadline of the node's own that passed by then wins over `why`.
+    fn cancel_one(&self, why: Why, now: Option<Instant>) -> Option<(Slab<Weak<Node>>, Why)> {
         let mut children = lock(&self.children);
         // Only writers hold this lock (invariant 6): Relaxed is enough to read.
         let state = self.state.load(Ordering::Relaxed);
         if state & REASON != LIVE {
-            return Vec::new();
+            return None;
         }
         let why = match (self.deadline, now) {
             (Some(deadline), Some(now)) if deadline <= now => Why::DEADLINE,
@@ -327,11 +334,7 @@ impl Node {
         let listed = std::mem::take(&mut children.list);
         drop(children);
         self.notify.notify_waiters();
-        listed
-            .into_iter()
-            .filter_map(|(_, child)| child.upgrade())
-            .map(|child| (child, why.clone()))
-            .collect()
+        (!listed.is_empty()).then_some((listed, why))
     }
 
     /// Marks this node and all its descendants closing (invariant 3).

@@ -143,7 +143,10 @@ impl Tasks {
                 run.member.meter().finish(outcome.label());
                 let next = match &outcome {
                     Outcome::Finished(()) | Outcome::Canceled(_) => {
-                        retries = Retries::default();
+                        // A success starts the failures in a row over.
+                        if attempt.is_some() {
+                            retries = Retries::default();
+                        }
                         None
                     }
                     Outcome::Failed(err) => {
@@ -152,21 +155,24 @@ impl Tasks {
                     }
                     Outcome::Panicked(_) | Outcome::Stopped(_) => Some(Next::Ends),
                 };
-                let ends = matches!(next, Some(Next::Ends | Next::GivesUp(_)));
-                if ends {
-                    last = outcome.ended();
-                }
-                let who = || {
-                    let set = run.member.set();
-                    Who {
-                        set,
-                        name: name.unwrap_or(&set.name),
-                        iteration: Some(iteration),
-                        // The event names the attempt that failed: 1 for a first failure.
-                        attempt: Some(attempt.unwrap_or(1)),
+                // Only a failure, a panic or a stop has anything to report: an iteration that
+                // finished (the common case) goes straight on.
+                if let Some(next) = next {
+                    if matches!(next, Next::Ends | Next::GivesUp(_)) {
+                        last = outcome.ended();
                     }
-                };
-                conclude_run(outcome, &run.span, who, next.unwrap_or(Next::Ends));
+                    let who = || {
+                        let set = run.member.set();
+                        Who {
+                            set,
+                            name: name.unwrap_or(&set.name),
+                            iteration: Some(iteration),
+                            // The event names the attempt that failed: 1 for a first failure.
+                            attempt: Some(attempt.unwrap_or(1)),
+                        }
+                    };
+                    conclude_run(outcome, &run.span, who, next);
+                }
                 // The iteration's span closes now, not at the next one.
                 run.span = tracing::Span::none();
                 let pause = match next {

@@ -289,7 +289,14 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             }
             polled.map(Outcome::from)
         });
-        ended(polled)
+        match polled {
+            // The common case, kept short: the run finished.
+            Ok(Poll::Ready(Outcome::Finished(()))) => {
+                take_failed_call(None);
+                Poll::Ready(Outcome::Finished(()))
+            }
+            polled => ended(polled),
+        }
     }
 }
 

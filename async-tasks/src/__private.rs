@@ -23,7 +23,7 @@ use std::task::Poll;
 
 use tracing::Span;
 
-use crate::call::ErrorView;
+use crate::call::{Ending, ErrorView};
 use crate::runner::forward_runner;
 use crate::{BoxError, Context, Runner};
 
@@ -210,35 +210,38 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 /// and nothing is recorded (nor timed, with the `metrics` feature).
 ///
 /// [`ContextError::Canceled`]: crate::ContextError::Canceled
-pub async fn call<S, F>(
+pub fn call<S, F>(
     name: &'static str,
     into_result: fn(F::Output) -> Result<(), BoxError>,
     start: S,
-) -> Result<(), BoxError>
+) -> impl Future<Output = Result<(), BoxError>>
 where
     S: FnOnce() -> (Span, F),
     F: Future,
 {
-    let meter = crate::metrics::CallMeter::start(name);
-    let mut meter = Some(meter);
-    let result = crate::call::traced(
-        start,
+    // Not an `async fn` around `traced`: one state machine, which keeps only what it needs.
+    let meter = crate::metrics::CallMeter::starter(name);
+    crate::call::traced(
+        move || {
+            let (span, body) = start();
+            (span, body, meter())
+        },
         into_result,
         None,
         |err: &BoxError| ErrorView::Chain(&**err),
-        |err, span| crate::tasks::stash_failed_call(span, crate::tasks::address(&**err)),
-        |payload, span| {
-            crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
-            if let Some(meter) = meter.take() {
+        |meter, ending, span| match ending {
+            Ending::Returned(result, failed) => {
+                if let (Err(err), true) = (result, failed) {
+                    crate::tasks::stash_failed_call(span, crate::tasks::address(&**err));
+                }
+                meter.finish(result);
+            }
+            Ending::Panicked(payload) => {
+                crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
                 meter.panicked();
             }
         },
     )
-    .await;
-    if let Some(meter) = meter {
-        meter.finish(&result);
-    }
-    result
 }
 
 /// What the item of an `#[async_task]` fn with an error returns, so that its callers still

@@ -48,48 +48,59 @@ pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> boo
     }
 }
 
-/// Runs a call: `start` (at the first poll) makes its span and body, the body runs in the
-/// span, `output` turns what it returned into the call's result, and a failure or panic is
-/// recorded on the span (see the module docs). `view` shows an error the call returned
-/// (`ctx` is the call's context, if it has one); `failed` is then told of it with the span;
-/// `panicked` is told of a panic's payload with the span, before it is resumed.
+/// How a traced call ended, as its caller's `ended` hook is told.
+pub(crate) enum Ending<'a, T, E> {
+    /// It returned this; `true` if it was a failure, recorded on the span (not a
+    /// cancellation).
+    Returned(&'a Result<T, E>, bool),
+    /// It panicked with this payload, which is resumed right after the hook.
+    Panicked(&'a (dyn Any + Send)),
+}
+
+/// Runs a call: `start` (at the first poll) makes its span, its body and the caller's state
+/// `M` (a meter); the body runs in the span, `output` turns what it returned into the call's
+/// result, and a failure or panic is recorded on the span (see the module docs). `view`
+/// shows an error the call returned (`ctx` is the call's context, if it has one). `ended` is
+/// told how the call ended, with the state and the span, before the result is returned or
+/// the panic resumed.
 ///
-/// The body is made here and moved once, into its span's `Instrumented`: a call's future is
-/// copied whenever it moves, so each layer around it counts.
+/// One state machine for the whole call, its body made here and moved once, into its span's
+/// `Instrumented`: a call's future is copied whenever it moves, so each layer around it (and
+/// each argument it keeps) counts.
 ///
 /// # Cancel safety
 ///
 /// Dropped, it drops the body where it stands, inside its span, and records nothing: the
 /// span closes neither failed nor stashed for a report (a stash happens only once the body
-/// has ended).
-pub(crate) async fn traced<S, F, T, E>(
+/// has ended), and `ended` is not called.
+pub(crate) async fn traced<S, F, M, T, E>(
     start: S,
     output: impl FnOnce(F::Output) -> Result<T, E>,
     ctx: Option<&Context>,
     view: impl FnOnce(&E) -> ErrorView<'_>,
-    failed: impl FnOnce(&E, &Span),
-    panicked: impl FnOnce(&(dyn Any + Send), &Span),
+    ended: impl FnOnce(M, Ending<'_, T, E>, &Span),
 ) -> Result<T, E>
 where
-    S: FnOnce() -> (Span, F),
+    S: FnOnce() -> (Span, F, M),
     F: Future,
 {
-    let (span, body) = start();
+    let (span, body, state) = start();
     let mut body = pin!(body.instrument(span));
-    let output = match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
+    let result = match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
         Ok(returned) => output(returned),
         Err(payload) => {
             record_panic(body.span(), &*payload);
-            panicked(&*payload, body.span());
+            ended(state, Ending::Panicked(&*payload), body.span());
             std::panic::resume_unwind(payload)
         }
     };
-    match output {
-        Ok(value) => Ok(value),
+    let span = body.span();
+    let failed = match &result {
+        Ok(_) => false,
         Err(err) => {
-            let span = body.span();
-            let seen = view(&err);
-            if !is_cancellation(&seen, ctx) {
+            let seen = view(err);
+            let failed = !is_cancellation(&seen, ctx);
+            if failed {
                 // As the set running the call classes the error: `Warn` records it without
                 // failing the span, `Ignore` records nothing.
                 let class = match seen {
@@ -105,9 +116,10 @@ where
                     };
                     record_error(span, &message, class == ErrorClass::Error);
                 }
-                failed(&err, span);
             }
-            Err(err)
+            failed
         }
-    }
+    };
+    ended(state, Ending::Returned(&result, failed), span);
+    result
 }

@@ -252,9 +252,9 @@ mod enabled {
     }
 
     impl CallMeter {
-        /// The call named `call` (its `#[async_task]` name) starts.
-        pub(crate) fn start(call: &'static str) -> CallMeter {
-            CallMeter {
+        /// What starts timing the call named `call` (its `#[async_task]` name), when called.
+        pub(crate) fn starter(call: &'static str) -> impl FnOnce() -> CallMeter {
+            move || CallMeter {
                 call,
                 start: Instant::now(),
             }
@@ -341,9 +341,10 @@ mod disabled {
     }
 
     impl CallMeter {
+        /// Zero-sized: it keeps no name.
         #[inline]
-        pub(crate) fn start(_call: &'static str) -> CallMeter {
-            CallMeter
+        pub(crate) fn starter(_call: &'static str) -> impl FnOnce() -> CallMeter {
+            || CallMeter
         }
 
         #[inline]

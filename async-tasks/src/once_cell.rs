@@ -308,12 +308,11 @@ impl<T> RetryableOnceCell<T> {
             async move { f(ctx).await }
         };
         traced(
-            move || (span, body),
+            move || (span, body, ()),
             |returned| returned,
             Some(&ctx),
             |err| ErrorView::Opaque(err),
-            |_, _| {},
-            |_, _| {},
+            |(), _, _| {},
         )
         .await
     }

@@ -140,8 +140,8 @@ forward_runner!(impl[R: Runner] AsyncTask<R>, |this| &this.0);
     message = "an `#[async_task]` fn returns a runner, not a future",
     label = "this is a runner: run it with `.run(ctx)`",
     note = "the fn takes its arguments without the `Context`, and the runner it returns takes \
-            the `Context`: `sync_users(db).run(ctx).await`, with `async_tasks::Runner` in \
-            scope, or `tasks.run(&ctx, sync_users(db))`"
+            the `Context`: `your_fn(args).run(ctx).await`, with `async_tasks::Runner` in \
+            scope, or `tasks.run(&ctx, your_fn(args))`"
 )]
 pub trait RunWithContext {}
 

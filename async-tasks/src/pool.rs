@@ -482,6 +482,12 @@ impl Pool {
     /// admitted while it waits; it can be called again after more runs, and returns each
     /// failure once.
     ///
+    /// The pool keeps each failure (its [`TaskError`](crate::TaskError)) until `wait` takes
+    /// it, so that none is lost: a pool that lives as long as its service and is never
+    /// waited for keeps every failure of its life. Such a pool relies on the ERROR event each
+    /// failure is reported with anyway; call `wait` from time to time (a dispatcher between
+    /// batches) to hand them on and let them go.
+    ///
     /// # Errors
     ///
     /// [`PoolErrors`], when runs failed: each failure with its task's name, in the order

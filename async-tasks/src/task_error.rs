@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::outcome::{Outcome, panic_message};
+use crate::outcome::{Outcome, message, panic_message};
 
 /// A task that did not succeed: its name, and whether it failed (with the error it
 /// returned), panicked (with the message), was canceled, or was aborted.
@@ -18,7 +18,11 @@ use crate::outcome::{Outcome, panic_message};
 /// The name is the task's: the name given to [`Tasks::spawn`](crate::Tasks::spawn), the
 /// runner's [`name`](crate::Runner::name), or its set's (or pool's) name for a runner
 /// without one. `Display` reads alone: `name: error`, `name panicked: message`,
-/// `name was canceled: error`, `name was aborted`.
+/// `name was canceled: error`, `name was aborted`, where `error` is the error with its
+/// `source()` chain, as the crate's reports print it (`job-7: processing job: upstream
+/// returned 503` for an anyhow error with a context). [`source`](Error::source) is the
+/// error itself, so that a cancellation inside it is still seen as one; a printer that
+/// walks the chain (anyhow's `{:#}`) repeats it after the name.
 ///
 /// # Examples
 ///
@@ -181,10 +185,12 @@ impl TaskError {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner.failure {
-            Failure::Error(err) => write!(f, "{}: {err}", self.inner.name),
-            Failure::Panic(message) => write!(f, "{} panicked: {message}", self.inner.name),
-            Failure::Canceled(err) => write!(f, "{} was canceled: {err}", self.inner.name),
-            Failure::Stopped(err) => write!(f, "{} stopped: {err}", self.inner.name),
+            Failure::Error(err) => write!(f, "{}: {}", self.inner.name, message(&**err)),
+            Failure::Panic(panic) => write!(f, "{} panicked: {panic}", self.inner.name),
+            Failure::Canceled(err) => {
+                write!(f, "{} was canceled: {}", self.inner.name, message(&**err))
+            }
+            Failure::Stopped(err) => write!(f, "{} stopped: {}", self.inner.name, message(&**err)),
             Failure::Aborted => write!(f, "{} was aborted", self.inner.name),
         }
     }

@@ -389,6 +389,10 @@ async fn a_spawned_failure_is_reported_once_in_its_span_even_though_the_handle_r
         "the span current at the spawn"
     );
     assert!(spans.iter().all(|s| s.is_closed()));
+    // Each span names its task beside its set, so that what the task logs says who it is.
+    let names: Vec<_> = spans.iter().map(|s| s.field("task")).collect();
+    assert_eq!(names, [Some("job-7"), Some("oops"), Some("quiet")]);
+    assert!(spans.iter().all(|s| s.field("task.name") == Some("jobs")));
 }
 
 /// A future that is ready at once and panics when dropped, as a hand-written future's
@@ -520,4 +524,23 @@ fn a_task_whose_runtime_is_dropped_is_aborted() {
         .unwrap();
     let err = other.block_on(bounded(handle)).unwrap_err();
     assert!(err.is_aborted(), "{err:?}");
+}
+
+/// A `TaskError` prints its error with the whole `source()` chain, as the crate's reports
+/// do: an anyhow error's contexts are not lost on the way out of the handle.
+#[tokio::test]
+async fn a_task_errors_display_reads_the_whole_chain() {
+    use anyhow::Context as _;
+
+    let tasks = Tasks::new("svc");
+    let handle = tasks.spawn(&Context::background(), "fetch", |_ctx| async {
+        let refused: anyhow::Result<()> = Err(anyhow::anyhow!("connection refused"));
+        refused.context("fetching page 3")
+    });
+    let err = timeout(LIMIT, handle).await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fetch: fetching page 3: connection refused"
+    );
+    assert_eq!(err.error().unwrap().to_string(), "fetching page 3");
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::Tasks;
 use super::listing::TaskName;
 use super::snapshot::TaskKind;
-use super::supervise::{Member, Next, Run, Who, conclude, supervise_once, task_span};
+use super::supervise::{Member, Next, Run, Who, conclude, named_task_span, supervise_once};
 use crate::outcome::panic_message;
 use crate::{BoxError, Context, TaskError};
 
@@ -26,8 +26,8 @@ impl Tasks {
     /// connection — and return a value. `name` is a `&'static str` or a `String`
     /// (`format!("job-{id}")`).
     ///
-    /// The task is a full member of the set: it runs in a `"task"` span, is listed by its
-    /// name in [`snapshot`](Tasks::snapshot) and
+    /// The task is a full member of the set: it runs in a `"task"` span (whose `task` field
+    /// is its name, beside the set's `task.name`), is listed by its name in [`snapshot`](Tasks::snapshot) and
     /// [`shutdown_report`](Tasks::shutdown_report) (kind [`TaskKind::Spawned`]), counts in
     /// [`running`](Tasks::running), is closed, drained, cancelled and, at the end of a
     /// report's grace period, aborted with the rest of the set. Its failure is reported
@@ -118,7 +118,7 @@ impl Tasks {
         };
         let mut run = Run {
             ctx: ctx.join(&self.set.ctx),
-            span: task_span(&self.set),
+            span: named_task_span(&self.set, &name),
             member: Member::new(&self.set, Some(ticket), metered),
         };
         let handle = self.spawn_tracked(Some(&name), async move {

@@ -216,6 +216,20 @@ pub(crate) fn task_span(set: &Set) -> Span {
     )
 }
 
+/// [`task_span`] for a task with a name of its own (a spawned one): also `task`, its name,
+/// so that what the task logs says which task it is.
+pub(crate) fn named_task_span(set: &Set, task: &str) -> Span {
+    let name: &str = &set.name;
+    tracing::info_span!(
+        "task",
+        task.name = name,
+        task,
+        otel.name = name,
+        { fields::STATUS_CODE } = Empty,
+        { fields::STATUS_DESCRIPTION } = Empty,
+    )
+}
+
 /// [`task_span`] starting a trace of its own (a background run's).
 pub(crate) fn root_task_span(set: &Set) -> Span {
     let name: &str = &set.name;

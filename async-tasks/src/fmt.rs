@@ -171,33 +171,11 @@ impl Visit for Visitor<'_> {
         }
     }
 
+    // Numbers and booleans come here too, through `Visit`'s defaults, as `DefaultVisitor`
+    // (which formats them with `Debug` itself) would have them.
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.shown(field) {
             self.inner.record_debug(field, value);
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.shown(field) {
-            self.inner.record_i64(field, value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.shown(field) {
-            self.inner.record_u64(field, value);
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.shown(field) {
-            self.inner.record_bool(field, value);
-        }
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.shown(field) {
-            self.inner.record_f64(field, value);
         }
     }
 }

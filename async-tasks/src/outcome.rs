@@ -130,7 +130,8 @@ fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Er
     std::iter::successors(Some(err), |&err| err.source()).take(CHAIN)
 }
 
-/// Whether `err` is, or is caused by, an error of type `E` equal to `marker`.
+/// Whether `err` is, or is caused by, an error of type `E` equal to `marker`, whose message
+/// is `text`.
 ///
 /// Either some link of the chain downcasts to it, or the innermost link *displays* as it: a
 /// wrapper that forwards `source()` to its inner error's (anyhow's `Error` once boxed, a
@@ -140,7 +141,7 @@ fn chain<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Er
 ///
 /// Panic-safe: a `source()` or `Display` that panics (the user's code, judged where a panic
 /// must not unwind, e.g. between a group's members and their closing) matches nothing.
-fn is_marker<E>(err: &(dyn Error + 'static), marker: &E) -> bool
+fn is_marker<E>(err: &(dyn Error + 'static), marker: &E, text: &str) -> bool
 where
     E: Error + PartialEq + 'static,
 {
@@ -152,14 +153,14 @@ where
             }
             innermost = link;
         }
-        displays_as(innermost, marker)
+        displays_as(innermost, text)
     })
     .unwrap_or(false)
 }
 
-/// Whether `err`'s `Display` writes exactly what `marker`'s does, compared piece by piece
-/// without allocating.
-fn displays_as(err: &dyn Error, marker: &dyn fmt::Display) -> bool {
+/// Whether `err`'s `Display` writes exactly `text`, compared piece by piece without
+/// allocating.
+fn displays_as(err: &dyn Error, text: &str) -> bool {
     /// Consumes `rest` as long as what is written matches it.
     struct Expect<'a>(&'a str);
 
@@ -170,19 +171,18 @@ fn displays_as(err: &dyn Error, marker: &dyn fmt::Display) -> bool {
         }
     }
 
-    let expected = marker.to_string();
-    let mut expect = Expect(&expected);
+    let mut expect = Expect(text);
     fmt::write(&mut expect, format_args!("{err}")).is_ok() && expect.0.is_empty()
 }
 
 /// Whether `err` is, or is caused by, [`StopLoop`] (see [`is_marker`]).
 fn is_stop(err: &(dyn Error + 'static)) -> bool {
-    is_marker(err, &StopLoop)
+    is_marker(err, &StopLoop, StopLoop::TEXT)
 }
 
 /// Whether `err` is, or is caused by, [`ContextError::Canceled`] (see [`is_marker`]).
 pub(crate) fn is_canceled(err: &(dyn Error + 'static)) -> bool {
-    is_marker(err, &ContextError::Canceled)
+    is_marker(err, &ContextError::Canceled, ContextError::Canceled.text())
 }
 
 /// `err` as a report prints it: its `Display`, then the `Display` of each error of its

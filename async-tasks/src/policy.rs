@@ -206,9 +206,14 @@ impl fmt::Debug for LoopPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StopLoop;
 
+impl StopLoop {
+    /// Its message, as `Display` writes it.
+    pub(crate) const TEXT: &'static str = "loop stopped by its runner";
+}
+
 impl fmt::Display for StopLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("loop stopped by its runner")
+        f.write_str(Self::TEXT)
     }
 }
 

@@ -116,6 +116,9 @@ async fn a_failure_shuts_its_set_down_with_itself_as_the_cause() {
         report.to_string().lines().next(),
         Some("shut down by db: connection refused")
     );
+    // The cause is an error a `main` can return as it is.
+    let returned: BoxError = cause.into();
+    assert_eq!(returned.to_string(), "db: connection refused");
     // A report on the parent is about the parent's shutdown: no failure caused it.
     let report = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(1)))
         .await

@@ -21,7 +21,7 @@ async fn a_task_panic_is_only_reported_and_says_where_other_panics_reach_the_pre
         std_hook(info); // so that a failed assertion of this test still says why
     }));
     quiet_task_panics();
-    quiet_task_panics(); // a second call installs nothing more
+    quiet_task_panics(); // a second call must change nothing
 
     let recorder = SpanRecorder::install();
     let tasks = Tasks::new("svc");

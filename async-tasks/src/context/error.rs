@@ -31,12 +31,19 @@ pub enum ContextError {
     DeadlineExceeded,
 }
 
-impl fmt::Display for ContextError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ContextError {
+    /// Its message, as `Display` writes it.
+    pub(crate) const fn text(self) -> &'static str {
+        match self {
             ContextError::Canceled => "context canceled",
             ContextError::DeadlineExceeded => "context deadline exceeded",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
     }
 }
 

@@ -24,6 +24,7 @@ use crate::ContextError;
 /// let err = pool.run(&ctx, Func::new(|_ctx| async { Ok(()) })).await.unwrap_err();
 /// assert_eq!(err, ContextError::Canceled);
 /// assert_eq!(err.context_error(), Some(ContextError::Canceled));
+/// assert_eq!(err, AdmitError::from(ContextError::Canceled));
 ///
 /// pool.tasks().close();
 /// let err = pool.run(&Context::background(), Func::new(|_ctx| async { Ok(()) })).await;

@@ -63,7 +63,8 @@ pub(crate) struct Set {
     on_panic: AtomicU8,
     /// What ended during the last drain, for the shutdown report that follows it.
     drained: Mutex<Vec<Ending>>,
-    /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not.
+    /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not (so
+    /// `Some` also says this set is a pool's).
     pub(crate) failures: Option<Mutex<Vec<TaskError>>>,
     /// Metric keys (feature `metrics`; zero-sized without it).
     pub(crate) metrics: crate::metrics::TasksMetrics,
@@ -264,6 +265,7 @@ impl Set {
             };
             match OnFailure::from_u8(slot.load(Ordering::Relaxed)) {
                 OnFailure::Report => match &set.parent {
+                    // A pool's set (it keeps failures).
                     Some(parent) if set.failures.is_some() => set = parent,
                     _ => return,
                 },

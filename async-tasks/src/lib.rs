@@ -162,6 +162,8 @@ mod tasks;
 #[doc(hidden)]
 pub mod __private;
 
+pub mod lease;
+
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -24,6 +24,7 @@ use std::task::Poll;
 use tracing::Span;
 
 use crate::call::{Ending, ErrorView};
+use crate::outcome::{Verdict, labels};
 use crate::runner::forward_runner;
 use crate::{BoxError, Context, Runner};
 
@@ -191,8 +192,9 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 
 /// Runs one call of an `#[async_task]` fn: at the first poll, `start` binds the arguments
 /// and returns the call's span and body; the body then runs in the span, and how it ended
-/// is recorded there (see `call.rs`): an error (unless it is, or wraps,
-/// [`ContextError::Canceled`]) as `error` and the failure status, a panic as `panic` and the
+/// is recorded there (see `call.rs`): a failure (an error that is not, and does not wrap,
+/// [`ContextError::Canceled`] or [`StopLoop`](crate::StopLoop)) as `error` and the failure
+/// status, a panic as `panic` and the
 /// status, then resumed with its payload, so the [`Tasks`](crate::Tasks) running it
 /// reports the panic. No event is emitted: reporting is the job of whatever runs the runner.
 ///
@@ -230,11 +232,11 @@ where
         None,
         |err: &BoxError| ErrorView::Chain(&**err),
         |meter, ending, span| match ending {
-            Ending::Returned(result, failed) => {
-                if let (Err(err), true) = (result, failed) {
+            Ending::Returned(result, verdict) => {
+                if let (Err(err), Some(Verdict::Failed)) = (result, verdict) {
                     crate::tasks::stash_failed_call(span, crate::tasks::address(&**err));
                 }
-                meter.finish(result);
+                meter.finish(verdict.map_or(labels::OK, Verdict::label));
             }
             Ending::Panicked(payload) => {
                 crate::tasks::stash_failed_call(span, crate::tasks::address(payload));

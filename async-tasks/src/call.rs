@@ -3,11 +3,12 @@
 //! (`__private::call`) and [`RetryableOnceCell`](crate::RetryableOnceCell) attempts, so that
 //! both judge a failure the same way.
 //!
-//! What it records, by what the call returned:
-//! - an error that is not a cancellation (see [`is_cancellation`]): `error` (its
-//!   `Display`), and `otel.status_code = "ERROR"` with `otel.status_description` — unless
-//!   the set running the call classes the error as a warning (then only `error`) or as
-//!   ignored (then nothing);
+//! What it records, by what the call returned, judged as a run's end is judged
+//! ([`Verdict`], through [`ErrorView::verdict`]):
+//! - a failure: `error` (its `Display`), and `otel.status_code = "ERROR"` with
+//!   `otel.status_description` — unless the set running the call classes the error as a
+//!   warning (then only `error`) or as ignored (then nothing);
+//! - a cancellation or a [`StopLoop`](crate::StopLoop): nothing (neither is a failure);
 //! - a panic: `panic` (its message) and the status fields; then the panic goes on with its
 //!   original payload;
 //! - no event: reporting the failure is the job of whatever runs the call.
@@ -25,7 +26,7 @@ use futures_util::FutureExt;
 use tracing::{Instrument, Span};
 
 use crate::error_class::ErrorClass;
-use crate::outcome::{display, is_canceled, message, record_error, record_panic};
+use crate::outcome::{Verdict, display, message, record_error, record_panic};
 use crate::tasks::with_current;
 use crate::{Context, ContextError};
 
@@ -37,22 +38,28 @@ pub(crate) enum ErrorView<'a> {
     Opaque(&'a dyn Display),
 }
 
-/// Whether a failed call is a cancellation, which records nothing: an error that is (or
-/// wraps) [`ContextError::Canceled`], as a set's report judges it. An error whose chain
-/// cannot be read is judged by the context of the call (`ctx`): a cancellation if it was
-/// cancelled.
-pub(crate) fn is_cancellation(err: &ErrorView<'_>, ctx: Option<&Context>) -> bool {
-    match err {
-        ErrorView::Chain(err) => is_canceled(*err),
-        ErrorView::Opaque(_) => ctx.is_some_and(|ctx| ctx.err() == Some(ContextError::Canceled)),
+impl ErrorView<'_> {
+    /// How the call that returned this error ended, as a set judges a run's end: by the
+    /// error's chain ([`Verdict::of`]). An error whose chain cannot be read is judged by the
+    /// context of the call (`ctx`): a cancellation if it was cancelled, else a failure.
+    pub(crate) fn verdict(&self, ctx: Option<&Context>) -> Verdict {
+        match self {
+            ErrorView::Chain(err) => Verdict::of(*err),
+            ErrorView::Opaque(_)
+                if ctx.is_some_and(|ctx| ctx.err() == Some(ContextError::Canceled)) =>
+            {
+                Verdict::Canceled
+            }
+            ErrorView::Opaque(_) => Verdict::Failed,
+        }
     }
 }
 
 /// How a traced call ended, as its caller's `ended` hook is told.
 pub(crate) enum Ending<'a, T, E> {
-    /// It returned this; `true` if it was a failure, recorded on the span (not a
-    /// cancellation).
-    Returned(&'a Result<T, E>, bool),
+    /// It returned this, judged so when it is an error (`None` for `Ok`); only a
+    /// [`Verdict::Failed`] is recorded on the span.
+    Returned(&'a Result<T, E>, Option<Verdict>),
     /// It panicked with this payload, which is resumed right after the hook.
     Panicked(&'a (dyn Any + Send)),
 }
@@ -95,12 +102,12 @@ where
         }
     };
     let span = body.span();
-    let failed = match &result {
-        Ok(_) => false,
+    let verdict = match &result {
+        Ok(_) => None,
         Err(err) => {
             let seen = view(err);
-            let failed = !is_cancellation(&seen, ctx);
-            if failed {
+            let verdict = seen.verdict(ctx);
+            if verdict == Verdict::Failed {
                 // As the set running the call classes the error: `Warn` records it without
                 // failing the span, `Ignore` records nothing.
                 let class = match seen {
@@ -117,9 +124,9 @@ where
                     record_error(span, &message, class == ErrorClass::Error);
                 }
             }
-            failed
+            Some(verdict)
         }
     };
-    ended(state, Ending::Returned(&result, failed), span);
+    ended(state, Ending::Returned(&result, verdict), span);
     result
 }

@@ -35,8 +35,7 @@ mod enabled {
 
     use crate::loom::{Mutex, lock};
 
-    use crate::BoxError;
-    use crate::outcome::{ABORTED, is_canceled};
+    use crate::outcome::labels::{self, ABORTED};
 
     const RUNS_STARTED: &str = "async_tasks_runs_started_total";
     const RUNS_FINISHED: &str = "async_tasks_runs_finished_total";
@@ -91,7 +90,13 @@ mod enabled {
     }
 
     /// Every `outcome` label, in the order of the keys' arrays.
-    const OUTCOMES: [&str; 5] = ["ok", "error", "panic", "canceled", ABORTED];
+    const OUTCOMES: [&str; 5] = [
+        labels::OK,
+        labels::ERROR,
+        labels::PANIC,
+        labels::CANCELED,
+        ABORTED,
+    ];
 
     /// The index of an `outcome` label in [`OUTCOMES`].
     fn index(outcome: &str) -> usize {
@@ -260,18 +265,15 @@ mod enabled {
             }
         }
 
-        /// The call returned `result`.
-        pub(crate) fn finish(self, result: &Result<(), BoxError>) {
-            self.end(match result {
-                Ok(()) => "ok",
-                Err(err) if is_canceled(&**err) => "canceled",
-                Err(_) => "error",
-            });
+        /// The call returned, and ended as `outcome` says (judged by the caller, as a run's
+        /// end is: `outcome::Verdict`).
+        pub(crate) fn finish(self, outcome: &'static str) {
+            self.end(outcome);
         }
 
         /// The call panicked.
         pub(crate) fn panicked(self) {
-            self.end("panic");
+            self.end(labels::PANIC);
         }
 
         fn end(self, outcome: &'static str) {
@@ -316,8 +318,6 @@ mod enabled {
 /// The same hooks, doing nothing: zero-sized types and empty inline fns.
 #[cfg(not(feature = "metrics"))]
 mod disabled {
-    use crate::BoxError;
-
     #[derive(Default)]
     pub(crate) struct TasksMetrics;
 
@@ -348,7 +348,7 @@ mod disabled {
         }
 
         #[inline]
-        pub(crate) fn finish(self, _result: &Result<(), BoxError>) {}
+        pub(crate) fn finish(self, _outcome: &'static str) {}
 
         #[inline]
         pub(crate) fn panicked(self) {}

@@ -49,14 +49,67 @@ pub(crate) enum Outcome<T = ()> {
     Panicked(Box<dyn Any + Send>),
 }
 
+/// The `outcome` labels of the run and call metrics, one per way a run or call ends.
+pub(crate) mod labels {
+    /// Returned `Ok`, or [`StopLoop`](crate::StopLoop).
+    pub(crate) const OK: &str = "ok";
+    /// Returned a failure.
+    pub(crate) const ERROR: &str = "error";
+    /// Panicked.
+    pub(crate) const PANIC: &str = "panic";
+    /// Returned a cancellation.
+    pub(crate) const CANCELED: &str = "canceled";
+    /// Dropped before it ended (a run only).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const ABORTED: &str = "aborted";
+}
+
+/// What an error returned by a run (or a call) says about how it ended: the one judgement
+/// behind a run's [`Outcome`], what a traced call records on its span, and the metrics'
+/// `outcome` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// [`StopLoop`], anywhere in its `source()` chain: done, and no more. Not a failure.
+    Stopped,
+    /// [`ContextError::Canceled`], anywhere in its chain. Not a failure.
+    Canceled,
+    /// Any other error: a failure.
+    Failed,
+}
+
+impl Verdict {
+    /// Judges `err` (panic-safe: see [`is_marker`]).
+    #[inline]
+    pub(crate) fn of(err: &(dyn Error + 'static)) -> Verdict {
+        if is_stop(err) {
+            Verdict::Stopped
+        } else if is_canceled(err) {
+            Verdict::Canceled
+        } else {
+            Verdict::Failed
+        }
+    }
+
+    /// The `outcome` label of a run or call that returned such an error.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Verdict::Stopped => labels::OK,
+            Verdict::Canceled => labels::CANCELED,
+            Verdict::Failed => labels::ERROR,
+        }
+    }
+}
+
 impl<T> From<Result<T, BoxError>> for Outcome<T> {
     #[inline]
     fn from(result: Result<T, BoxError>) -> Self {
         match result {
             Ok(value) => Outcome::Finished(value),
-            Err(err) if is_stop(&*err) => Outcome::Stopped(err),
-            Err(err) if is_canceled(&*err) => Outcome::Canceled(err),
-            Err(err) => Outcome::Failed(err),
+            Err(err) => match Verdict::of(&*err) {
+                Verdict::Stopped => Outcome::Stopped(err),
+                Verdict::Canceled => Outcome::Canceled(err),
+                Verdict::Failed => Outcome::Failed(err),
+            },
         }
     }
 }
@@ -65,10 +118,11 @@ impl<T> Outcome<T> {
     /// The `outcome` label of the run metrics: `ok`, `error`, `panic` or `canceled`.
     pub(crate) fn label(&self) -> &'static str {
         match self {
-            Outcome::Finished(_) | Outcome::Stopped(_) => "ok",
-            Outcome::Canceled(_) => "canceled",
-            Outcome::Failed(_) => "error",
-            Outcome::Panicked(_) => "panic",
+            Outcome::Finished(_) => labels::OK,
+            Outcome::Stopped(_) => Verdict::Stopped.label(),
+            Outcome::Canceled(_) => Verdict::Canceled.label(),
+            Outcome::Failed(_) => Verdict::Failed.label(),
+            Outcome::Panicked(_) => labels::PANIC,
         }
     }
 
@@ -95,10 +149,6 @@ pub(crate) enum Ended {
     /// Dropped before it ended: aborted, or its runtime went away.
     Aborted,
 }
-
-/// The `outcome` label of a run dropped before it ended.
-#[cfg(feature = "metrics")]
-pub(crate) const ABORTED: &str = "aborted";
 
 /// Calls `start` and runs the future it returns to completion, catching a panic in either
 /// instead of letting it unwind: the synchronous part of a user's code (a closure's body

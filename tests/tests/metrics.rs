@@ -417,6 +417,11 @@ async fn give_up(_ctx: Context) -> Result<(), ContextError> {
     Err(ContextError::Canceled)
 }
 
+#[async_task]
+async fn stop(_ctx: Context) -> Result<(), BoxError> {
+    Err(async_tasks::StopLoop.into())
+}
+
 #[tokio::test(start_paused = true)]
 async fn async_task_calls_are_timed_by_call_name_and_outcome() {
     // No subscriber: calls are timed whether or not their spans are enabled.
@@ -426,6 +431,7 @@ async fn async_task_calls_are_timed_by_call_name_and_outcome() {
     fetch(3, false).run(ctx.clone()).await.unwrap();
     fetch(4, true).run(ctx.clone()).await.unwrap_err();
     give_up().run(ctx.clone()).await.unwrap_err();
+    stop().run(ctx.clone()).await.unwrap_err();
     let panicked = AssertUnwindSafe(explode().run(ctx.clone()))
         .catch_unwind()
         .await;
@@ -446,6 +452,11 @@ async fn async_task_calls_are_timed_by_call_name_and_outcome() {
     );
     assert_eq!(
         recorded.histogram(CALL_DURATION, &call("give_up", "canceled")),
+        [0.0]
+    );
+    // A loop's quiet end is not a failure, for the call as for the run.
+    assert_eq!(
+        recorded.histogram(CALL_DURATION, &call("stop", "ok")),
         [0.0]
     );
     assert_eq!(

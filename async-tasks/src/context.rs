@@ -1,6 +1,7 @@
 //! [`Context`]: cancellation and a deadline, carried into every task.
 
 mod cancel;
+mod done;
 mod error;
 mod node;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use self::cancel::{CancelGuard, CancelHandle};
+pub use self::done::{Closing, Done, DoneOwned};
 pub use self::error::{Cause, ContextError};
 use self::node::Node;
 pub(crate) use self::node::Why;
@@ -231,11 +233,53 @@ impl Context {
     /// assert!(waiter.await.unwrap().is_some());
     /// # }
     /// ```
-    pub async fn done(&self) {
-        match &self.node {
-            Some(node) => node.wait(false).await,
-            None => std::future::pending().await,
-        }
+    pub fn done(&self) -> Done<'_> {
+        Done::new(self)
+    }
+
+    /// [`done`](Context::done), as a future that owns the context, for a struct to keep
+    /// and poll in a hand-written `select!` loop (as tokio-util's
+    /// `CancellationToken::cancelled_owned`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`done`](Context::done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::pin::Pin;
+    /// use std::task::{Context as TaskContext, Poll};
+    /// use async_tasks::context::{Context, DoneOwned};
+    ///
+    /// /// Yields numbers until its context is done.
+    /// struct Counter {
+    ///     done: DoneOwned,
+    ///     next: u32,
+    /// }
+    ///
+    /// impl Counter {
+    ///     fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<u32>> {
+    ///         if Pin::new(&mut self.done).poll(cx).is_ready() {
+    ///             return Poll::Ready(None);
+    ///         }
+    ///         self.next += 1;
+    ///         Poll::Ready(Some(self.next))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// let mut counter = Counter { done: ctx.done_owned(), next: 0 };
+    /// assert_eq!(std::future::poll_fn(|cx| counter.poll_next(cx)).await, Some(1));
+    /// cancel.cancel();
+    /// assert_eq!(std::future::poll_fn(|cx| counter.poll_next(cx)).await, None);
+    /// # }
+    /// ```
+    pub fn done_owned(self) -> DoneOwned {
+        DoneOwned::new(self)
     }
 
     /// Whether this context should take no new work: a [`Tasks`](crate::Tasks) it belongs to
@@ -284,7 +328,7 @@ impl Context {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::{Context, Tasks};
     /// use tokio::sync::mpsc;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -310,11 +354,8 @@ impl Context {
     /// assert_eq!(dispatcher.await.unwrap(), 1);
     /// # }
     /// ```
-    pub async fn closing(&self) {
-        match &self.node {
-            Some(node) => node.wait(true).await,
-            None => std::future::pending().await,
-        }
+    pub fn closing(&self) -> Closing<'_> {
+        Closing::new(self)
     }
 
     /// Runs `fut` until it completes or this context is done, whichever comes first; if the

@@ -11,7 +11,7 @@
 //! # async fn main() {
 //! # let ctx = Context::background();
 //! // this starts a tokio task, traced in a span of its own
-//! run(&ctx, Func::new(|ctx| async move {
+//! run(&ctx, Func::new(|_ctx| async move {
 //!     // ... do whatever needs to be done ...
 //!     // ... just return an error to report it ...
 //!     Ok(())
@@ -137,10 +137,12 @@
 )]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The examples are code users copy: they compile without a warning.
+#![doc(test(attr(deny(warnings))))]
 
 // Imports between these go one way: see "For contributors" above.
 mod call;
-mod context;
+pub mod context;
 mod error_class;
 mod group;
 mod loom;

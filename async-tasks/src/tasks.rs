@@ -199,7 +199,7 @@ impl Tasks {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{ErrorClass, Tasks};
+    /// use async_tasks::{Context, ErrorClass, Func, Tasks};
     ///
     /// #[derive(Debug)]
     /// enum ApiError {
@@ -208,16 +208,29 @@ impl Tasks {
     /// }
     /// # impl std::fmt::Display for ApiError {
     /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    /// #         write!(f, "{self:?}")
+    /// #         match self {
+    /// #             ApiError::NotFound => f.write_str("not found"),
+    /// #             ApiError::Upstream(status) => write!(f, "upstream answered {status}"),
+    /// #         }
     /// #     }
     /// # }
     /// # impl std::error::Error for ApiError {}
     ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// let tasks = Tasks::new("api").with_error_classes(|err| match err.downcast_ref() {
     ///     Some(ApiError::NotFound) => ErrorClass::Warn,
     ///     Some(ApiError::Upstream(_)) | None => ErrorClass::Error,
     /// });
-    /// # drop(tasks);
+    /// let ctx = Context::background();
+    /// tasks.run(&ctx, Func::named("lookup", |_ctx| async {
+    ///     Err(ApiError::NotFound.into()) // a WARN; the span is not failed
+    /// }));
+    /// tasks.run(&ctx, Func::named("sync", |_ctx| async {
+    ///     Err(ApiError::Upstream("503".into()).into()) // an ERROR
+    /// }));
+    /// tasks.wait().await;
+    /// # }
     /// ```
     #[must_use]
     pub fn with_error_classes<F>(self, classes: F) -> Tasks

@@ -392,3 +392,63 @@ async fn contexts_cross_tasks() {
     let seen = tokio::spawn(async move { ctx.err() }).await.unwrap();
     assert_eq!(seen, Some(ContextError::Canceled));
 }
+
+/// A stream-like struct that owns its context's `done` future and polls it by hand, as a
+/// hand-written `select!` loop does: the future is nameable and `Unpin`.
+struct Ticker {
+    done: async_tasks::context::DoneOwned,
+    ticks: u32,
+}
+
+impl Ticker {
+    fn poll_tick(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<u32>> {
+        use std::future::Future;
+        if std::pin::Pin::new(&mut self.done).poll(cx).is_ready() {
+            return std::task::Poll::Ready(None);
+        }
+        self.ticks += 1;
+        std::task::Poll::Ready(Some(self.ticks))
+    }
+}
+
+#[test]
+fn the_done_futures_are_nameable_and_wake_like_done() {
+    fn nameable<F: std::future::Future<Output = ()> + Send + Sync + std::fmt::Debug>(_: &F) {}
+    let (ctx, cancel) = Context::background().with_cancel();
+    let done: async_tasks::context::Done<'_> = ctx.done();
+    let closing: async_tasks::context::Closing<'_> = ctx.closing();
+    nameable(&done);
+    nameable(&closing);
+    let mut done = task::spawn(done);
+    let mut closing = task::spawn(closing);
+    assert_pending!(done.poll());
+    assert_pending!(closing.poll());
+    cancel.cancel();
+    assert!(done.is_woken() && closing.is_woken());
+    assert_ready!(done.poll());
+    assert_ready!(closing.poll(), "a done context is closing too");
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    let mut ticker = Ticker {
+        done: ctx.clone().done_owned(),
+        ticks: 0,
+    };
+    assert_eq!(ticker.done.context().err(), None);
+    let mut tick = task::spawn(std::future::poll_fn(|cx| ticker.poll_tick(cx)));
+    assert_eq!(assert_ready!(tick.poll()), Some(1));
+    drop(tick);
+    cancel.cancel();
+    let mut tick = task::spawn(std::future::poll_fn(|cx| ticker.poll_tick(cx)));
+    assert_eq!(assert_ready!(tick.poll()), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_done_future_of_the_background_context_never_resolves() {
+    let background = Context::background();
+    assert!(timeout(YEAR, background.done()).await.is_err());
+    assert!(timeout(YEAR, background.closing()).await.is_err());
+    assert!(
+        timeout(YEAR, background.done_owned()).await.is_err(),
+        "nor its owned form"
+    );
+}

@@ -41,15 +41,16 @@
 //! visit them after releasing it, and `Drop` takes each parent's lock alone. There is no
 //! order to respect, so there can be no deadlock between nodes.
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 
 use slab::Slab;
 use tokio::sync::Notify;
-use tokio::time::Instant;
+use tokio::sync::futures::Notified;
+use tokio::time::{Instant, Sleep};
 
 use super::error::{Cause, ContextError};
 use crate::loom::{AtomicU8, AtomicUsize, Mutex, lock};
@@ -376,52 +377,17 @@ impl Node {
         }
     }
 
-    /// Resolves once the node is done, or with `closing`, once it is closing or done.
-    /// Registers a waiter only when first polled; a deadline's timer is made only then too.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping it deregisters its waiter (tokio's `Notified`) and its timer.
-    pub(crate) async fn wait(&self, closing: bool) {
-        if let Some(deadline) = self.deadline {
-            // Boxed: a timer is large, and a future parked here without a deadline (the
-            // common case: every task parked in `ctx.done()`) should not carry its size.
-            return Box::pin(self.wait_until(closing, deadline)).await;
-        }
-        loop {
-            // Created before the check: `notify_waiters` reaches a `Notified` from the moment
-            // it exists, so a change between the check and the await is not missed.
-            let notified = pin!(self.notify.notified());
-            if self.reached(closing) {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// [`Node::wait`] for a node with a deadline: wakes at the deadline too, and notices it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`Node::wait`].
-    async fn wait_until(&self, closing: bool, deadline: Instant) {
-        let mut timer = pin!(tokio::time::sleep_until(deadline));
-        loop {
-            let mut notified = pin!(self.notify.notified());
-            if self.reached(closing) {
-                return;
-            }
-            poll_fn(|cx| {
-                if notified.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    self.cancel(Why::DEADLINE);
-                    return Poll::Ready(());
-                }
-                Poll::Pending
-            })
-            .await;
+    /// Resolves once the node is done, or with `closing`, once it is closing or done: see
+    /// [`Wait`].
+    pub(crate) fn wait(&self, closing: bool) -> Wait<'_> {
+        Wait {
+            node: self,
+            closing,
+            // Made now, before the first check: `notify_waiters` reaches a `Notified` from
+            // the moment it exists, so a change between the check and the await is not
+            // missed.
+            notified: self.notify.notified(),
+            timer: None,
         }
     }
 
@@ -478,6 +444,57 @@ impl Drop for Node {
         }
         while let Some(parent) = pending.pop() {
             release(parent, &mut pending);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// What [`Node::wait`] returns: resolves once the node is done, or with `closing`,
+    /// once it is closing or done. A deadline is noticed by a timer made at the first poll
+    /// that needs it.
+    ///
+    /// A future of its own (not an `async fn`) so that [`Done`](super::Done) and
+    /// [`Closing`](super::Closing) can name it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it deregisters its waiter (tokio's `Notified`) and its timer.
+    pub(crate) struct Wait<'a> {
+        node: &'a Node,
+        closing: bool,
+        #[pin]
+        notified: Notified<'a>,
+        // Boxed, and only for a node with a deadline: a timer is large, and a future parked
+        // without one (the common case: every task parked in `ctx.done()`) should not carry
+        // its size.
+        timer: Option<Pin<Box<Sleep>>>,
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        loop {
+            if this.node.reached(*this.closing) {
+                return Poll::Ready(());
+            }
+            if this.notified.as_mut().poll(cx).is_ready() {
+                // Woken: wait again with a fresh `Notified`, made before the next check.
+                this.notified.set(this.node.notify.notified());
+                continue;
+            }
+            if let Some(deadline) = this.node.deadline {
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    this.node.cancel(Why::DEADLINE);
+                    return Poll::Ready(());
+                }
+            }
+            return Poll::Pending;
         }
     }
 }

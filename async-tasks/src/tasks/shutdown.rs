@@ -192,7 +192,7 @@ impl Tasks {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::Tasks;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -224,6 +224,7 @@ impl Tasks {
     ///
     /// ```no_run
     /// # use std::time::Duration;
+    /// # #[allow(dead_code)]
     /// # async fn on_sigterm(tasks: async_tasks::Tasks) {
     /// tasks.drain(Duration::from_secs(30)).await.ok();
     /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;

@@ -11,11 +11,11 @@
 //! mistake (all of them, not only the first) as a `syn::Error` on the narrowest token and
 //! never emit tokens; expansion and the fallback report nothing. Imports go one way: `item`,
 //! `receiver` and `error` import nothing of this crate's, `attr` only `error`, `valid` those,
-//! `expand` and `fallback` what they read, and this file all of them (`tests::layout` checks
-//! it).
+//! `expand` and `fallback` what they read, and this file all of them (`.ci/imports.rs` checks
+//! it, as it checks the runtime crate).
 //!
 //! The tests that trybuild cannot run are in `tests/`: the fuzzing of the whole attribute,
-//! the shape of the expansion and of the stub, and this layout.
+//! the shape of the expansion and of the stub.
 #![warn(
     missing_docs,
     missing_debug_implementations,

@@ -7,6 +7,10 @@
 //!
 //! `target/imports --edges SRC_DIR` also prints every import it found, as `from -> to`.
 //!
+//! It also keeps the crate root a façade on top: no module names an item through the root's
+//! re-exports (`crate::Tasks`), only through the module that defines it
+//! (`crate::task::Tasks`), so that no import runs back up to `lib.rs`.
+//!
 //! A module is a file. An import is any path through `crate::`, `super::` or `self::` in the
 //! file's code (in `use` items and in expressions), resolved to the file that defines the
 //! item, following re-exports (`crate::Tasks` is `tasks.rs`; `crate::tasks::with_current`,
@@ -81,6 +85,22 @@ fn check(root: &Path, show: bool) -> Result<usize, Vec<String>> {
         for (path, own_reexport) in &module.paths {
             if *own_reexport {
                 continue;
+            }
+            // The root is the façade on top: a module names an item from the module that
+            // defines it (`crate::task::Tasks`), never through the root's re-exports
+            // (`crate::Tasks`), so that no import runs back up to `lib.rs`.
+            if !from.is_empty()
+                && !path.is_empty()
+                && modules
+                    .get(&Vec::new())
+                    .is_some_and(|root| root.reexports.contains_key(&path[0]))
+            {
+                problems.push(format!(
+                    "{}: imports `crate::{}` through the crate root's re-exports; import it from \
+                     the module that defines it",
+                    module.file.display(),
+                    path.join("::")
+                ));
             }
             match resolve(&modules, path, 0) {
                 Some(to) if to != *from && !from.is_empty() => {

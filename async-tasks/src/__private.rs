@@ -24,13 +24,14 @@ use std::task::Poll;
 use tracing::Span;
 
 use crate::call::{Ending, ErrorView};
+use crate::context::Context;
 use crate::outcome::{Verdict, labels};
 use crate::runner::forward_runner;
-use crate::{BoxError, Context, Runner};
+use crate::runner::{BoxError, Runner};
 
 pub use tracing;
 
-/// The closure type of [`Func::err_into`](crate::Func::err_into)'s runners, named here so
+/// The closure type of [`Func::err_into`](crate::runner::Func::err_into)'s runners, named here so
 /// that it is reachable (a public type in a signature must be).
 pub use crate::runner::ErrInto;
 
@@ -193,14 +194,14 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 /// Runs one call of an `#[async_task]` fn: at the first poll, `start` binds the arguments
 /// and returns the call's span and body; the body then runs in the span, and how it ended
 /// is recorded there (see `call.rs`): a failure (an error that is not, and does not wrap,
-/// [`ContextError::Canceled`] or [`StopLoop`](crate::StopLoop)) as `error` and the failure
+/// [`ContextError::Canceled`] or [`StopLoop`](crate::task::StopLoop)) as `error` and the failure
 /// status, a panic as `panic` and the
-/// status, then resumed with its payload, so the [`Tasks`](crate::Tasks) running it
+/// status, then resumed with its payload, so the [`Tasks`](crate::task::Tasks) running it
 /// reports the panic. No event is emitted: reporting is the job of whatever runs the runner.
 ///
 /// The span is made at the first poll, not when the runner's `run` is called, so that its
 /// parent is the span current when the call starts running (the `"task"` span of a
-/// [`Tasks`](crate::Tasks) run, which enters it only to poll).
+/// [`Tasks`](crate::task::Tasks) run, which enters it only to poll).
 ///
 /// `into_result` is `<R as TaskOutput>::into_result`, passed in as a fn pointer (rather
 /// than bound here) so that a wrong return type is reported once, where the macro writes
@@ -211,7 +212,7 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 /// As `call::traced` (see `call.rs`): dropped, the body is dropped where it stands
 /// and nothing is recorded (nor timed, with the `metrics` feature).
 ///
-/// [`ContextError::Canceled`]: crate::ContextError::Canceled
+/// [`ContextError::Canceled`]: crate::context::ContextError::Canceled
 pub fn call<S, F>(
     name: &'static str,
     into_result: fn(F::Output) -> Result<(), BoxError>,
@@ -234,12 +235,12 @@ where
         |meter, ending, span| match ending {
             Ending::Returned(result, verdict) => {
                 if let (Err(err), Some(Verdict::Failed)) = (result, verdict) {
-                    crate::tasks::stash_failed_call(span, crate::tasks::address(&**err));
+                    crate::task::stash_failed_call(span, crate::task::address(&**err));
                 }
                 meter.finish(verdict.map_or(labels::OK, Verdict::label));
             }
             Ending::Panicked(payload) => {
-                crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
+                crate::task::stash_failed_call(span, crate::task::address(payload));
                 meter.panicked();
             }
         },
@@ -261,7 +262,7 @@ impl Runner for Invalid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContextError;
+    use crate::context::ContextError;
 
     #[test]
     fn outputs_convert_into_run_results() {

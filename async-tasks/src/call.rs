@@ -1,6 +1,6 @@
 //! A traced call: a body run in a span of its own, with its error or panic recorded on the
 //! span, and a panic resumed. The one helper behind `#[async_task]` calls
-//! (`__private::call`) and [`RetryableOnceCell`](crate::RetryableOnceCell) attempts, so that
+//! (`__private::call`) and [`RetryableOnceCell`](crate::sync::RetryableOnceCell) attempts, so that
 //! both judge a failure the same way.
 //!
 //! What it records, by what the call returned, judged as a run's end is judged
@@ -8,7 +8,7 @@
 //! - a failure: `error` (its `Display`), and `otel.status_code = "ERROR"` with
 //!   `otel.status_description` — unless the set running the call classes the error as a
 //!   warning (then only `error`) or as ignored (then nothing);
-//! - a cancellation or a [`StopLoop`](crate::StopLoop): nothing (neither is a failure);
+//! - a cancellation or a [`StopLoop`](crate::task::StopLoop): nothing (neither is a failure);
 //! - a panic: `panic` (its message) and the status fields; then the panic goes on with its
 //!   original payload;
 //! - no event: reporting the failure is the job of whatever runs the call.
@@ -25,10 +25,10 @@ use std::pin::pin;
 use futures_util::FutureExt;
 use tracing::{Instrument, Span};
 
-use crate::error_class::ErrorClass;
+use crate::context::{Context, ContextError};
 use crate::outcome::{Verdict, display, message, record_error, record_panic};
-use crate::tasks::with_current;
-use crate::{Context, ContextError};
+use crate::task::ErrorClass;
+use crate::task::with_current;
 
 /// What a traced call can see of an error it returned.
 pub(crate) enum ErrorView<'a> {

@@ -1,9 +1,13 @@
-//! [`Context`]: cancellation and a deadline, carried into every task.
+//! Cancellation, deadlines and closing, carried into every task: [`Context`], cancelled
+//! through a [`CancelHandle`] (or a [`CancelGuard`] when dropped), done with a
+//! [`ContextError`] and a [`Cause`]; the futures that wait for it ([`Done`], [`Closing`],
+//! [`DoneOwned`]); and [`sleep()`] and [`sleep_until`], which a context cuts short.
 
 mod cancel;
 mod done;
 mod error;
 mod node;
+mod sleep;
 
 use std::fmt;
 use std::future::Future;
@@ -18,8 +22,9 @@ pub use self::done::{Closing, Done, DoneOwned};
 pub use self::error::{Cause, ContextError};
 use self::node::Node;
 pub(crate) use self::node::Why;
+pub use self::sleep::{sleep, sleep_until};
 
-/// Cancellation and a deadline, handed to every [`Runner`](crate::Runner).
+/// Cancellation and a deadline, handed to every [`Runner`](crate::runner::Runner).
 ///
 /// Go's `context.Context` without the values: a context is *done* once it is
 /// cancelled through a [`CancelHandle`], once its deadline passes, or once any of its parents
@@ -39,7 +44,7 @@ pub(crate) use self::node::Why;
 ///
 /// tokio-util's [`CancellationToken`](tokio_util::sync::CancellationToken) has one parent,
 /// no reason and no deadline, and reads its state under a mutex. A task's context needs two
-/// parents (the caller's context and its [`Tasks`](crate::Tasks)' shutdown), a sticky
+/// parents (the caller's context and its [`Tasks`](crate::task::Tasks)' shutdown), a sticky
 /// reason and a deadline, on a path taken for every task; so the tree is this crate's own,
 /// built from the same ideas and from tokio's `Notify`.
 ///
@@ -47,7 +52,8 @@ pub(crate) use self::node::Why;
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{Context, ContextError};
+/// use async_tasks::Context;
+/// use async_tasks::context::ContextError;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -91,7 +97,8 @@ impl Context {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, ContextError};
+    /// use async_tasks::Context;
+    /// use async_tasks::context::ContextError;
     ///
     /// let (parent, cancel_parent) = Context::background().with_cancel();
     /// let (child, _cancel_child) = parent.with_cancel();
@@ -112,7 +119,8 @@ impl Context {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{Context, ContextError};
+    /// use async_tasks::Context;
+    /// use async_tasks::context::ContextError;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -282,9 +290,9 @@ impl Context {
         DoneOwned::new(self)
     }
 
-    /// Whether this context should take no new work: a [`Tasks`](crate::Tasks) it belongs to
-    /// is closing ([`Tasks::close`](crate::Tasks::close), [`drain`](crate::Tasks::drain) or
-    /// [`shutdown`](crate::Tasks::shutdown), its own or a parent set's), or the context is
+    /// Whether this context should take no new work: a [`Tasks`](crate::task::Tasks) it belongs to
+    /// is closing ([`Tasks::close`](crate::task::Tasks::close), [`drain`](crate::task::Tasks::drain) or
+    /// [`shutdown`](crate::task::Tasks::shutdown), its own or a parent set's), or the context is
     /// done.
     ///
     /// A task's context belongs to its set, and to every set its caller's context belongs
@@ -380,7 +388,8 @@ impl Context {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{Context, ContextError};
+    /// use async_tasks::Context;
+    /// use async_tasks::context::ContextError;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -444,14 +453,15 @@ impl Context {
     /// it, or else the [`ContextError`] itself. `None` while the context is live. Go's
     /// `context.Cause`.
     ///
-    /// Causes this crate gives: [`ShuttingDown`](crate::ShuttingDown) when a
-    /// [`Tasks`](crate::Tasks) shuts down, and [`RunGroupFailed`](crate::RunGroupFailed)
-    /// when a member of a [`run_group`](crate::run_group) fails.
+    /// Causes this crate gives: [`ShuttingDown`](crate::task::ShuttingDown) when a
+    /// [`Tasks`](crate::task::Tasks) shuts down, and [`RunGroupFailed`](crate::runner::RunGroupFailed)
+    /// when a member of a [`run_group`](crate::runner::run_group) fails.
     ///
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, ContextError};
+    /// use async_tasks::Context;
+    /// use async_tasks::context::ContextError;
     ///
     /// let (ctx, cancel) = Context::background().with_cancel();
     /// assert!(ctx.cause().is_none());

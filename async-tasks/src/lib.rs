@@ -55,7 +55,7 @@
 //!
 //! | Go (`gobox/pkg/async`) | here |
 //! |---|---|
-//! | `context.Context` | [`Context`], [`CancelHandle`], [`ContextError`] |
+//! | `context.Context` | [`Context`], [`CancelHandle`](context::CancelHandle), [`ContextError`](context::ContextError) |
 //! | `Runner`, `Closer`, `Func` | [`Runner`], [`Closer`], [`Func`], [`macro@async_task`] |
 //! | `Run`, `Loop`, `RunBackground`, `Default` | [`run`], [`run_loop`], [`run_background`], [`default_tasks`] |
 //! | `Tasks{Name}`, `Tasks.Wait` | [`Tasks`], [`Tasks::wait`], and [`Tasks::shutdown`] with a grace period |
@@ -63,11 +63,26 @@
 //! | `Sleep`, `SleepUntil` | [`sleep()`], [`sleep_until`], which also say whether they were cut short |
 //! | `MutexWithContext` | [`MutexWithContext`], which holds its data and unlocks on drop |
 //! | `RetryableOnce` | [`RetryableOnce`] |
-//! | `RetryableOnce` around an async init | [`RetryableOnceCell`]: single-flight, retried after a failure, context-aware waiting, a span per attempt |
-//! | `pool` (deprecated) | [`Pool`]: starting waits for a free slot, and [`Pool::wait`] returns every error by task name; [`Tasks::pool`] puts it in a set |
+//! | `RetryableOnce` around an async init | [`RetryableOnceCell`](sync::RetryableOnceCell): single-flight, retried after a failure, context-aware waiting, a span per attempt |
+//! | `pool` (deprecated) | [`Pool`](pool::Pool): starting waits for a free slot, and [`Pool::wait`](pool::Pool::wait) returns every error by task name; [`Tasks::pool`] puts it in a set |
 //! | a `main` that waits for SIGINT / SIGTERM | [`shutdown_on_signals`] (feature `signal`, on by default): a context cancelled by the first signal; a second one exits |
 //! | `go func() { ... }()` with a result channel | [`Tasks::spawn`] and its [`TaskHandle`]: a named task that owns what it uses and returns a value, or a [`TaskError`] |
-//! | — | a supervision tree: [`Tasks::child`], [`Tasks::drain`] with [`Context::is_closing`], [`Tasks::on_failure`] with [`OnFailure`], [`Tasks::shutdown_report`], [`Tasks::snapshot`] |
+//! | — | a supervision tree: [`Tasks::child`], [`Tasks::drain`] with [`Context::is_closing`], [`Tasks::on_failure`] with [`OnFailure`](task::OnFailure), [`Tasks::shutdown_report`], [`Tasks::snapshot`] |
+//!
+//! # The API by area
+//!
+//! The root holds what a Go user of the package reaches for; everything else lives in the
+//! module of its area (and so do the root's items):
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`context`] | cancellation, deadlines and closing: [`Context`], its handles, errors and causes, the futures that wait for it, [`sleep()`] |
+//! | [`task`] | sets of tasks: [`Tasks`], loops and their [`LoopPolicy`](task::LoopPolicy), handles, failures and escalation, drain and shutdown reports, snapshots, signals |
+//! | [`pool`] | bounded concurrency: [`Pool`](pool::Pool) and its errors |
+//! | [`sync`] | locks and one-time initialisation that know about contexts |
+//! | [`runner`] | the unit of work: [`Runner`], [`Func`], [`BoxError`], [`run_close`], [`run_group`], and `#[async_trait]` to implement them |
+//! | [`lease`] | fleet-wide singletons: leases, their stores and terms |
+//! | `testing`, `fmt` | a span recorder for tests, a console formatter (behind their features) |
 //!
 //! Each run of a [`Tasks`] happens in a tracing span named `"task"` whose `otel.name` is the
 //! set's name; [`macro@async_task`] opens a span per call inside it, as Go's
@@ -91,7 +106,7 @@
 //!   | metric | type | labels | meaning |
 //!   |---|---|---|---|
 //!   | `async_tasks_runs_started_total` | counter | `tasks`, `task` | runs started: one per [`Tasks::run`], [`Tasks::run_background`] or [`Tasks::spawn`], one per [`Tasks::run_loop`] iteration |
-//!   | `async_tasks_runs_finished_total` | counter | `tasks`, `task`, `outcome` | runs ended, by `outcome`: `ok`, `error`, `panic`, `canceled` (returned [`ContextError::Canceled`], which is not a failure), or `aborted` (dropped before it ended: aborted at shutdown, or its runtime went away) |
+//!   | `async_tasks_runs_finished_total` | counter | `tasks`, `task`, `outcome` | runs ended, by `outcome`: `ok`, `error`, `panic`, `canceled` (returned [`ContextError::Canceled`](context::ContextError::Canceled), which is not a failure), or `aborted` (dropped before it ended: aborted at shutdown, or its runtime went away) |
 //!   | `async_tasks_run_duration_seconds` | histogram | `tasks`, `task`, `outcome` | how long each run took, from its start to its end |
 //!   | `async_tasks_running` | gauge | `tasks`, `task` | tasks running now (a loop counts once); summed over `task`, [`Tasks::running`] |
 //!   | `async_tasks_call_duration_seconds` | histogram | `call`, `outcome` | how long each [`macro@async_task`] call took |
@@ -111,20 +126,23 @@
 //! # For contributors: how the crate is built
 //!
 //! Nothing here is needed to use the crate. One concept per file; imports between them go
-//! one way (`.ci/imports.rs` checks it), from the leaves up:
+//! one way, from the leaves up, and never back up through this file's re-exports
+//! (`.ci/imports.rs` checks both). Each public module is an area: its file declares and
+//! re-exports, its directory holds one file per concept.
 //!
 //! | file | what it is |
 //! |---|---|
 //! | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
-//! | `context.rs`, `context/cancel.rs`, `context/error.rs`, `context/node.rs` | [`Context`]; [`CancelHandle`], [`CancelGuard`]; [`ContextError`] and [`Cause`]; the cancellation tree's node, its invariants and lock order |
-//! | `runner.rs`, `policy.rs`, `error_class.rs` | [`Runner`], [`Closer`], [`Func`], [`BoxError`]; [`LoopPolicy`], [`StopLoop`]; [`ErrorClass`] |
-//! | `outcome.rs`, `task_error.rs` | how a run ended, the failure fields, `catch`; [`TaskError`] |
+//! | `outcome.rs` | how a run ended (`Outcome`, the one judge of an error: `Verdict`), the failure field names and metric labels, `catch` |
 //! | `metrics.rs` | the metric hooks (zero-sized without the feature) |
-//! | `sleep.rs`, `mutex.rs`, `once.rs` | [`sleep()`], [`sleep_until`]; [`MutexWithContext`]; [`RetryableOnce`] |
-//! | `tasks.rs` and `tasks/` | [`Tasks`]: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `run.rs` (how it is started), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs` ([`OnFailure`]), `default.rs` |
-//! | `call.rs`, `once_cell.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`] |
-//! | `group.rs`, `pool.rs` and `pool/` | [`run_group`]; [`Pool`], `admit.rs` (slots and the checks before a run), [`AdmitError`], [`PoolErrors`] |
-//! | `signal.rs`, `panic_hook.rs`, `fmt.rs`, `testing.rs` | [`shutdown_on_signals`]; [`quiet_task_panics`]; `fmt::Fields`; `testing::SpanRecorder` |
+//! | `context.rs`, `context/` | [`Context`]; `cancel.rs` (handles), `done.rs` (the futures that wait), `error.rs` ([`ContextError`](context::ContextError), [`Cause`](context::Cause)), `node.rs` (the cancellation tree's node, its invariants and lock order), `sleep.rs` |
+//! | `runner.rs`, `runner/` | [`Runner`], [`Closer`], [`Func`], [`BoxError`], [`run_close`]; `group.rs` ([`run_group`]) |
+//! | `task.rs`, `task/` | [`Tasks`] (`tasks.rs`) and what it is made of: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `run.rs` (how it is started), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs`, `default.rs`, `policy.rs`, `error_class.rs`, `task_error.rs`, `panic_hook.rs`, `signal.rs` |
+//! | `call.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`](sync::RetryableOnceCell) |
+//! | `sync.rs`, `sync/` | `mutex.rs`, `once.rs`, `once_cell.rs` |
+//! | `pool.rs`, `pool/` | [`Pool`](pool::Pool); `admit.rs` (slots and the checks before a run), `admit_error.rs`, `pool_errors.rs` |
+//! | `lease.rs`, `lease/` | the lease store trait, terms, stores |
+//! | `fmt.rs`, `testing.rs` | `fmt::Fields`; `testing::SpanRecorder` |
 //! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
 //!
 //! [tokio]: https://tokio.rs
@@ -140,31 +158,22 @@
 // The examples are code users copy: they compile without a warning.
 #![doc(test(attr(deny(warnings))))]
 
-// Imports between these go one way: see "For contributors" above.
+// Imports between these go one way: see "For contributors" above. The public modules are
+// the areas of the API; the root re-exports the Go package's surface and the attribute.
 mod call;
-pub mod context;
-mod error_class;
-mod group;
 mod loom;
 mod metrics;
-mod mutex;
-mod once;
-mod once_cell;
 mod outcome;
-mod panic_hook;
-mod policy;
-mod pool;
-mod runner;
-#[cfg(all(feature = "signal", any(unix, windows)))]
-mod signal;
-mod sleep;
-mod task_error;
-mod tasks;
+
+pub mod context;
+pub mod lease;
+pub mod pool;
+pub mod runner;
+pub mod sync;
+pub mod task;
 
 #[doc(hidden)]
 pub mod __private;
-
-pub mod lease;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -174,34 +183,18 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "fmt")))]
 pub mod fmt;
 
-pub use crate::context::{CancelGuard, CancelHandle, Cause, Context, ContextError};
-pub use crate::error_class::ErrorClass;
-pub use crate::group::{RunGroupFailed, run_group};
-pub use crate::mutex::{MutexWithContext, MutexWithContextGuard};
-pub use crate::once::RetryableOnce;
-pub use crate::once_cell::RetryableOnceCell;
-pub use crate::panic_hook::quiet_task_panics;
-pub use crate::policy::{LoopPolicy, StopLoop};
-pub use crate::pool::{AdmitError, Pool, PoolErrors};
-pub use crate::runner::{BoxError, Closer, Func, Runner, run_close};
+pub use crate::context::{Context, sleep, sleep_until};
+pub use crate::runner::{BoxError, Closer, Func, Runner, run_close, run_group};
+pub use crate::sync::{MutexWithContext, RetryableOnce};
 #[cfg(all(feature = "signal", any(unix, windows)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
-pub use crate::signal::shutdown_on_signals;
-pub use crate::sleep::{sleep, sleep_until};
-pub use crate::task_error::TaskError;
-pub use crate::tasks::{
-    OnFailure, ShutdownReport, ShutdownTimeout, ShuttingDown, Snapshot, TaskFailure, TaskHandle,
-    TaskInfo, TaskKind, Tasks, default_tasks, run, run_background, run_loop,
-};
+pub use crate::task::shutdown_on_signals;
+pub use crate::task::{TaskError, TaskHandle, Tasks, default_tasks, run, run_background, run_loop};
 
 /// Re-exported from [`backon`](https://docs.rs/backon): the backoff builders
-/// ([`ExponentialBuilder`](backon::ExponentialBuilder), ...) that [`LoopPolicy::on_error`]
+/// ([`ExponentialBuilder`](backon::ExponentialBuilder), ...) that [`LoopPolicy::on_error`](task::LoopPolicy::on_error)
 /// takes, so that a loop policy needs no other dependency.
 pub use backon;
-
-/// Re-exported from [`async-trait`](https://docs.rs/async-trait), to implement [`Runner`]
-/// and [`Closer`] without depending on it directly.
-pub use async_trait::async_trait;
 
 /// Turns an `async fn` into a traced [`Runner`]: every run is one span, a "call" as Go's
 /// `trace.StartCall` / `trace.EndCall` pair makes, named after the fn (or `name`).
@@ -265,7 +258,7 @@ pub use async_trait::async_trait;
 ///   `Display`), `otel.status_code = "ERROR"` and `otel.status_description`, which
 ///   `tracing-opentelemetry` exports as the span's status. No event is emitted: the
 ///   [`Tasks`] running it reports the error once. An error that is (or wraps)
-///   [`ContextError::Canceled`] records nothing, as [`Tasks`] reports nothing for it.
+///   [`ContextError::Canceled`](context::ContextError::Canceled) records nothing, as [`Tasks`] reports nothing for it.
 /// - **A panic** is recorded on the span (`panic`, its message, and the status fields), then
 ///   propagates unchanged; a [`Tasks`] catches and reports it.
 /// - **The runner's [`name`](Runner::name)** is the span name, so that

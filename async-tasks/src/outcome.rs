@@ -19,7 +19,9 @@ use std::panic::{self, AssertUnwindSafe};
 
 use futures_util::FutureExt;
 
-use crate::{BoxError, ContextError, StopLoop};
+use crate::context::ContextError;
+use crate::runner::BoxError;
+use crate::task::StopLoop;
 
 /// The span fields in which a failure is recorded, declared `Empty` by every span that can
 /// record one (a task's, a call's, a once cell's attempt). Named here once: spans use tracing's
@@ -51,7 +53,7 @@ pub(crate) enum Outcome<T = ()> {
 
 /// The `outcome` labels of the run and call metrics, one per way a run or call ends.
 pub(crate) mod labels {
-    /// Returned `Ok`, or [`StopLoop`](crate::StopLoop).
+    /// Returned `Ok`, or [`StopLoop`](crate::task::StopLoop).
     pub(crate) const OK: &str = "ok";
     /// Returned a failure.
     pub(crate) const ERROR: &str = "error";

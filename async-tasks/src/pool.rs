@@ -1,4 +1,6 @@
-//! [`Pool`]: a bounded set of tasks whose failures come out of [`Pool::wait`].
+//! Bounded concurrency: [`Pool`], a set of tasks that runs at most `n` at once, admits work
+//! by the caller's context ([`AdmitError`]) and hands every failure back from
+//! [`Pool::wait`] ([`PoolErrors`]).
 //!
 //! Built from the crate's pieces: a pool is a set of tasks of its own (a child of the set
 //! it was made from with [`Tasks::pool`], or a root set), which runs, traces, supervises
@@ -24,10 +26,12 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use crate::context::Context;
 #[cfg(doc)]
-use crate::ContextError;
-use crate::tasks::TaskKind;
-use crate::{BoxError, Context, OnFailure, Runner, TaskHandle, Tasks};
+use crate::context::ContextError;
+use crate::runner::{BoxError, Runner};
+use crate::task::TaskKind;
+use crate::task::{OnFailure, TaskHandle, Tasks};
 
 mod admit;
 mod admit_error;
@@ -71,7 +75,8 @@ pub use self::pool_errors::PoolErrors;
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{sleep, Context, Func, Pool};
+/// use async_tasks::{sleep, Context, Func};
+/// use async_tasks::pool::Pool;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -120,7 +125,8 @@ impl Tasks {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, TaskKind, Tasks};
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::TaskKind;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -158,7 +164,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// let pool = async_tasks::Pool::new("resize-images").max_concurrency(4);
+    /// let pool = async_tasks::pool::Pool::new("resize-images").max_concurrency(4);
     /// assert_eq!(pool.name(), "resize-images");
     /// ```
     #[must_use]
@@ -189,7 +195,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// let pool = async_tasks::Pool::new("uploads").max_concurrency(8);
+    /// let pool = async_tasks::pool::Pool::new("uploads").max_concurrency(8);
     /// assert!(format!("{pool:?}").contains("max_concurrency: 8"));
     /// ```
     #[must_use]
@@ -207,9 +213,9 @@ impl Pool {
     }
 
     /// With `true`, the first run that fails (an error of class
-    /// [`ErrorClass::Error`](crate::ErrorClass::Error), or a panic) shuts the pool's set
+    /// [`ErrorClass::Error`](crate::task::ErrorClass::Error), or a panic) shuts the pool's set
     /// down: every run in flight sees its context cancelled, with that failure (a
-    /// [`TaskError`](crate::TaskError)) as the context's [cause](Context::cause), and runs
+    /// [`TaskError`](crate::task::TaskError)) as the context's [cause](Context::cause), and runs
     /// waiting for a slot, and every later [`run`](Pool::run), return
     /// [`AdmitError::Closed`]. The pool stays closed; make a new one to start over. (The
     /// same as [`Tasks::on_failure`] and [`Tasks::on_panic`] with
@@ -221,7 +227,9 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::context::ContextError;
+    /// use async_tasks::pool::{AdmitError, Pool};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -282,7 +290,8 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Pool};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::pool::Pool;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -312,7 +321,9 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Pool, TaskKind};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::pool::Pool;
+    /// use async_tasks::task::TaskKind;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -333,7 +344,7 @@ impl Pool {
     /// # }
     /// ```
     #[must_use]
-    pub fn snapshot(&self) -> crate::Snapshot {
+    pub fn snapshot(&self) -> crate::task::Snapshot {
         self.tasks.snapshot()
     }
 
@@ -355,7 +366,7 @@ impl Pool {
     ///   [`cancel_on_error`](Pool::cancel_on_error)), before or while it waits for a slot;
     /// - [`AdmitError::Context`] with `ctx`'s error if `ctx` is done before a slot is free
     ///   (also when it is done already, even with a slot free, as
-    ///   [`MutexWithContext::lock`](crate::MutexWithContext::lock) does, and when it ends
+    ///   [`MutexWithContext::lock`](crate::sync::MutexWithContext::lock) does, and when it ends
     ///   just as the slot comes).
     ///
     /// # Cancel safety
@@ -372,7 +383,9 @@ impl Pool {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::context::ContextError;
+    /// use async_tasks::pool::{AdmitError, Pool};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -426,7 +439,8 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{BoxError, Context, Pool};
+    /// use async_tasks::{BoxError, Context};
+    /// use async_tasks::pool::Pool;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -482,7 +496,7 @@ impl Pool {
     /// admitted while it waits; it can be called again after more runs, and returns each
     /// failure once.
     ///
-    /// The pool keeps each failure (its [`TaskError`](crate::TaskError)) until `wait` takes
+    /// The pool keeps each failure (its [`TaskError`](crate::task::TaskError)) until `wait` takes
     /// it, so that none is lost: a pool that lives as long as its service and is never
     /// waited for keeps every failure of its life. Such a pool relies on the ERROR event each
     /// failure is reported with anyway; call `wait` from time to time (a dispatcher between
@@ -508,7 +522,8 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Pool};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::pool::Pool;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -1,11 +1,30 @@
-//! [`Runner`], [`Closer`] and [`Func`]: the unit of work that [`Tasks`](crate::Tasks) runs.
+//! The unit of work: [`Runner`] (and [`Closer`], for what must be cleaned up), what
+//! [`Tasks`](crate::task::Tasks) runs; [`Func`], a closure as a runner; [`BoxError`], what a
+//! runner returns; and Go's helpers over runners: [`run_close`] and [`run_group`].
+//!
+//! A type implements [`Runner`] with `#[async_trait]`, re-exported here so that it needs no
+//! dependency of its own; an `async fn` becomes one with
+//! [`#[async_task]`](macro@crate::async_task).
+
+mod group;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::Context;
+use crate::context::Context;
+
+pub use self::group::{RunGroupFailed, run_group};
+
+/// Re-exported from [`async-trait`](https://docs.rs/async-trait), to implement [`Runner`],
+/// [`Closer`] and [`LeaseStore`](crate::lease::LeaseStore) without depending on it directly.
+pub use async_trait::async_trait;
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use async_tasks_macros::async_task;
 
 /// The error a [`Runner`] returns: any error that can cross threads.
 ///
@@ -13,16 +32,16 @@ use crate::Context;
 /// or `.into()`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A piece of async work that takes a [`Context`]: what [`Tasks`](crate::Tasks) runs.
+/// A piece of async work that takes a [`Context`]: what [`Tasks`](crate::task::Tasks) runs.
 ///
 /// Go's `async.Runner`. Implement it with `#[async_trait]` (re-exported as
-/// [`async_tasks::async_trait`](crate::async_trait)), wrap a closure in [`Func`], or let
+/// [`async_tasks::runner::async_trait`](macro@async_trait)), wrap a closure in [`Func`], or let
 /// [`#[async_task]`](crate::async_task) write it for an `async fn`.
 ///
 /// `run` takes `&self` so that a runner can run many times: [`Tasks::run_loop`] calls it
 /// once per iteration.
 ///
-/// [`Tasks::run_loop`]: crate::Tasks::run_loop
+/// [`Tasks::run_loop`]: crate::task::Tasks::run_loop
 ///
 /// A closure is not a runner: wrap it in [`Func::new`] (or [`Func::err_into`], for a closure
 /// whose error is not a [`BoxError`]). Passing one where a runner is expected is a compile
@@ -31,7 +50,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{async_trait, BoxError, Context, Runner};
+/// use async_tasks::{BoxError, Context, Runner};
+/// use async_tasks::runner::async_trait;
 ///
 /// struct Poller {
 ///     queue: String,
@@ -69,19 +89,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 )]
 pub trait Runner: Send + Sync {
     /// Does the work once. An error other than [`ContextError::Canceled`] is reported by the
-    /// [`Tasks`](crate::Tasks) that runs it.
+    /// [`Tasks`](crate::task::Tasks) that runs it.
     ///
-    /// [`ContextError::Canceled`]: crate::ContextError::Canceled
+    /// [`ContextError::Canceled`]: crate::context::ContextError::Canceled
     async fn run(&self, ctx: Context) -> Result<(), BoxError>;
 
     /// This runner's [`Closer`], if it has one: what [`run_close`] and
-    /// [`run_group`](crate::run_group) call to clean up. Replaces Go's type switch.
+    /// [`run_group`] call to clean up. Replaces Go's type switch.
     fn as_closer(&self) -> Option<&dyn Closer> {
         None
     }
 
     /// A name for this runner in shutdown reports, or `None` to use the
-    /// [`Tasks`](crate::Tasks)' name. `#[async_task]` runners return their span name.
+    /// [`Tasks`](crate::task::Tasks)' name. `#[async_task]` runners return their span name.
     fn name(&self) -> Option<&'static str> {
         None
     }
@@ -89,13 +109,14 @@ pub trait Runner: Send + Sync {
 
 /// Cleanup for a [`Runner`]: closes what it holds.
 ///
-/// Return it from [`Runner::as_closer`]; [`run_close`] and [`run_group`](crate::run_group)
+/// Return it from [`Runner::as_closer`]; [`run_close`] and [`run_group`]
 /// call it.
 ///
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{async_trait, run_close, BoxError, Closer, Context, Runner};
+/// use async_tasks::{run_close, BoxError, Closer, Context, Runner};
+/// use async_tasks::runner::async_trait;
 /// use std::sync::atomic::{AtomicBool, Ordering};
 ///
 /// #[derive(Default)]
@@ -401,14 +422,14 @@ where
 macro_rules! forward_runner {
     ($(#[$attr:meta])* impl[$($generics:tt)*] $ty:ty, |$this:ident| $inner:expr) => {
         $(#[$attr])*
-        impl<$($generics)*> $crate::Runner for $ty {
+        impl<$($generics)*> $crate::runner::Runner for $ty {
             #[inline]
             fn run<'life0, 'async_trait>(
                 &'life0 self,
-                ctx: $crate::Context,
+                ctx: $crate::context::Context,
             ) -> ::std::pin::Pin<
                 ::std::boxed::Box<
-                    dyn ::std::future::Future<Output = Result<(), $crate::BoxError>>
+                    dyn ::std::future::Future<Output = Result<(), $crate::runner::BoxError>>
                         + Send
                         + 'async_trait,
                 >,
@@ -418,19 +439,19 @@ macro_rules! forward_runner {
                 Self: 'async_trait,
             {
                 let $this = self;
-                $crate::Runner::run($inner, ctx)
+                $crate::runner::Runner::run($inner, ctx)
             }
 
             #[inline]
-            fn as_closer(&self) -> Option<&dyn $crate::Closer> {
+            fn as_closer(&self) -> Option<&dyn $crate::runner::Closer> {
                 let $this = self;
-                $crate::Runner::as_closer($inner)
+                $crate::runner::Runner::as_closer($inner)
             }
 
             #[inline]
             fn name(&self) -> Option<&'static str> {
                 let $this = self;
-                $crate::Runner::name($inner)
+                $crate::runner::Runner::name($inner)
             }
         }
     };

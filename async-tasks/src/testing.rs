@@ -130,7 +130,7 @@ fn keep_interest_honest() {
 /// be dropped there: dropping it restores the default subscriber of the thread that drops
 /// it. To watch other threads, hand them its [`dispatch`](SpanRecorder::dispatch).
 ///
-/// See the [module docs](self) for an example with [`Tasks`](crate::Tasks) and for
+/// See the [module docs](self) for an example with [`Tasks`](crate::task::Tasks) and for
 /// multi-thread runtimes.
 ///
 /// # Examples
@@ -239,8 +239,8 @@ impl SpanRecorder {
 
     /// The closed spans, in the order they closed: Go's `Ended()`.
     ///
-    /// A span closes when its last handle is dropped; a [`Tasks`](crate::Tasks) run's span
-    /// closes before [`Tasks::wait`](crate::Tasks::wait) can return.
+    /// A span closes when its last handle is dropped; a [`Tasks`](crate::task::Tasks) run's span
+    /// closes before [`Tasks::wait`](crate::task::Tasks::wait) can return.
     #[must_use]
     pub fn spans(&self) -> Vec<RecordedSpan> {
         let recording = lock(&self.shared);

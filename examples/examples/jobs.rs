@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_tasks::backon::ConstantBuilder;
+use async_tasks::task::{LoopPolicy, ShutdownReport, ShutdownTimeout};
 use async_tasks::{
-    BoxError, Context, LoopPolicy, MutexWithContext, Runner, ShutdownReport, ShutdownTimeout,
-    Tasks, async_task, shutdown_on_signals, sleep,
+    BoxError, Context, MutexWithContext, Runner, Tasks, async_task, shutdown_on_signals, sleep,
 };
 use tokio::sync::mpsc;
 use tracing_subscriber::EnvFilter;

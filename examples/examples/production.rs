@@ -17,10 +17,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_tasks::backon::ExponentialBuilder;
-use async_tasks::{
-    BoxError, Context, LoopPolicy, OnFailure, Snapshot, Tasks, async_task, shutdown_on_signals,
-    sleep,
-};
+use async_tasks::task::{LoopPolicy, OnFailure, Snapshot};
+use async_tasks::{BoxError, Context, Tasks, async_task, shutdown_on_signals, sleep};
 
 /// Polls an upstream that fails on every third call.
 #[async_task(name = "poll-upstream")]
@@ -80,7 +78,7 @@ async fn main() -> std::process::ExitCode {
         .fmt_fields(async_tasks::fmt::Fields::new())
         .init();
     // A task's panic is reported as an ERROR event with its location, not printed by std too.
-    async_tasks::quiet_task_panics();
+    async_tasks::task::quiet_task_panics();
 
     // Done at the first Ctrl-C / SIGTERM (a second one exits at once): the signal to stop.
     // The tasks run under a context of their own, so that stopping drains them.

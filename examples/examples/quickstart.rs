@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, LoopPolicy, Tasks, async_task, shutdown_on_signals, sleep};
+use async_tasks::task::LoopPolicy;
+use async_tasks::{BoxError, Context, Tasks, async_task, shutdown_on_signals, sleep};
 use tracing_subscriber::EnvFilter;
 
 /// A pretend job queue: hands out numbered jobs.

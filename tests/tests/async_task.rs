@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
 use async_tasks::testing::{RecordedSpan, SpanRecorder, Status};
-use async_tasks::{BoxError, Context, ContextError, Runner, Tasks, async_task};
+use async_tasks::{BoxError, Context, Runner, Tasks, async_task};
 use futures_util::FutureExt;
 use tokio::time::timeout;
 use tracing::Level;
@@ -427,7 +428,7 @@ impl Poller {
         let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::Span::current().record("run", run);
         if run == 3 {
-            return Err(async_tasks::StopLoop.into());
+            return Err(async_tasks::task::StopLoop.into());
         }
         Ok(())
     }

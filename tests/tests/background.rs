@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{Context, ContextError, Func, Runner, Tasks};
+use async_tasks::context::ContextError;
+use async_tasks::{Context, Func, Runner, Tasks};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 

@@ -14,8 +14,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{Context, ContextError, Func, MutexWithContext, Tasks, sleep, sleep_until};
+use async_tasks::{Context, Func, MutexWithContext, Tasks, sleep, sleep_until};
 use futures_util::FutureExt;
 use support::{YEAR, farthest, stubborn, wait_bounded};
 use tokio::time::{Instant, advance, timeout};

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use async_tasks::{
-    BoxError, Context, ContextError, Func, RunGroupFailed, Runner, ShuttingDown, Tasks, run_group,
-};
+use async_tasks::context::ContextError;
+use async_tasks::runner::RunGroupFailed;
+use async_tasks::task::ShuttingDown;
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, run_group};
 use tokio::sync::oneshot;
 
 #[derive(Debug, PartialEq)]

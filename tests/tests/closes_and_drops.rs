@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
+use async_tasks::runner::async_trait;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{
-    BoxError, Closer, Context, ContextError, Func, Runner, Tasks, async_trait, run_group, sleep,
-};
+use async_tasks::{BoxError, Closer, Context, Func, Runner, Tasks, run_group, sleep};
 use futures_util::FutureExt;
 use support::{LIMIT, wait_bounded};
 use tokio::time::{Instant, advance, timeout};

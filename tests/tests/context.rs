@@ -17,7 +17,8 @@
 
 use std::time::Duration;
 
-use async_tasks::{CancelHandle, Context, ContextError};
+use async_tasks::Context;
+use async_tasks::context::{CancelHandle, ContextError};
 use tokio::time::{Instant, advance, timeout};
 use tokio_test::{assert_pending, assert_ready, task};
 

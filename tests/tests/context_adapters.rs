@@ -20,7 +20,8 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
-use async_tasks::{CancelHandle, Context, ContextError, Func, Tasks};
+use async_tasks::context::{CancelHandle, ContextError};
+use async_tasks::{Context, Func, Tasks};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};

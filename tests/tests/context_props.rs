@@ -37,7 +37,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_tasks::{CancelHandle, Context, ContextError};
+use async_tasks::Context;
+use async_tasks::context::{CancelHandle, ContextError};
 use futures_util::FutureExt;
 use proptest::prelude::*;
 use proptest::test_runner::Config;

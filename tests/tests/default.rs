@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use async_tasks::{Context, ContextError, Func, default_tasks, run, run_background, run_loop};
+use async_tasks::context::ContextError;
+use async_tasks::{Context, Func, default_tasks, run, run_background, run_loop};
 use tokio::runtime::{Builder, Runtime};
 use tokio::time::timeout;
 

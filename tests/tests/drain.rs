@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_tasks::backon::ConstantBuilder;
-use async_tasks::{
-    AdmitError, BoxError, Context, ContextError, Func, LoopPolicy, Runner, ShuttingDown, Tasks,
-    sleep,
-};
+use async_tasks::context::ContextError;
+use async_tasks::pool::AdmitError;
+use async_tasks::task::{LoopPolicy, ShuttingDown};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, sleep};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};

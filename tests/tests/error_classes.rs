@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use async_tasks::task::ErrorClass;
 use async_tasks::testing::{SpanRecorder, Status};
-use async_tasks::{BoxError, Context, ErrorClass, Func, Tasks, async_task};
+use async_tasks::{BoxError, Context, Func, Tasks, async_task};
 
 #[derive(Debug)]
 enum ApiError {

@@ -26,10 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_tasks::backon::ConstantBuilder;
-use async_tasks::{
-    BoxError, Cause, Context, ContextError, ErrorClass, Func, LoopPolicy, OnFailure, Runner,
-    ShuttingDown, StopLoop, TaskError, Tasks,
-};
+use async_tasks::context::{Cause, ContextError};
+use async_tasks::task::{ErrorClass, LoopPolicy, OnFailure, ShuttingDown, StopLoop};
+use async_tasks::{BoxError, Context, Func, Runner, TaskError, Tasks};
 use tokio::time::{Instant, timeout};
 
 use support::{LIMIT, named_until_done, wait_bounded};

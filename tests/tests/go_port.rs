@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use async_tasks::runner::async_trait;
 use async_tasks::{
-    BoxError, Closer, Context, Func, MutexWithContext, RetryableOnce, Runner, Tasks, async_trait,
-    default_tasks, run, run_background, run_group, run_loop, sleep, sleep_until,
+    BoxError, Closer, Context, Func, MutexWithContext, RetryableOnce, Runner, Tasks, default_tasks,
+    run, run_background, run_group, run_loop, sleep, sleep_until,
 };
 use tokio::time::{Instant, timeout};
 

@@ -19,9 +19,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{
-    BoxError, Closer, Context, ContextError, Func, Runner, Tasks, async_trait, run_group,
-};
+use async_tasks::context::ContextError;
+use async_tasks::runner::async_trait;
+use async_tasks::{BoxError, Closer, Context, Func, Runner, Tasks, run_group};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::time::{Instant, timeout};

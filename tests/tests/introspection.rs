@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_tasks::backon::ConstantBuilder;
-use async_tasks::{Context, Func, LoopPolicy, TaskKind, Tasks, sleep};
+use async_tasks::task::{LoopPolicy, TaskKind};
+use async_tasks::{Context, Func, Tasks, sleep};
 use tokio::time::Instant;
 
 /// A runner that waits for its context, then takes `after` to finish.

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{CancelHandle, Context, ContextError, Func, MutexWithContext, Tasks};
+use async_tasks::context::{CancelHandle, ContextError};
+use async_tasks::{Context, Func, MutexWithContext, Tasks};
 use futures_util::FutureExt;
 use tokio::time::timeout;
 

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{BoxError, CancelHandle, Context, ContextError, Func, Runner, Tasks};
+use async_tasks::context::{CancelHandle, ContextError};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use futures_util::FutureExt as _;
 use tokio::time::{Instant, timeout};
 

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_tasks::backon::{ConstantBuilder, ExponentialBuilder};
+use async_tasks::task::{LoopPolicy, StopLoop};
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{BoxError, Context, Func, LoopPolicy, StopLoop, Tasks};
+use async_tasks::{BoxError, Context, Func, Tasks};
 use tokio::time::Instant;
 
 /// What each iteration returns, in order; past the end, `StopLoop`.

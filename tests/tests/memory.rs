@@ -18,7 +18,8 @@ use std::time::Duration;
 
 mod support;
 
-use async_tasks::{BoxError, Context, Func, Runner, Tasks, async_trait};
+use async_tasks::runner::async_trait;
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use tokio::runtime::Builder;
 use tokio::sync::mpsc;
 use tokio::time::timeout;

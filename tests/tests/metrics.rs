@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, ContextError, Func, Runner, Tasks, async_task};
+use async_tasks::context::ContextError;
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, async_task};
 use futures_util::FutureExt;
 use metrics::{LocalRecorderGuard, SharedString, Unit};
 use metrics_util::MetricKind;
@@ -419,7 +420,7 @@ async fn give_up(_ctx: Context) -> Result<(), ContextError> {
 
 #[async_task]
 async fn stop(_ctx: Context) -> Result<(), BoxError> {
-    Err(async_tasks::StopLoop.into())
+    Err(async_tasks::task::StopLoop.into())
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,7 +19,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, ContextError, MutexWithContext};
+use async_tasks::context::ContextError;
+use async_tasks::{BoxError, Context, MutexWithContext};
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};
 

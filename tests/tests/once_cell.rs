@@ -23,8 +23,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
+use async_tasks::sync::RetryableOnceCell;
 use async_tasks::testing::{SpanRecorder, Status};
-use async_tasks::{BoxError, Context, ContextError, RetryableOnceCell, sleep};
+use async_tasks::{BoxError, Context, sleep};
 use futures_util::FutureExt;
 use tokio::sync::Barrier;
 use tokio::time::{Instant, timeout};

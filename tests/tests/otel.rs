@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, ContextError, Func, Runner, Tasks};
+use async_tasks::context::ContextError;
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use opentelemetry::trace::{SpanId, Status, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tokio::time::timeout;

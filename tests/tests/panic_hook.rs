@@ -6,8 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use async_tasks::task::quiet_task_panics;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{Context, Func, Tasks, quiet_task_panics};
+use async_tasks::{Context, Func, Tasks};
 
 use support::{LIMIT, wait_bounded};
 

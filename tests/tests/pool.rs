@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
+use async_tasks::pool::{AdmitError, Pool, PoolErrors};
 use async_tasks::testing::{SpanRecorder, Status};
-use async_tasks::{
-    AdmitError, BoxError, Context, ContextError, Func, Pool, PoolErrors, Runner, TaskError, sleep,
-};
+use async_tasks::{BoxError, Context, Func, Runner, TaskError, sleep};
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};
 use tracing::{Instrument, Level};

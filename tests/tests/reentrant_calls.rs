@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{BoxError, Context, ContextError, Func, Runner, Tasks, run_group, sleep};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, run_group, sleep};
 use support::{LIMIT, wait_bounded, well_behaved};
 use tokio::time::{Instant, timeout};
 

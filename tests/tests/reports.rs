@@ -23,8 +23,9 @@ mod support;
 use std::time::Duration;
 
 use async_tasks::backon::ConstantBuilder;
+use async_tasks::task::{LoopPolicy, OnFailure};
 use async_tasks::testing::{RecordedEvent, SpanRecorder};
-use async_tasks::{Context, Func, LoopPolicy, OnFailure, Runner, Tasks};
+use async_tasks::{Context, Func, Runner, Tasks};
 use tokio::time::timeout;
 use tracing::Level;
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_tasks::{
-    BoxError, Closer, Context, ContextError, Func, Runner, Tasks, async_trait, run_close,
-};
+use async_tasks::context::ContextError;
+use async_tasks::runner::async_trait;
+use async_tasks::{BoxError, Closer, Context, Func, Runner, Tasks, run_close};
 use tokio::time::timeout;
 
 /// Counts its runs and closes; its close fails when `close_fails`.

@@ -26,11 +26,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
+use async_tasks::pool::{AdmitError, Pool};
+use async_tasks::task::{ErrorClass, ShuttingDown, TaskKind};
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{
-    AdmitError, BoxError, Context, ContextError, ErrorClass, Func, Pool, ShuttingDown, TaskKind,
-    Tasks,
-};
+use async_tasks::{BoxError, Context, Func, Tasks};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_test::{assert_pending, assert_ready, task};

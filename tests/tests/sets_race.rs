@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{AdmitError, BoxError, Context, Func, Pool, ShutdownReport, Tasks};
+use async_tasks::pool::{AdmitError, Pool};
+use async_tasks::task::ShutdownReport;
+use async_tasks::{BoxError, Context, Func, Tasks};
 use tokio::runtime::{Builder, Handle, Runtime};
 
 use support::{Gate, Rng, soak_seed};

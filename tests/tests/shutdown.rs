@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, ContextError, Func, Runner, ShutdownTimeout, Tasks};
+use async_tasks::context::ContextError;
+use async_tasks::task::ShutdownTimeout;
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use tokio::time::{Instant, timeout};
 
 const LIMIT: Duration = Duration::from_secs(24 * 3600);

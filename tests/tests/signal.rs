@@ -19,7 +19,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use async_tasks::{ContextError, shutdown_on_signals};
+use async_tasks::context::ContextError;
+use async_tasks::shutdown_on_signals;
 use tokio::time::timeout;
 
 /// Set in the child process that `a_second_sigterm_exits_with_143` starts.

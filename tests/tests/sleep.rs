@@ -12,13 +12,14 @@
 
 use std::time::Duration;
 
-use async_tasks::{Context, ContextError, sleep, sleep_until};
+use async_tasks::context::ContextError;
+use async_tasks::{Context, sleep, sleep_until};
 use tokio::time::{Instant, timeout};
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Cancels `cancel` after `after` of paused time, from another task.
-fn cancel_after(cancel: async_tasks::CancelHandle, after: Duration) {
+fn cancel_after(cancel: async_tasks::context::CancelHandle, after: Duration) {
     tokio::spawn(async move {
         tokio::time::sleep(after).await;
         cancel.cancel();

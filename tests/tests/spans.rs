@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
 use async_tasks::testing::{RecordedSpan, SpanRecorder, Status};
-use async_tasks::{BoxError, Context, ContextError, Func, Runner, Tasks};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use tokio::time::timeout;
 use tracing::{Instrument, Level};
 

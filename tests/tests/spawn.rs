@@ -25,8 +25,10 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use async_tasks::context::ContextError;
+use async_tasks::task::TaskKind;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{BoxError, Context, ContextError, TaskError, TaskHandle, TaskKind, Tasks};
+use async_tasks::{BoxError, Context, TaskError, TaskHandle, Tasks};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 use tokio_test::{assert_pending, assert_ready, task};
@@ -482,7 +484,7 @@ async fn a_spawned_task_returning_stop_loop_is_judged_alike_by_its_handle_and_it
     let recorder = SpanRecorder::install();
     let tasks = Tasks::new("svc");
     let handle = tasks.spawn(&Context::background(), "stops", |_ctx| async {
-        Err::<(), _>(async_tasks::StopLoop)
+        Err::<(), _>(async_tasks::task::StopLoop)
     });
     let err = bounded(handle).await.unwrap_err();
     wait_bounded(&tasks).await;

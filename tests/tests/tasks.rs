@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, ContextError, Func, Tasks, sleep};
+use async_tasks::context::ContextError;
+use async_tasks::{BoxError, Context, Func, Tasks, sleep};
 use tokio::time::{Instant, timeout};
 
 const LIMIT: Duration = Duration::from_secs(3600);

@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_tasks::backon::BackoffBuilder;
+use async_tasks::task::LoopPolicy;
 use async_tasks::testing::SpanRecorder;
-use async_tasks::{BoxError, Context, Func, LoopPolicy, Runner, Tasks};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use tokio::time::timeout;
 use tracing::Level;
 
@@ -85,7 +86,7 @@ impl Runner for PanicsWhenDropped {
         Self: 'b,
     {
         // Ends a loop as well as a one-shot run, quietly.
-        Box::pin(async { Err(async_tasks::StopLoop.into()) })
+        Box::pin(async { Err(async_tasks::task::StopLoop.into()) })
     }
 }
 

@@ -5,7 +5,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_tasks::{BoxError, Context, Runner, async_trait};
+use async_tasks::runner::async_trait;
+use async_tasks::{BoxError, Context, Runner};
 use tracing::Instrument;
 
 use crate::setup::{current_thread, info_subscriber, with_dispatch};

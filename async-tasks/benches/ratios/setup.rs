@@ -1,6 +1,7 @@
 //! What the figures share: the runtimes, the INFO subscriber, a trivial runner.
 
-use async_tasks::{BoxError, Context, Runner, async_trait};
+use async_tasks::runner::async_trait;
+use async_tasks::{BoxError, Context, Runner};
 use tokio::runtime::{Builder, Runtime};
 use tracing_subscriber::layer::SubscriberExt;
 

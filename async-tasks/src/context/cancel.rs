@@ -98,7 +98,8 @@ impl CancelHandle {
 /// Work that cancels its helpers on every way out, unless it hands them on:
 ///
 /// ```
-/// use async_tasks::{CancelHandle, Context};
+/// use async_tasks::Context;
+/// use async_tasks::context::CancelHandle;
 ///
 /// fn start(ctx: &Context, keep: bool) -> Option<CancelHandle> {
 ///     let (helpers, cancel) = ctx.with_cancel();

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// What [`Context::cause`](crate::Context::cause) returns: the error that says why a context was cancelled,
+/// What [`Context::cause`](crate::context::Context::cause) returns: the error that says why a context was cancelled,
 /// shared by the context and all its children.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Why a [`Context`](crate::Context) is done.
+/// Why a [`Context`](crate::context::Context) is done.
 ///
 /// Go's `context.Canceled` and `context.DeadlineExceeded`. A context's error
 /// never changes once set: the first reason wins.
@@ -16,7 +16,8 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{Context, ContextError};
+/// use async_tasks::Context;
+/// use async_tasks::context::ContextError;
 ///
 /// let (ctx, cancel) = Context::background().with_cancel();
 /// cancel.cancel();

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{AdmitError, Pool};
-use crate::runner::forward_runner;
-use crate::{Context, ContextError, Runner};
+use crate::context::{Context, ContextError};
+use crate::runner::{Runner, forward_runner};
 #[cfg(doc)]
-use crate::{MutexWithContext, Tasks};
+use crate::{sync::MutexWithContext, task::Tasks};
 
 impl Pool {
     /// Waits for a slot for `runner` (see [`run`](Pool::run)), and returns it with the slot.

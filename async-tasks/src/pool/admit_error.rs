@@ -1,11 +1,11 @@
-//! [`AdmitError`]: why [`Pool::run`](crate::Pool::run) did not start a runner.
+//! [`AdmitError`]: why [`Pool::run`](crate::pool::Pool::run) did not start a runner.
 
 use std::error::Error;
 use std::fmt;
 
-use crate::ContextError;
+use crate::context::ContextError;
 
-/// Why [`Pool::run`](crate::Pool::run) did not start a runner: the pool is closed, or the
+/// Why [`Pool::run`](crate::pool::Pool::run) did not start a runner: the pool is closed, or the
 /// caller's context ended first. The runner was dropped without running.
 ///
 /// Its [`source`](Error::source) is the [`ContextError`] when there is one, so an error
@@ -14,7 +14,9 @@ use crate::ContextError;
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{AdmitError, Context, ContextError, Func, Pool};
+/// use async_tasks::{Context, Func};
+/// use async_tasks::context::ContextError;
+/// use async_tasks::pool::{AdmitError, Pool};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -36,7 +38,7 @@ use crate::ContextError;
 pub enum AdmitError {
     /// The pool admits nothing any more: its set (or a parent set) was closed, drained or
     /// shut down, or a failure shut it down (see
-    /// [`Pool::cancel_on_error`](crate::Pool::cancel_on_error)).
+    /// [`Pool::cancel_on_error`](crate::pool::Pool::cancel_on_error)).
     Closed,
     /// The caller's context was done before a slot was free.
     Context(ContextError),

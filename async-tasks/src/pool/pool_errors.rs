@@ -5,8 +5,8 @@ use std::error::Error;
 use std::fmt;
 
 #[cfg(doc)]
-use crate::Pool;
-use crate::TaskError;
+use super::Pool;
+use crate::task::TaskError;
 
 /// The failures [`Pool::wait`] returns: at least one, each a [`TaskError`], in the order
 /// they happened.
@@ -18,7 +18,8 @@ use crate::TaskError;
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{Context, Func, Pool};
+/// use async_tasks::{Context, Func};
+/// use async_tasks::pool::Pool;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -60,7 +61,8 @@ impl PoolErrors {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, Pool};
+    /// use async_tasks::{Context, Func};
+    /// use async_tasks::pool::Pool;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -187,7 +187,7 @@ impl RecordedSpan {
         self.id
     }
 
-    /// The span's name (`"task"` for the runs of a [`Tasks`](crate::Tasks)).
+    /// The span's name (`"task"` for the runs of a [`Tasks`](crate::task::Tasks)).
     #[must_use]
     pub fn name(&self) -> &'static str {
         self.name

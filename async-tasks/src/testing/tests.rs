@@ -314,7 +314,9 @@ fn a_recorder_that_is_not_installed_sees_nothing() {
 
 #[tokio::test]
 async fn a_failing_task_is_recorded_with_its_error_event() {
-    use crate::{Context, Func, Tasks};
+    use crate::context::Context;
+    use crate::runner::Func;
+    use crate::task::Tasks;
 
     let recorder = SpanRecorder::install();
     let tasks = Tasks::new("failing");

@@ -1,9 +1,9 @@
-//! The listed tasks of one set: what [`Tasks::snapshot`](crate::Tasks::snapshot) shows
-//! and [`Tasks::shutdown_report`](crate::Tasks::shutdown_report) names and aborts.
+//! The listed tasks of one set: what [`Tasks::snapshot`](crate::task::Tasks::snapshot) shows
+//! and [`Tasks::shutdown_report`](crate::task::Tasks::shutdown_report) names and aborts.
 //!
 //! Listed are every loop, background task, spawned task and pool run, and every one-shot
-//! run whose runner has a [`name`](crate::Runner::name). Unnamed one-shot runs of
-//! [`Tasks::run`](crate::Tasks::run) are only counted (by the set's tracker): they are the
+//! run whose runner has a [`name`](crate::runner::Runner::name). Unnamed one-shot runs of
+//! [`Tasks::run`](crate::task::Tasks::run) are only counted (by the set's tracker): they are the
 //! hot path, and listing one costs three short lock round trips, a clock read and an abort
 //! handle.
 //!

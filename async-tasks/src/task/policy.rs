@@ -1,4 +1,4 @@
-//! [`LoopPolicy`]: how a loop started with [`Tasks::run_loop_with`](crate::Tasks::run_loop_with)
+//! [`LoopPolicy`]: how a loop started with [`Tasks::run_loop_with`](crate::task::Tasks::run_loop_with)
 //! repeats — a pause between iterations, retries with backoff, a limit on failures — and
 //! [`StopLoop`], with which a runner ends its loop cleanly.
 
@@ -11,10 +11,10 @@ use backon::BackoffBuilder;
 /// A fresh backoff sequence: called again after every success, so that the delays restart.
 type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + Send + Sync>;
 
-/// How a loop repeats: what [`Tasks::run_loop_with`](crate::Tasks::run_loop_with) does
+/// How a loop repeats: what [`Tasks::run_loop_with`](crate::task::Tasks::run_loop_with) does
 /// between iterations and after a failure.
 ///
-/// [`LoopPolicy::new`] is [`Tasks::run_loop`](crate::Tasks::run_loop)'s policy: the next
+/// [`LoopPolicy::new`] is [`Tasks::run_loop`](crate::task::Tasks::run_loop)'s policy: the next
 /// iteration starts at once, and the first error ends the loop. On top of that:
 ///
 /// - [`every`](LoopPolicy::every): pause this long after each iteration that did not fail
@@ -29,14 +29,14 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 ///   retries for as long as it fails.
 ///
 /// Whatever the policy, a panic ends the loop (it is a bug, not a failure to retry), an
-/// error that is [`ContextError::Canceled`](crate::ContextError::Canceled) is not a failure,
+/// error that is [`ContextError::Canceled`](crate::context::ContextError::Canceled) is not a failure,
 /// and a runner ends its loop cleanly, with nothing reported, by returning [`StopLoop`].
 ///
 /// Each iteration's span has an `iteration` field (1, 2, ...) and, when it retries after
 /// failures, an `attempt` field (2 for the first retry, ...). Each failure's event names the
 /// `attempt` that failed (1 for the first failure in a row) and, when the policy retries,
 /// the pause before the next (`retry_in`): see
-/// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with).
+/// [`Tasks::run_loop_with`](crate::task::Tasks::run_loop_with).
 ///
 /// # Examples
 ///
@@ -45,7 +45,7 @@ type MakeBackoff = Arc<dyn Fn() -> Box<dyn Iterator<Item = Duration> + Send> + S
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::LoopPolicy;
+/// use async_tasks::task::LoopPolicy;
 /// use async_tasks::backon::ExponentialBuilder;
 ///
 /// let policy = LoopPolicy::every(Duration::from_secs(30))
@@ -83,7 +83,7 @@ impl Retries {
 }
 
 impl LoopPolicy {
-    /// The policy of [`Tasks::run_loop`](crate::Tasks::run_loop): no pause, and the first
+    /// The policy of [`Tasks::run_loop`](crate::task::Tasks::run_loop): no pause, and the first
     /// error ends the loop.
     #[must_use]
     pub fn new() -> Self {
@@ -172,9 +172,9 @@ impl fmt::Debug for LoopPolicy {
 
 /// Returned by a runner to end its loop cleanly: the loop stops, and nothing is reported.
 ///
-/// Works with [`Tasks::run_loop`](crate::Tasks::run_loop) and
-/// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with) (and, like any error, ends a
-/// single [`Tasks::run`](crate::Tasks::run) without a report). Recognised anywhere in the
+/// Works with [`Tasks::run_loop`](crate::task::Tasks::run_loop) and
+/// [`Tasks::run_loop_with`](crate::task::Tasks::run_loop_with) (and, like any error, ends a
+/// single [`Tasks::run`](crate::task::Tasks::run) without a report). Recognised anywhere in the
 /// error's `source()` chain.
 ///
 /// # Examples
@@ -182,7 +182,8 @@ impl fmt::Debug for LoopPolicy {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use async_tasks::{Context, Func, StopLoop, Tasks};
+/// use async_tasks::{Context, Func, Tasks};
+/// use async_tasks::task::StopLoop;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

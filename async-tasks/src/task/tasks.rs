@@ -2,40 +2,22 @@
 //! waits for them, drains and shuts them down.
 //!
 //! The handle is here; what a set is lives in `set.rs` (its shared state), how one task
-//! runs in `supervise.rs`, how it is started in `run.rs`, what is listed in `listing.rs`; each way of starting work has a
-//! file (`looping.rs`, `spawn.rs`, `default.rs`), and so has each way of ending it
-//! (`shutdown.rs`, `shutdown_report.rs`), of looking at it (`snapshot.rs`) and of
-//! escalating a failure (`escalation.rs`).
+//! runs in `supervise.rs`, how it is started in `run.rs`, what is listed in `listing.rs`;
+//! each way of starting work has a file (`looping.rs`, `spawn.rs`, `default.rs`), and so
+//! has each way of ending it (`shutdown.rs`, `shutdown_report.rs`), of looking at it
+//! (`snapshot.rs`) and of escalating a failure (`escalation.rs`).
 
 use std::fmt;
 use std::sync::Arc;
 
-mod default;
-mod escalation;
-mod listing;
-mod looping;
-mod run;
-mod set;
-mod shutdown;
-mod shutdown_report;
-mod snapshot;
-mod spawn;
-mod supervise;
-#[cfg(test)]
-mod tests;
-
-pub use self::default::{default_tasks, run, run_background, run_loop};
-pub use self::escalation::OnFailure;
-pub(crate) use self::listing::TaskName;
-pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
-pub use self::shutdown_report::{ShutdownReport, TaskFailure};
-pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
-pub use self::spawn::TaskHandle;
-pub(crate) use self::supervise::{address, keep_panic_location, stash_failed_call, with_current};
-
-use self::set::Set;
-use self::supervise::{root_task_span, task_span};
-use crate::{Context, ErrorClass, Runner};
+use super::error_class::ErrorClass;
+use super::escalation::OnFailure;
+use super::listing::TaskName;
+use super::set::Set;
+use super::snapshot::{Snapshot, TaskInfo, TaskKind};
+use super::supervise::{root_task_span, task_span, with_current};
+use crate::context::Context;
+use crate::runner::Runner;
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
 /// waits for them all, drains and shuts them down. Sets nest: a service is a tree of them.
@@ -50,7 +32,7 @@ use crate::{Context, ErrorClass, Runner};
 /// Every run happens inside a span named `"task"` at INFO, with fields `task.name` and
 /// `otel.name` set to this set's name (so OpenTelemetry shows the run under that name). A
 /// run that fails with an error other than a
-/// [`ContextError::Canceled`](crate::ContextError::Canceled) is reported as one ERROR event
+/// [`ContextError::Canceled`](crate::context::ContextError::Canceled) is reported as one ERROR event
 /// with an `error` field; a panic as one ERROR event with a `panic` field; both also set
 /// `otel.status_code = "ERROR"` and `otel.status_description` on the span. The events have
 /// the target `async_tasks`, and name the task (`task`, the runner's name or the set's) and
@@ -110,13 +92,13 @@ use crate::{Context, ErrorClass, Runner};
 ///   parent's `wait`, `running`, `snapshot` and shutdowns cover its children.
 ///
 /// What a set leaves to tokio: the results of one-shot work come back through a
-/// [`TaskHandle`] (see [`spawn`](Tasks::spawn)), not from the set; `JoinSet::join_next`'s
+/// [`TaskHandle`](super::TaskHandle) (see [`spawn`](Tasks::spawn)), not from the set; `JoinSet::join_next`'s
 /// "whichever ends first" is a `FuturesUnordered` of handles. Waiting follows Go's
 /// `WaitGroup`: [`wait`](Tasks::wait) returns whenever nothing runs, and can be called
 /// again (a `TaskTracker` here is closed for good at creation).
 #[derive(Clone)]
 pub struct Tasks {
-    set: Arc<Set>,
+    pub(super) set: Arc<Set>,
 }
 
 impl Tasks {
@@ -188,7 +170,7 @@ impl Tasks {
     /// always errors.
     ///
     /// The class only changes the report: a failed run is still failed (a loop still stops,
-    /// or retries under its [`LoopPolicy`](crate::LoopPolicy)); only an error of class
+    /// or retries under its [`LoopPolicy`](crate::task::LoopPolicy)); only an error of class
     /// [`ErrorClass::Error`] [escalates](Tasks::on_failure).
     ///
     /// The set keeps the classifier for as long as it has runs, even when the last handle
@@ -199,7 +181,8 @@ impl Tasks {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, ErrorClass, Func, Tasks};
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::ErrorClass;
     ///
     /// #[derive(Debug)]
     /// enum ApiError {
@@ -249,7 +232,7 @@ impl Tasks {
     }
 
     /// The failures this (pool's) set kept since the last call, in the order they happened.
-    pub(crate) fn take_failures(&self) -> Vec<crate::TaskError> {
+    pub(crate) fn take_failures(&self) -> Vec<crate::task::TaskError> {
         self.set.take_failures()
     }
 
@@ -258,19 +241,20 @@ impl Tasks {
     /// A failure here is a run that returned an error of class
     /// [`ErrorClass::Error`] (a cancellation is not a failure, and
     /// an error its [classes](Tasks::with_error_classes) call a warning or ignore does not
-    /// escalate). A loop run with a [`LoopPolicy`](crate::LoopPolicy) that retries fails
+    /// escalate). A loop run with a [`LoopPolicy`](crate::task::LoopPolicy) that retries fails
     /// only when the policy gives up. Panics are set apart, with
     /// [`on_panic`](Tasks::on_panic).
     ///
     /// Set per set: a child set does not take its parent's, but a [`pool`](Tasks::pool) made
     /// from this set does (its runs are this set's runs), unless it is told
-    /// [`cancel_on_error`](crate::Pool::cancel_on_error). Calling it again replaces the
+    /// [`cancel_on_error`](crate::pool::Pool::cancel_on_error). Calling it again replaces the
     /// action.
     ///
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, OnFailure, TaskError, Tasks};
+    /// use async_tasks::{Context, Func, TaskError, Tasks};
+    /// use async_tasks::task::OnFailure;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -305,7 +289,8 @@ impl Tasks {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, OnFailure, Tasks};
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::OnFailure;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -340,7 +325,7 @@ impl Tasks {
     /// This set's own context: the parent of every task's context. It is closing once the
     /// set closes, and done once the set shuts down — by [`shutdown`](Tasks::shutdown), by a
     /// parent set's, or by a failure [escalated](Tasks::on_failure) to it, whose
-    /// [`TaskError`](crate::TaskError) is then its [cause](Context::cause).
+    /// [`TaskError`](crate::task::TaskError) is then its [cause](Context::cause).
     ///
     /// What a service's `main` waits on beside its signals, to stop when the service's own
     /// tasks say so.
@@ -349,7 +334,8 @@ impl Tasks {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{ShuttingDown, Tasks};
+    /// use async_tasks::Tasks;
+    /// use async_tasks::task::ShuttingDown;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -487,7 +473,7 @@ impl Tasks {
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits, and the check takes nothing.
-    async fn wait_checked(&self, op: &str) {
+    pub(super) async fn wait_checked(&self, op: &str) {
         let inside = with_current(|current| current.is_some_and(|set| set.is_within(&self.set)));
         assert!(
             !inside,
@@ -514,7 +500,8 @@ impl Tasks {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, Func, TaskKind, Tasks};
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::TaskKind;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

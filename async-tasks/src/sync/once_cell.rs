@@ -23,11 +23,11 @@ use std::task::Poll;
 use tracing::field::Empty;
 
 use crate::call::{ErrorView, traced};
+use crate::context::{Context, ContextError};
 use crate::outcome::fields;
-use crate::{Context, ContextError};
 
 /// A cell initialised by the first async attempt that succeeds: the async form of
-/// [`RetryableOnce`](crate::RetryableOnce), for lazy initialisation that may fail
+/// [`RetryableOnce`](crate::sync::RetryableOnce), for lazy initialisation that may fail
 /// (connecting a database pool, fetching a config).
 ///
 /// [`get_or_try_init`](RetryableOnceCell::get_or_try_init) returns the value if the cell
@@ -59,7 +59,7 @@ use crate::{Context, ContextError};
 /// # Panics and cancellation
 ///
 /// If an attempt panics, the panic propagates to its caller and the cell stays empty, so
-/// the next caller tries again. (Unlike [`RetryableOnce`](crate::RetryableOnce), whose
+/// the next caller tries again. (Unlike [`RetryableOnce`](crate::sync::RetryableOnce), whose
 /// panic counts as done: here there is no value to be done with.) If the future of a call
 /// is dropped while its attempt runs, the attempt is dropped too and the next waiter tries.
 ///
@@ -69,7 +69,8 @@ use crate::{Context, ContextError};
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use async_tasks::{BoxError, Context, RetryableOnceCell};
+/// use async_tasks::{BoxError, Context};
+/// use async_tasks::sync::RetryableOnceCell;
 ///
 /// struct DbPool {
 ///     url: String,
@@ -116,7 +117,7 @@ impl<T> RetryableOnceCell<T> {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::RetryableOnceCell;
+    /// use async_tasks::sync::RetryableOnceCell;
     ///
     /// static CONFIG: RetryableOnceCell<String> = RetryableOnceCell::new("config");
     /// assert_eq!(CONFIG.name(), "config");
@@ -148,7 +149,8 @@ impl<T> RetryableOnceCell<T> {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{BoxError, Context, RetryableOnceCell};
+    /// use async_tasks::{BoxError, Context};
+    /// use async_tasks::sync::RetryableOnceCell;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -177,7 +179,7 @@ impl<T> RetryableOnceCell<T> {
     ///
     /// While it waits for *another* caller's attempt, it gives up when `ctx` ends. Its
     /// *own* attempt is not cut short by this method when `ctx` ends: `f` gets the context
-    /// to observe it (with [`sleep`](crate::sleep()), [`Context::done`], a child context for
+    /// to observe it (with [`sleep`](crate::context::sleep()), [`Context::done`], a child context for
     /// a client call...), and returns an error when it is done.
     ///
     /// # Errors
@@ -187,8 +189,8 @@ impl<T> RetryableOnceCell<T> {
     ///   started.
     ///
     /// The error type is `f`'s, which must convert from [`ContextError`]: a function that
-    /// takes a [`Context`] propagates its errors with `?` already ([`sleep`](crate::sleep()),
-    /// [`MutexWithContext::lock`](crate::MutexWithContext::lock)), so `BoxError`,
+    /// takes a [`Context`] propagates its errors with `?` already ([`sleep`](crate::context::sleep()),
+    /// [`MutexWithContext::lock`](crate::sync::MutexWithContext::lock)), so `BoxError`,
     /// `anyhow::Error` or an enum with a `#[from] ContextError` variant serves as it is,
     /// and the call site handles one error type with one `?`.
     ///
@@ -210,7 +212,9 @@ impl<T> RetryableOnceCell<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{sleep, BoxError, Context, ContextError, RetryableOnceCell};
+    /// use async_tasks::{sleep, BoxError, Context};
+    /// use async_tasks::context::ContextError;
+    /// use async_tasks::sync::RetryableOnceCell;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {

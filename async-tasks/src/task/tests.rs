@@ -5,7 +5,8 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::Func;
+use crate::context::Context;
+use crate::runner::Func;
 use std::time::Duration;
 
 #[tokio::test]

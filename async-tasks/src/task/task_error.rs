@@ -10,13 +10,13 @@ use crate::outcome::{Outcome, message, panic_message};
 /// A task that did not succeed: its name, and whether it failed (with the error it
 /// returned), panicked (with the message), was canceled, or was aborted.
 ///
-/// What a [`TaskHandle`](crate::TaskHandle) resolves to when its task did not return `Ok`,
-/// what [`Pool::wait`](crate::Pool::wait) lists (failures and panics), and the
-/// [cause](crate::Context::cause) the other tasks of a set see when a failure shuts it down
-/// (see [`Tasks::on_failure`](crate::Tasks::on_failure)).
+/// What a [`TaskHandle`](crate::task::TaskHandle) resolves to when its task did not return `Ok`,
+/// what [`Pool::wait`](crate::pool::Pool::wait) lists (failures and panics), and the
+/// [cause](crate::context::Context::cause) the other tasks of a set see when a failure shuts it down
+/// (see [`Tasks::on_failure`](crate::task::Tasks::on_failure)).
 ///
-/// The name is the task's: the name given to [`Tasks::spawn`](crate::Tasks::spawn), the
-/// runner's [`name`](crate::Runner::name), or its set's (or pool's) name for a runner
+/// The name is the task's: the name given to [`Tasks::spawn`](crate::task::Tasks::spawn), the
+/// runner's [`name`](crate::runner::Runner::name), or its set's (or pool's) name for a runner
 /// without one. `Display` reads alone: `name: error`, `name panicked: message`,
 /// `name was canceled: error`, `name was aborted`, where `error` is the error with its
 /// `source()` chain, as the crate's reports print it (`job-7: processing job: upstream
@@ -27,7 +27,8 @@ use crate::outcome::{Outcome, message, panic_message};
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{Context, Func, Pool};
+/// use async_tasks::{Context, Func};
+/// use async_tasks::pool::Pool;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -67,7 +68,7 @@ enum Failure {
     Error(Arc<dyn Error + Send + Sync>),
     Panic(Box<str>),
     Canceled(Arc<dyn Error + Send + Sync>),
-    /// Returned [`StopLoop`](crate::StopLoop): ended quietly, as a set judges it, with no
+    /// Returned [`StopLoop`](crate::task::StopLoop): ended quietly, as a set judges it, with no
     /// value to give.
     Stopped(Arc<dyn Error + Send + Sync>),
     Aborted,
@@ -126,14 +127,14 @@ impl TaskError {
     }
 
     /// The path of the set the task ran in (`svc/jobs`; a root set's is its name), as
-    /// [`TaskInfo::tasks`](crate::TaskInfo::tasks) gives it.
+    /// [`TaskInfo::tasks`](crate::task::TaskInfo::tasks) gives it.
     #[must_use]
     pub fn tasks(&self) -> &str {
         &self.inner.tasks
     }
 
     /// The error the task returned: its failure, or for a canceled task the cancellation
-    /// it returned (or the [`StopLoop`](crate::StopLoop) a task returned, which ends it
+    /// it returned (or the [`StopLoop`](crate::task::StopLoop) a task returned, which ends it
     /// quietly, and is none of the kinds below). `None` if it panicked or was aborted.
     #[must_use]
     pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
@@ -159,7 +160,7 @@ impl TaskError {
     }
 
     /// Whether the task returned a cancellation: an error that is, or wraps,
-    /// [`ContextError::Canceled`](crate::ContextError::Canceled) — a task that stopped
+    /// [`ContextError::Canceled`](crate::context::ContextError::Canceled) — a task that stopped
     /// because its context was cancelled, as asked.
     #[must_use]
     pub fn is_canceled(&self) -> bool {
@@ -167,8 +168,8 @@ impl TaskError {
     }
 
     /// Whether the task was aborted: dropped where it stood, by
-    /// [`TaskHandle::abort`](crate::TaskHandle::abort), at the end of a
-    /// [`shutdown_report`](crate::Tasks::shutdown_report)'s grace period, or because its
+    /// [`TaskHandle::abort`](crate::task::TaskHandle::abort), at the end of a
+    /// [`shutdown_report`](crate::task::Tasks::shutdown_report)'s grace period, or because its
     /// runtime shut down.
     #[must_use]
     pub fn is_aborted(&self) -> bool {

@@ -14,7 +14,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_util::{Stream, StreamExt};
 
-use crate::{CancelHandle, Context};
+use crate::context::{CancelHandle, Context};
 
 /// A signal that asks the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +59,9 @@ impl Signal {
 ///
 /// Use the returned context as the signal to stop, not as the tasks' context: give the tasks
 /// a context of their own (say [`Context::background`]), wait for this one to be done, then
-/// [`drain`](crate::Tasks::drain) the tasks (the work in flight finishes, nothing new
+/// [`drain`](crate::task::Tasks::drain) the tasks (the work in flight finishes, nothing new
 /// starts, a loop ends after its current iteration) and
-/// [`shutdown_report`](crate::Tasks::shutdown_report) what is left. Handing this context to
+/// [`shutdown_report`](crate::task::Tasks::shutdown_report) what is left. Handing this context to
 /// the tasks instead cancels all of them at the first signal, cutting the work in flight.
 ///
 /// Once installed, the handlers stay for the life of the process (tokio never uninstalls
@@ -83,7 +83,8 @@ impl Signal {
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{shutdown_on_signals, Context, Func, LoopPolicy, Tasks};
+/// use async_tasks::{shutdown_on_signals, Context, Func, Tasks};
+/// use async_tasks::task::LoopPolicy;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -213,7 +214,7 @@ mod tests {
     use tokio_test::{assert_pending, assert_ready, task};
 
     use super::*;
-    use crate::ContextError;
+    use crate::context::ContextError;
 
     /// A stream of signals fed by the returned sender.
     fn fake_signals() -> (

@@ -5,11 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Tasks;
 use super::listing::Ticket;
 use super::set::{Collecting, Set};
 use super::shutdown::{qualified, write_names};
-use crate::TaskError;
+use super::task_error::TaskError;
+use super::tasks::Tasks;
 use crate::outcome::{Ended, message};
 
 /// A task that ended with an error or a panic during a shutdown, or whose failure shut
@@ -36,7 +36,7 @@ impl fmt::Display for TaskFailure {
 }
 
 /// A failure is an error, so that a service's `main` can return the one that shut it down
-/// (`report.cause` with `?`, or into an `anyhow::Error` or a [`BoxError`](crate::BoxError)).
+/// (`report.cause` with `?`, or into an `anyhow::Error` or a [`BoxError`](crate::runner::BoxError)).
 impl std::error::Error for TaskFailure {}
 
 /// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`] (and
@@ -46,12 +46,12 @@ impl std::error::Error for TaskFailure {}
 /// It covers the shutdown, not the service's life: a run that ended before the drain (or the
 /// report) began is not in it — its failure was reported when it happened, as an ERROR
 /// event — except the failure that shut the set down (see
-/// [`Tasks::on_failure`](crate::Tasks::on_failure)), which is the [`cause`](Self::cause).
+/// [`Tasks::on_failure`](crate::task::Tasks::on_failure)), which is the [`cause`](Self::cause).
 /// After an escalation, the tasks the failure cancelled that ended before `main` asked for
 /// the report are not in it either: the cause says why they stopped, and
 /// [`snapshot`](Tasks::snapshot) says who is still there.
 ///
-/// Tasks are named as in a [`Snapshot`](crate::Snapshot), and a task of a child set after
+/// Tasks are named as in a [`Snapshot`](crate::task::Snapshot), and a task of a child set after
 /// the child's path from the reported set: `poller` for the set's own task, `jobs/import`
 /// for a task of `tasks.child("jobs")` (and `jobs` for one of its unnamed runs). Unnamed
 /// one-shot runs of [`Tasks::run`] are only counted (`unlisted_finished`,
@@ -68,7 +68,7 @@ impl std::error::Error for TaskFailure {}
 #[non_exhaustive]
 pub struct ShutdownReport {
     /// The failure that shut the set down, if one did (see
-    /// [`Tasks::on_failure`](crate::Tasks::on_failure)): the first thing to read.
+    /// [`Tasks::on_failure`](crate::task::Tasks::on_failure)): the first thing to read.
     pub cause: Option<TaskFailure>,
     /// Listed tasks that ended normally (or with a cancellation) during the grace period
     /// (or the drain before it).
@@ -78,7 +78,7 @@ pub struct ShutdownReport {
     /// Listed tasks that panicked during the grace period (or the drain).
     pub panicked: Vec<TaskFailure>,
     /// Listed tasks still running when the grace period ran out (aborted), or aborted
-    /// during it by their [`TaskHandle`](crate::TaskHandle).
+    /// during it by their [`TaskHandle`](crate::task::TaskHandle).
     pub aborted: Vec<String>,
     /// Unnamed one-shot runs that ended during the grace period.
     pub unlisted_finished: usize,
@@ -147,12 +147,12 @@ impl Tasks {
     /// (`drain` then `shutdown_report`), it tells the whole shutdown.
     ///
     /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
-    /// (see [`Snapshot`](crate::Snapshot)) still running after `grace` are aborted with
+    /// (see [`Snapshot`](crate::task::Snapshot)) still running after `grace` are aborted with
     /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort), and the report waits until
     /// they are dropped (at their next `.await`; for at most `grace` again, in case one
     /// blocks its thread), so that [`running`](Tasks::running) counts none of them when it
-    /// returns. Their [`TaskHandle`](crate::TaskHandle)s say
-    /// [`is_aborted`](crate::TaskError::is_aborted). Unnamed one-shot runs of
+    /// returns. Their [`TaskHandle`](crate::task::TaskHandle)s say
+    /// [`is_aborted`](crate::task::TaskError::is_aborted). Unnamed one-shot runs of
     /// [`Tasks::run`] are only counted, and cannot be aborted.
     ///
     /// Several reports may be made at once (on a set and on its parent, say): each gets

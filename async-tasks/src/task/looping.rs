@@ -4,15 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Tasks;
 use super::listing::LoopStats;
+use super::policy::LoopPolicy;
 use super::snapshot::TaskKind;
 use super::supervise::{
     Member, Next, Run, Supervised, Who, conclude_run, drop_runner, iteration_span,
 };
+use super::tasks::Tasks;
+use crate::context::Context;
 use crate::outcome::{Ended, Outcome, catch_sync, message, panic_message};
-use crate::policy::Retries;
-use crate::{Context, LoopPolicy, Runner};
+use crate::runner::Runner;
+use crate::task::Retries;
 
 impl Tasks {
     /// Runs `runner` over and over in a new tokio task until its context is done, its set
@@ -23,7 +25,7 @@ impl Tasks {
     /// (or whose set is closed) runs zero times; a loop whose set closes
     /// ([`Tasks::close`], [`Tasks::drain`]) finishes the iteration in flight and starts no
     /// other. Each iteration runs in its own `"task"` span, a child of the span
-    /// current here. An error that is [`ContextError::Canceled`](crate::ContextError::Canceled) does not stop the loop by
+    /// current here. An error that is [`ContextError::Canceled`](crate::context::ContextError::Canceled) does not stop the loop by
     /// itself (the context check does, as in Go); any other error and any panic are
     /// reported and end it.
     ///
@@ -87,7 +89,8 @@ impl Tasks {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, LoopPolicy, Tasks};
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::LoopPolicy;
     /// use async_tasks::backon::ConstantBuilder;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]

@@ -33,12 +33,14 @@ use tracing::field::Empty;
 
 use super::listing::{TaskName, Ticket};
 use super::set::{Ancestors, Set};
-use crate::error_class::ErrorClass;
+use super::task_error::TaskError;
+use crate::context::Context;
 use crate::metrics::TaskMeter;
 use crate::outcome::{
     Ended, Outcome, catch_sync, fields, mark_span_failed, message, panic_message,
 };
-use crate::{BoxError, Context, Runner, TaskError};
+use crate::runner::{BoxError, Runner};
+use crate::task::ErrorClass;
 
 thread_local! {
     /// The set of the run being polled on this thread (invariant 2).
@@ -50,7 +52,7 @@ thread_local! {
     /// every poll.
     static STASHED: Cell<bool> = const { Cell::new(false) };
     /// Where the last panic of a supervised poll on this thread was raised, when
-    /// [`quiet_task_panics`](crate::quiet_task_panics)' hook is installed: for its report.
+    /// [`quiet_task_panics`](crate::task::quiet_task_panics)' hook is installed: for its report.
     static PANIC_LOCATION: Cell<Option<String>> = const { Cell::new(None) };
 }
 

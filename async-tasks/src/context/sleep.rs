@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Context, ContextError};
+use super::Context;
+use super::error::ContextError;
 
 /// Sleeps for `duration`, or less if `ctx` is done first, as Go's `async.Sleep`.
 ///
@@ -25,7 +26,8 @@ use crate::{Context, ContextError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{sleep, Context, ContextError};
+/// use async_tasks::{sleep, Context};
+/// use async_tasks::context::ContextError;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -63,7 +65,8 @@ pub async fn sleep(ctx: &Context, duration: Duration) -> Result<(), ContextError
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{sleep_until, Context, ContextError};
+/// use async_tasks::{sleep_until, Context};
+/// use async_tasks::context::ContextError;
 /// use tokio::time::Instant;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]

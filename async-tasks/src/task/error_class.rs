@@ -1,5 +1,5 @@
-//! [`ErrorClass`]: how a failed run is reported, chosen per [`Tasks`](crate::Tasks) by a
-//! function of the error (see [`Tasks::with_error_classes`](crate::Tasks::with_error_classes)).
+//! [`ErrorClass`]: how a failed run is reported, chosen per [`Tasks`](crate::task::Tasks) by a
+//! function of the error (see [`Tasks::with_error_classes`](crate::task::Tasks::with_error_classes)).
 //! The classifier lives in the set it was given to (and is read by the set's runs, which
 //! hold the set); a child set without one of its own uses its parent's.
 

@@ -1,4 +1,4 @@
-//! The shared state of one set of tasks, behind every [`Tasks`](crate::Tasks) handle to it
+//! The shared state of one set of tasks, behind every [`Tasks`](crate::task::Tasks) handle to it
 //! and held by each of its runs.
 //!
 //! # Invariants
@@ -30,11 +30,12 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::escalation::OnFailure;
 use super::listing::{Collector, Ending, Listing, Running};
+use super::task_error::TaskError;
 use crate::context::Why;
-use crate::error_class::{Classifier, ErrorClass};
+use crate::context::{Cause, Context, ContextError};
 use crate::loom::{AtomicUsize, Mutex, lock};
 use crate::outcome::{catch_sync, panic_message};
-use crate::{Cause, Context, ContextError, TaskError};
+use crate::task::{Classifier, ErrorClass};
 
 /// A task's tokens in its set's ancestors' trackers, held for its whole life. The parent's
 /// inline: one allocation for a child set's task (a pool's), the common nesting.

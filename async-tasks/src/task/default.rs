@@ -3,8 +3,9 @@
 
 use std::sync::LazyLock;
 
-use super::Tasks;
-use crate::{Context, Runner};
+use super::tasks::Tasks;
+use crate::context::Context;
+use crate::runner::Runner;
 
 /// The default [`Tasks`], named `"async.run"`, used by [`run`], [`run_loop`] and
 /// [`run_background`], as Go's `async.Default`.

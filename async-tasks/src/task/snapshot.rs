@@ -1,4 +1,4 @@
-//! What [`Tasks::snapshot`](crate::Tasks::snapshot) returns: what a set and its children are running now,
+//! What [`Tasks::snapshot`](crate::task::Tasks::snapshot) returns: what a set and its children are running now,
 //! without `tokio_unstable` — [`Snapshot`], [`TaskInfo`], [`TaskKind`].
 
 use tokio::time::Instant;
@@ -7,16 +7,16 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TaskKind {
-    /// [`Tasks::run`](crate::Tasks::run).
+    /// [`Tasks::run`](crate::task::Tasks::run).
     Run,
-    /// [`Tasks::run_loop`](crate::Tasks::run_loop) or
-    /// [`Tasks::run_loop_with`](crate::Tasks::run_loop_with).
+    /// [`Tasks::run_loop`](crate::task::Tasks::run_loop) or
+    /// [`Tasks::run_loop_with`](crate::task::Tasks::run_loop_with).
     Loop,
-    /// [`Tasks::run_background`](crate::Tasks::run_background).
+    /// [`Tasks::run_background`](crate::task::Tasks::run_background).
     Background,
-    /// [`Pool::run`](crate::Pool::run).
+    /// [`Pool::run`](crate::pool::Pool::run).
     Pool,
-    /// [`Tasks::spawn`](crate::Tasks::spawn).
+    /// [`Tasks::spawn`](crate::task::Tasks::spawn).
     Spawned,
 }
 
@@ -24,8 +24,8 @@ pub enum TaskKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskInfo {
-    /// The task's name: the runner's [`name`](crate::Runner::name), the name given to
-    /// [`Tasks::spawn`](crate::Tasks::spawn), or its set's name.
+    /// The task's name: the runner's [`name`](crate::runner::Runner::name), the name given to
+    /// [`Tasks::spawn`](crate::task::Tasks::spawn), or its set's name.
     pub name: String,
     /// The path of the set it belongs to: its name for a root set, then each child's name
     /// after a `/` (`svc/jobs` for a run of `svc.child("jobs")` or `svc.pool("jobs", n)`).
@@ -40,11 +40,11 @@ pub struct TaskInfo {
     pub last_error: Option<String>,
 }
 
-/// What a [`Tasks`](crate::Tasks) and its child sets are running, from [`Tasks::snapshot`](crate::Tasks::snapshot).
+/// What a [`Tasks`](crate::task::Tasks) and its child sets are running, from [`Tasks::snapshot`](crate::task::Tasks::snapshot).
 ///
 /// Listed are every loop, background task, spawned task and pool run, and every one-shot
-/// run whose runner has a name ([`Func::named`](crate::Func::named),
-/// [`#[async_task]`](crate::async_task)). Unnamed one-shot runs of [`Tasks::run`](crate::Tasks::run) are only
+/// run whose runner has a name ([`Func::named`](crate::runner::Func::named),
+/// [`#[async_task]`](crate::async_task)). Unnamed one-shot runs of [`Tasks::run`](crate::task::Tasks::run) are only
 /// counted, in `unlisted`: they are the hot path, and listing one would cost more than the
 /// rest of its spawn. Name a runner to see it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use super::listing::{self, TaskName};
+use super::snapshot::TaskKind;
 use super::supervise::{
     Member, Next, Run, Supervised, Who, conclude_run, drop_runner, runner_name, task_span,
 };
-use super::{TaskKind, TaskName, Tasks, listing};
-use crate::{Context, Runner};
+use super::tasks::Tasks;
+use crate::context::Context;
+use crate::runner::Runner;
 
 impl Tasks {
     /// `run`, always listed (by the runner's name, or the set's) as `kind`: a pool's runs.

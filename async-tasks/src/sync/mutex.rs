@@ -6,7 +6,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use crate::{Context, ContextError};
+use crate::context::{Context, ContextError};
 
 /// A mutex whose [`lock`](MutexWithContext::lock) fails when a [`Context`] is done before
 /// the lock is taken, as Go's `async.MutexWithContext`.
@@ -22,7 +22,8 @@ use crate::{Context, ContextError};
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{Context, ContextError, MutexWithContext};
+/// use async_tasks::{Context, MutexWithContext};
+/// use async_tasks::context::ContextError;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -80,7 +81,8 @@ impl<T> MutexWithContext<T> {
     /// # Examples
     ///
     /// ```
-    /// use async_tasks::{Context, ContextError, MutexWithContext};
+    /// use async_tasks::{Context, MutexWithContext};
+    /// use async_tasks::context::ContextError;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

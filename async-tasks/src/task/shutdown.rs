@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Tasks;
 use super::set::Collecting;
+use super::tasks::Tasks;
 
 /// How many names a message lists before it only counts the rest.
 pub(super) const HANDFUL: usize = 5;
@@ -46,7 +46,7 @@ pub(super) fn qualified(base: &str, set: &str, name: &str) -> String {
 /// Returned by [`Tasks::shutdown`] and [`Tasks::drain`] when tasks were still running once
 /// the time given ran out.
 ///
-/// Says how many and which: each by its name, as [`ShutdownReport`](crate::ShutdownReport)
+/// Says how many and which: each by its name, as [`ShutdownReport`](crate::task::ShutdownReport)
 /// names tasks (a task of a child set after the child's path: `jobs/import`). The tasks are
 /// not aborted: they were cancelled (by `shutdown`) or asked to finish (by `drain`) and may
 /// still finish.
@@ -121,14 +121,15 @@ impl fmt::Display for ShutdownTimeout {
 
 impl std::error::Error for ShutdownTimeout {}
 
-/// The [cause](crate::Context::cause) of a task's cancellation when its [`Tasks`] shuts down, so
+/// The [cause](crate::context::Context::cause) of a task's cancellation when its [`Tasks`] shuts down, so
 /// that a task can tell a shutdown from its caller giving up.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_tasks::{Context, Func, ShuttingDown, Tasks};
+/// use async_tasks::{Context, Func, Tasks};
+/// use async_tasks::task::ShuttingDown;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -174,14 +175,14 @@ impl Tasks {
     }
 
     /// Closes this set and its child sets: the work in flight goes on, and no new work is
-    /// taken. Tasks see it on their context ([`Context::is_closing`](crate::Context::is_closing),
-    /// [`Context::closing`](crate::Context::closing)).
+    /// taken. Tasks see it on their context ([`Context::is_closing`](crate::context::Context::is_closing),
+    /// [`Context::closing`](crate::context::Context::closing)).
     ///
     /// After `close`:
     /// - a loop finishes the iteration in flight and starts no other (a loop pausing between
     ///   iterations stops at once);
-    /// - [`Pool::run`](crate::Pool::run) on a pool of this set admits nothing new: it returns
-    ///   [`AdmitError::Closed`](crate::AdmitError::Closed) (and drops the runner unrun);
+    /// - [`Pool::run`](crate::pool::Pool::run) on a pool of this set admits nothing new: it returns
+    ///   [`AdmitError::Closed`](crate::pool::AdmitError::Closed) (and drops the runner unrun);
     /// - one-shot [`run`](Tasks::run), [`run_background`](Tasks::run_background) and
     ///   [`spawn`](Tasks::spawn) still start and run: a task started by a draining task is
     ///   waited for too, so nothing is dropped on the floor.

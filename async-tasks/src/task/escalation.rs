@@ -1,19 +1,19 @@
 //! Escalation: what a failed or panicked run does to its set tree, beyond being reported —
-//! [`OnFailure`], set by [`Tasks::on_failure`](crate::Tasks::on_failure) and [`Tasks::on_panic`](crate::Tasks::on_panic).
+//! [`OnFailure`], set by [`Tasks::on_failure`](crate::task::Tasks::on_failure) and [`Tasks::on_panic`](crate::task::Tasks::on_panic).
 
 /// What a failed (or panicked) run of a set does beyond its report: nothing, or shut down
 /// its set, its parent set, or the whole tree, with the failure as the
-/// [cause](crate::Context::cause) every task there sees.
+/// [cause](crate::context::Context::cause) every task there sees.
 ///
 /// Like tokio-graceful-shutdown's `ErrorAction`, with the target named: a service
 /// whose database loop must not die alone says so with
 /// `tasks.child("db").on_failure(OnFailure::ShutdownRoot)`.
 ///
-/// Shutting down here means what [`Tasks::shutdown`](crate::Tasks::shutdown) does first: the set is closed (loops
+/// Shutting down here means what [`Tasks::shutdown`](crate::task::Tasks::shutdown) does first: the set is closed (loops
 /// stop, pools admit nothing) and every task of it and its child sets is cancelled, with
-/// the failure — a [`TaskError`](crate::TaskError) — as the cause. Nobody waits here: the
-/// program's `main` waits, with [`Tasks::shutdown_report`](crate::Tasks::shutdown_report), whose
-/// [`cause`](crate::ShutdownReport::cause) then names the failure.
+/// the failure — a [`TaskError`](crate::task::TaskError) — as the cause. Nobody waits here: the
+/// program's `main` waits, with [`Tasks::shutdown_report`](crate::task::Tasks::shutdown_report), whose
+/// [`cause`](crate::task::ShutdownReport::cause) then names the failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 #[repr(u8)]

@@ -8,16 +8,17 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
+use super::{BoxError, Runner, run_close};
 use crate::context::{Cause, Why};
+use crate::context::{Context, ContextError};
 use crate::outcome::{Outcome, catch, message, panic_message};
-use crate::{BoxError, Context, ContextError, Runner, run_close};
 
 /// Runs `runners` concurrently as one [`Runner`], as Go's `async.RunGroup`.
 ///
 /// Each run of the group runs every runner under a child of its context. The first runner
 /// to fail (any error, cancellation included, or a panic) cancels that child, so the others
 /// can stop. Each runner is
-/// [closed](crate::Closer) exactly once, right after its own run ends (also after a panic),
+/// [closed](crate::runner::Closer) exactly once, right after its own run ends (also after a panic),
 /// with the group's *own* context, which the group's cancellation does not reach, so
 /// cleanup can still do its I/O. (Go's version closes with the already-cancelled group
 /// context.)
@@ -168,7 +169,8 @@ impl Runner for Group {
 /// # Examples
 ///
 /// ```
-/// use async_tasks::{run_group, BoxError, Context, Func, Runner, RunGroupFailed};
+/// use async_tasks::{run_group, BoxError, Context, Func, Runner};
+/// use async_tasks::runner::RunGroupFailed;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -2,10 +2,10 @@
 
 use std::sync::Once;
 
-use crate::tasks::keep_panic_location;
+use crate::task::keep_panic_location;
 
 /// Leaves the panics of tasks to their reports: installs a panic hook that prints nothing for
-/// a panic raised inside a run of a [`Tasks`](crate::Tasks) set, and hands every other panic
+/// a panic raised inside a run of a [`Tasks`](crate::task::Tasks) set, and hands every other panic
 /// to the hook installed before (std's, which prints `thread '…' panicked at …`, unless the
 /// program replaced it).
 ///
@@ -28,7 +28,7 @@ use crate::tasks::keep_panic_location;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// async_tasks::quiet_task_panics();
+/// async_tasks::task::quiet_task_panics();
 /// let tasks = Tasks::new("svc");
 /// tasks.run(&Context::background(), Func::named("buggy", |_ctx| async {
 ///     panic!("index out of bounds") // one ERROR event; nothing on stderr

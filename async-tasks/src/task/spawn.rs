@@ -10,12 +10,14 @@ use std::task::{Context as TaskContext, Poll, ready};
 
 use tokio::task::JoinHandle;
 
-use super::Tasks;
 use super::listing::TaskName;
 use super::snapshot::TaskKind;
 use super::supervise::{Member, Next, Run, Who, conclude, named_task_span, supervise_once};
+use super::task_error::TaskError;
+use super::tasks::Tasks;
+use crate::context::Context;
 use crate::outcome::panic_message;
-use crate::{BoxError, Context, TaskError};
+use crate::runner::BoxError;
 
 impl Tasks {
     /// Runs `f` once in a new tokio task named `name`, and returns a [`TaskHandle`] to its

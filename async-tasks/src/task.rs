@@ -1,0 +1,55 @@
+//! Sets of tasks, as a service runs them: [`Tasks`] runs [`Runner`](crate::runner::Runner)s
+//! as traced tokio tasks (once, in a loop, detached, or spawned with a [`TaskHandle`]), in a
+//! tree of sets that waits for them, drains them, shuts them down and reports who did what.
+//!
+//! - Starting work: [`Tasks::run`], [`Tasks::run_loop`] with a [`LoopPolicy`] (and
+//!   [`StopLoop`]), [`Tasks::run_background`], [`Tasks::spawn`] → [`TaskHandle`] →
+//!   [`TaskError`]; Go's free functions on the [`default_tasks`] set: [`run()`],
+//!   [`run_loop`], [`run_background`].
+//! - The tree: [`Tasks::child`], [`Tasks::pool`](crate::pool::Pool), what a failure does
+//!   ([`OnFailure`]) and how an error is reported ([`ErrorClass`]).
+//! - Ending it: [`Tasks::drain`], [`Tasks::shutdown`] ([`ShutdownTimeout`], the cause
+//!   [`ShuttingDown`]), [`Tasks::shutdown_report`] ([`ShutdownReport`], [`TaskFailure`]),
+//!   [`shutdown_on_signals`] for a `main`.
+//! - Looking at it: [`Tasks::snapshot`] ([`Snapshot`], [`TaskInfo`], [`TaskKind`]);
+//!   [`quiet_task_panics`], to leave a task's panic to its report.
+
+mod default;
+mod error_class;
+mod escalation;
+mod listing;
+mod looping;
+mod panic_hook;
+mod policy;
+mod run;
+mod set;
+mod shutdown;
+mod shutdown_report;
+#[cfg(all(feature = "signal", any(unix, windows)))]
+mod signal;
+mod snapshot;
+mod spawn;
+mod supervise;
+mod task_error;
+mod tasks;
+#[cfg(test)]
+mod tests;
+
+pub use self::default::{default_tasks, run, run_background, run_loop};
+pub use self::error_class::ErrorClass;
+pub use self::escalation::OnFailure;
+pub use self::panic_hook::quiet_task_panics;
+pub use self::policy::{LoopPolicy, StopLoop};
+pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
+pub use self::shutdown_report::{ShutdownReport, TaskFailure};
+#[cfg(all(feature = "signal", any(unix, windows)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
+pub use self::signal::shutdown_on_signals;
+pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
+pub use self::spawn::TaskHandle;
+pub use self::task_error::TaskError;
+pub use self::tasks::Tasks;
+
+pub(crate) use self::error_class::Classifier;
+pub(crate) use self::policy::Retries;
+pub(crate) use self::supervise::{address, keep_panic_location, stash_failed_call, with_current};

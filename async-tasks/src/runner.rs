@@ -21,9 +21,11 @@ pub use self::group::{RunGroupFailed, run_group};
 /// [`Closer`] and [`LeaseStore`](crate::lease::LeaseStore) without depending on it directly.
 pub use async_trait::async_trait;
 
+/// The attribute that turns an `async fn` into a runner: see
+/// [`async_tasks::async_task`](macro@crate::async_task).
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
-#[doc(inline)]
+#[doc(no_inline)]
 pub use async_tasks_macros::async_task;
 
 /// The error a [`Runner`] returns: any error that can cross threads.

@@ -7,8 +7,10 @@
 //! *fence*, a number strictly greater than every earlier term's, so that a write made under
 //! a term that was lost can be refused by whatever receives it ([`Term::current`]).
 
+mod memory;
 mod store;
 mod term;
 
+pub use self::memory::MemoryLeases;
 pub use self::store::LeaseStore;
 pub use self::term::Term;

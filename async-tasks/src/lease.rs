@@ -7,10 +7,14 @@
 //! *fence*, a number strictly greater than every earlier term's, so that a write made under
 //! a term that was lost can be refused by whatever receives it ([`Term::current`]).
 
+mod config;
+mod lost;
 mod memory;
 mod store;
 mod term;
 
+pub use self::config::Lease;
+pub use self::lost::{LeaseLost, LossReason};
 pub use self::memory::MemoryLeases;
 pub use self::store::LeaseStore;
 pub use self::term::Term;

@@ -75,7 +75,8 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => (0..NAMES.len(), 0..HOLDERS.len(), ttl_strategy())
             .prop_map(|(name, holder, ttl_ms)| Step::Acquire { name, holder, ttl_ms }),
-        5 => (pick_strategy(), ttl_strategy()).prop_map(|(pick, ttl_ms)| Step::Renew { pick, ttl_ms }),
+        5 => (pick_strategy(), ttl_strategy())
+            .prop_map(|(pick, ttl_ms)| Step::Renew { pick, ttl_ms }),
         3 => pick_strategy().prop_map(Step::Release),
         1 => (0..NAMES.len()).prop_map(Step::Revoke),
         4 => (0..40u64).prop_map(Step::AdvanceMs),

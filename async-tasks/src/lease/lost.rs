@@ -52,6 +52,23 @@ pub struct LeaseLost {
 /// time (the renews hung, or failed).
 ///
 /// More reasons may come: match with a `_` arm.
+///
+/// # Examples
+///
+/// ```
+/// use async_tasks::lease::{LeaseLost, LossReason};
+///
+/// /// Whether a replica that lost `lost` should page someone: a takeover is routine, a
+/// /// store that cannot be reached is not.
+/// fn worth_a_page(lost: &LeaseLost) -> bool {
+///     match lost.reason() {
+///         LossReason::NotHeld => false,
+///         LossReason::RenewTimedOut { .. } | LossReason::StoreFailed { .. } => true,
+///         _ => true,
+///     }
+/// }
+/// # let _ = worth_a_page;
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum LossReason {
@@ -109,12 +126,16 @@ impl LeaseLost {
     }
 
     /// The term that lost the lease: its name, holder and fence.
+    ///
+    /// See [`LeaseLost`] for an example.
     #[must_use]
     pub fn term(&self) -> &Term {
         &self.term
     }
 
     /// The lease's name.
+    ///
+    /// See [`LeaseLost`] for an example.
     #[must_use]
     pub fn name(&self) -> &str {
         self.term.name()
@@ -122,12 +143,16 @@ impl LeaseLost {
 
     /// The fence of the term that lost the lease: writes fenced with it, or any lower one,
     /// should be refused from now on.
+    ///
+    /// See [`LeaseLost`] for an example.
     #[must_use]
     pub fn fence(&self) -> u64 {
         self.term.fence()
     }
 
     /// Why the lease was lost.
+    ///
+    /// See [`LeaseLost`] for an example.
     #[must_use]
     pub fn reason(&self) -> &LossReason {
         &self.reason

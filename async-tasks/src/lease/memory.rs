@@ -33,9 +33,9 @@ use crate::runner::BoxError;
 ///
 /// Expiry follows tokio's clock ([`tokio::time::Instant`]), so a test with the clock
 /// paused (`#[tokio::test(start_paused = true)]`) moves expiries with
-/// [`tokio::time::advance`]. A term holds its lease until its expiry (its last acquire or
-/// renew, plus the `ttl` given then), and no longer at that instant; a zero `ttl` grants a
-/// term that has already expired.
+/// `tokio::time::advance` (tokio's `test-util` feature). A term holds its lease until its
+/// expiry (its last acquire or renew, plus the `ttl` given then), and no longer at that
+/// instant; a zero `ttl` grants a term that has already expired.
 ///
 /// Fences start at 1 and grow by one with each term granted under a name. Each name used
 /// keeps a small entry for the life of the store (the fence must outlive its terms).

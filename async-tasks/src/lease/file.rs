@@ -257,6 +257,8 @@ impl Inner {
         let _lock = Locked::open(&files.lock)?;
         let old = read(&files.lease, name)?;
         let mut record = old.clone().unwrap_or_else(|| Record::new(name));
+        // The clock is read under the lock, so that no operation judges expiry by a time
+        // from before the one that held the lock ahead of it.
         let result = op(&mut record, (self.now_ms)())?;
         if old.as_ref() != Some(&record) {
             self.write(&files, &record)?;

@@ -1,7 +1,8 @@
 //! [`MemoryLeases`]: the in-process lease store, and its test hooks.
 //!
 //! Invariants, each kept by one critical section on the table's lock (never held across an
-//! `.await`: no operation awaits anything):
+//! `.await`: no operation awaits anything), which reads the clock once it holds the lock, so
+//! that no operation judges expiry by a time from before the one ahead of it:
 //! - a slot's `last_fence` is the fence of the last term granted under its name, or 0; it
 //!   only grows, and slots are never removed, so fences survive release, revoke and expiry;
 //! - a slot's `held` term, if any, has that fence: a term is granted only by raising
@@ -155,8 +156,8 @@ impl MemoryLeases {
     /// ```
     #[must_use]
     pub fn holder(&self, name: &str) -> Option<Term> {
-        let now = Instant::now();
         let table = lock(&self.table);
+        let now = Instant::now();
         let slot = table.slots.get(name)?;
         slot.live(now).map(|held| held.term.clone())
     }
@@ -187,8 +188,8 @@ impl MemoryLeases {
     /// # }
     /// ```
     pub fn revoke(&self, name: &str) -> Option<Term> {
-        let now = Instant::now();
         let mut table = lock(&self.table);
+        let now = Instant::now();
         let slot = table.slots.get_mut(name)?;
         let held = slot.held.take()?;
         held.is_live(now).then_some(held.term)
@@ -251,8 +252,8 @@ impl LeaseStore for MemoryLeases {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Term>, BoxError> {
-        let now = Instant::now();
         let mut table = self.available()?;
+        let now = Instant::now();
         let slot = table.slots.entry(name.to_owned()).or_default();
         if slot.live(now).is_some() {
             return Ok(None);
@@ -271,8 +272,8 @@ impl LeaseStore for MemoryLeases {
     }
 
     async fn renew(&self, term: &Term, ttl: Duration) -> Result<bool, BoxError> {
-        let now = Instant::now();
         let mut table = self.available()?;
+        let now = Instant::now();
         let Some(slot) = table.slots.get_mut(term.name()) else {
             return Ok(false);
         };
@@ -302,8 +303,8 @@ impl fmt::Debug for MemoryLeases {
     /// The live terms by name (`{"outbox": outbox#3 (web-1)}`), and whether the store is
     /// unavailable.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let now = Instant::now();
         let table = lock(&self.table);
+        let now = Instant::now();
         let held: BTreeMap<&str, Shown<'_>> = table
             .slots
             .iter()

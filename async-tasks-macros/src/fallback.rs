@@ -50,10 +50,10 @@ pub(crate) fn stub(krate: &Path, broken: Broken) -> TokenStream {
             }
         }
     }
-    if let ReturnType::Type(_, ty) = sig.output {
-        if can_name(&ty) {
-            named.push(ty);
-        }
+    if let ReturnType::Type(_, ty) = sig.output
+        && can_name(&ty)
+    {
+        named.push(ty);
     }
     let attrs = &item.attrs;
     let vis = &item.vis;

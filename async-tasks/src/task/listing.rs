@@ -190,13 +190,13 @@ impl Listing {
     /// then its slot is empty, or another task's, and the key says so).
     pub(crate) fn set_abort(&self, ticket: Ticket, abort: AbortHandle) {
         let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.entries.get_mut(ticket.slot()) {
-            if entry.key == ticket.key {
-                if entry.abort_asked {
-                    abort.abort();
-                }
-                entry.abort = Some(abort);
+        if let Some(entry) = inner.entries.get_mut(ticket.slot())
+            && entry.key == ticket.key
+        {
+            if entry.abort_asked {
+                abort.abort();
             }
+            entry.abort = Some(abort);
         }
     }
 

@@ -37,7 +37,7 @@ pub use crate::runner::ErrInto;
 
 /// The names of the span fields a failure is recorded in, which every call span declares.
 pub mod fields {
-    pub use crate::outcome::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
+    pub use crate::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
 }
 
 /// Clones one argument of an `#[async_task]` fn for a run.

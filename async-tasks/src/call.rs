@@ -13,7 +13,7 @@
 //!   original payload;
 //! - no event: reporting the failure is the job of whatever runs the call.
 //!
-//! The span must declare those fields `Empty` (`outcome::fields`).
+//! The span must declare those fields `Empty` (`crate::fields`).
 
 use std::any::Any;
 use std::error::Error;

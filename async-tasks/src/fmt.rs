@@ -18,6 +18,8 @@ use tracing_subscriber::field::{RecordFields, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use tracing_subscriber::fmt::{FormatFields, FormattedFields};
 
+use crate::fields;
+
 /// Formats span and event fields as `tracing-subscriber`'s default formatter does, but
 /// leaves out the `otel.*` fields (meant for OpenTelemetry, which reads them from the spans
 /// whatever the console shows) and writes a string with no spaces or quotes in it without
@@ -141,7 +143,8 @@ struct Visitor<'a> {
 impl Visitor<'_> {
     fn shown(&self, field: &Field) -> bool {
         let name = field.name();
-        !(name.starts_with("otel.") || self.recorded && matches!(name, "error" | "panic"))
+        !(name.starts_with(fields::OTEL_PREFIX)
+            || self.recorded && (name == fields::ERROR || name == fields::PANIC))
     }
 }
 

@@ -44,6 +44,8 @@
 
 mod config;
 mod file;
+#[allow(dead_code)] // until the singleton runner lands
+pub(crate) mod leader;
 mod lost;
 mod memory;
 mod store;

@@ -161,6 +161,7 @@
 // Imports between these go one way: see "For contributors" above. The public modules are
 // the areas of the API; the root re-exports the Go package's surface and the attribute.
 mod call;
+mod fields;
 mod loom;
 mod metrics;
 mod outcome;

@@ -20,22 +20,9 @@ use std::panic::{self, AssertUnwindSafe};
 use futures_util::FutureExt;
 
 use crate::context::ContextError;
+use crate::fields;
 use crate::runner::BoxError;
 use crate::task::StopLoop;
-
-/// The span fields in which a failure is recorded, declared `Empty` by every span that can
-/// record one (a task's, a call's, a once cell's attempt). Named here once: spans use tracing's
-/// `{ CONST }` field syntax, and `#[async_task]` names them through `__private::fields`.
-pub(crate) mod fields {
-    /// The error's `Display`.
-    pub const ERROR: &str = "error";
-    /// A panic's message.
-    pub const PANIC: &str = "panic";
-    /// `"ERROR"` on a failed span: what `tracing-opentelemetry` exports as the span status.
-    pub const STATUS_CODE: &str = "otel.status_code";
-    /// The message of a failed span's status.
-    pub const STATUS_DESCRIPTION: &str = "otel.status_description";
-}
 
 /// How one run ended, with what it ended with.
 pub(crate) enum Outcome<T = ()> {

@@ -14,6 +14,7 @@
 //! - Looking at it: [`Tasks::snapshot`] ([`Snapshot`], [`TaskInfo`], [`TaskKind`]);
 //!   [`quiet_task_panics`], to leave a task's panic to its report.
 
+mod current;
 mod default;
 mod error_class;
 mod escalation;
@@ -21,6 +22,7 @@ mod listing;
 mod looping;
 mod panic_hook;
 mod policy;
+mod report;
 mod run;
 mod set;
 mod shutdown;
@@ -28,6 +30,7 @@ mod shutdown_report;
 #[cfg(all(feature = "signal", any(unix, windows)))]
 mod signal;
 mod snapshot;
+mod span;
 mod spawn;
 mod supervise;
 mod task_error;
@@ -50,6 +53,6 @@ pub use self::spawn::TaskHandle;
 pub use self::task_error::TaskError;
 pub use self::tasks::Tasks;
 
+pub(crate) use self::current::{address, keep_panic_location, stash_failed_call, with_current};
 pub(crate) use self::error_class::Classifier;
 pub(crate) use self::policy::Retries;
-pub(crate) use self::supervise::{address, keep_panic_location, stash_failed_call, with_current};

@@ -11,6 +11,7 @@ use futures_util::stream::FuturesUnordered;
 use super::{BoxError, Runner, run_close};
 use crate::context::{Cause, Why};
 use crate::context::{Context, ContextError};
+use crate::fields;
 use crate::outcome::{Outcome, catch, message, panic_message};
 
 /// Runs `runners` concurrently as one [`Runner`], as Go's `async.RunGroup`.
@@ -130,17 +131,19 @@ impl Runner for Group {
                 (None, failure) => first = failure,
                 (Some(_), Some(Stop::Failed(failed, false))) => {
                     let error = message(&*failed.0);
-                    tracing::error!(
+                    tracing::event!(
                         target: "async_tasks",
-                        error,
+                        tracing::Level::ERROR,
+                        { fields::ERROR } = error,
                         "run_group: a runner failed after the group was stopped: {error}"
                     );
                 }
                 (Some(_), Some(Stop::Panicked(payload))) => {
                     let message = panic_message(&*payload);
-                    tracing::error!(
+                    tracing::event!(
                         target: "async_tasks",
-                        panic = message,
+                        tracing::Level::ERROR,
+                        { fields::PANIC } = message,
                         "run_group: a runner panicked after the group was stopped: {message}"
                     );
                 }
@@ -221,17 +224,19 @@ async fn close(ctx: &Context, runner: &dyn Runner) {
         Outcome::Finished(()) | Outcome::Stopped(_) | Outcome::Canceled(_) => {}
         Outcome::Failed(err) => {
             let error = message(&*err);
-            tracing::error!(
+            tracing::event!(
                 target: "async_tasks",
-                error,
+                tracing::Level::ERROR,
+                { fields::ERROR } = error,
                 "run_group: closing a runner failed: {error}"
             );
         }
         Outcome::Panicked(payload) => {
             let message = panic_message(&*payload);
-            tracing::error!(
+            tracing::event!(
                 target: "async_tasks",
-                panic = message,
+                tracing::Level::ERROR,
+                { fields::PANIC } = message,
                 "run_group: closing a runner panicked: {message}"
             );
         }

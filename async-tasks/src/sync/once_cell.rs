@@ -24,7 +24,7 @@ use tracing::field::Empty;
 
 use crate::call::{ErrorView, traced};
 use crate::context::{Context, ContextError};
-use crate::outcome::fields;
+use crate::fields;
 
 /// A cell initialised by the first async attempt that succeeds: the async form of
 /// [`RetryableOnce`](crate::sync::RetryableOnce), for lazy initialisation that may fail

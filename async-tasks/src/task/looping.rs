@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use super::listing::LoopStats;
 use super::policy::LoopPolicy;
+use super::report::{Next, Who, conclude_run, drop_runner};
 use super::snapshot::TaskKind;
-use super::supervise::{
-    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, iteration_span,
-};
+use super::span::iteration_span;
+use super::supervise::{Member, Run, Supervised};
 use super::tasks::Tasks;
 use crate::context::Context;
+use crate::fields;
 use crate::outcome::{Ended, Outcome, catch_sync, message, panic_message};
 use crate::runner::Runner;
 use crate::task::Retries;
@@ -138,7 +139,7 @@ impl Tasks {
                 run.span = iteration_span(run.member.set(), &parent, iteration);
                 let attempt = (retries.failures() > 0).then(|| retries.failures() + 1);
                 if let Some(attempt) = attempt {
-                    run.span.record("attempt", attempt);
+                    run.span.record(fields::ATTEMPT, attempt);
                 }
                 run.ctx = ctx.clone();
                 run.member.meter().start();
@@ -222,11 +223,12 @@ fn after_failure(
         Ok(None) => Next::Ends,
         Err(payload) => {
             let task = name.unwrap_or(&set.name);
-            tracing::error!(
+            tracing::event!(
                 target: "async_tasks",
-                task,
-                tasks = &*set.path,
-                panic = panic_message(&*payload),
+                tracing::Level::ERROR,
+                { fields::TASK } = task,
+                { fields::TASKS } = &*set.path,
+                { fields::PANIC } = panic_message(&*payload),
                 "the loop policy of task \"{task}\" panicked, ending the loop: {}",
                 panic_message(&*payload),
             );

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use super::listing::{self, TaskName};
+use super::report::{Next, Who, conclude_run, drop_runner, runner_name};
 use super::snapshot::TaskKind;
-use super::supervise::{
-    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, runner_name, task_span,
-};
+use super::span::task_span;
+use super::supervise::{Member, Run, Supervised};
 use super::tasks::Tasks;
 use crate::context::Context;
 use crate::runner::Runner;

@@ -33,6 +33,7 @@ use super::listing::{Collector, Ending, Listing, Running};
 use super::task_error::TaskError;
 use crate::context::Why;
 use crate::context::{Cause, Context, ContextError};
+use crate::fields;
 use crate::loom::{AtomicUsize, Mutex, lock};
 use crate::outcome::{catch_sync, panic_message};
 use crate::task::{Classifier, ErrorClass};
@@ -209,10 +210,11 @@ impl Set {
         };
         // Called outside the lock: a classifier may do anything, even start tasks.
         catch_sync(|| classify(err)).unwrap_or_else(|payload| {
-            tracing::error!(
+            tracing::event!(
                 target: "async_tasks",
-                tasks = &*self.path,
-                panic = panic_message(&*payload),
+                tracing::Level::ERROR,
+                { fields::TASKS } = &*self.path,
+                { fields::PANIC } = panic_message(&*payload),
                 "the error classifier of tasks \"{}\" panicked: {}",
                 self.path,
                 panic_message(&*payload),

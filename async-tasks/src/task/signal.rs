@@ -15,6 +15,7 @@ use std::task::{Context as TaskContext, Poll};
 use futures_util::{Stream, StreamExt};
 
 use crate::context::{CancelHandle, Context};
+use crate::fields;
 
 /// A signal that asks the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +136,10 @@ where
     let Some(first) = signals.next().await else {
         return;
     };
-    tracing::info!(
+    tracing::event!(
         target: "async_tasks",
-        signal = first.name(),
+        tracing::Level::INFO,
+        { fields::SIGNAL } = first.name(),
         "{} received: stopping (send another to exit at once)",
         first.name()
     );
@@ -146,10 +148,11 @@ where
         return;
     };
     let exit_code = second.exit_code();
-    tracing::warn!(
+    tracing::event!(
         target: "async_tasks",
-        signal = second.name(),
-        exit_code,
+        tracing::Level::WARN,
+        { fields::SIGNAL } = second.name(),
+        { fields::EXIT_CODE } = exit_code,
         "{} received while stopping: exiting now",
         second.name()
     );

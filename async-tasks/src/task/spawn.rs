@@ -11,8 +11,10 @@ use std::task::{Context as TaskContext, Poll, ready};
 use tokio::task::JoinHandle;
 
 use super::listing::TaskName;
+use super::report::{Next, Who, conclude};
 use super::snapshot::TaskKind;
-use super::supervise::{Member, Next, Run, Who, conclude, named_task_span, supervise_once};
+use super::span::named_task_span;
+use super::supervise::{Member, Run, supervise_once};
 use super::task_error::TaskError;
 use super::tasks::Tasks;
 use crate::context::Context;

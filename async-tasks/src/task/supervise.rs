@@ -1,6 +1,6 @@
-//! How one task of a set runs: its membership of the set (counted, listed, metered), the
-//! span of each run, the mark it leaves on the thread while polled, the supervising future
-//! that catches its panics, and the report of how each run ended.
+//! How one task of a set runs: its membership of the set (counted, listed, metered), and
+//! the supervising futures that poll it — a runner's run, or a spawned closure — with its
+//! span entered and the thread marked (`current.rs`), catching its panics.
 //!
 //! # Invariants
 //!
@@ -8,117 +8,24 @@
 //!    `run` (also the synchronous part before it returns a future), polling its future,
 //!    dropping it, a spawned closure — happens inside `catch_unwind`, with the run's span
 //!    entered and the thread marked.
-//! 2. **While a run is polled, `CURRENT` holds its set** (moved in from the [`Member`] and
-//!    back out around each poll, so no reference count is touched): `Tasks::wait` refuses to
-//!    wait for the task that calls it, and a traced call classes its error as its set does.
-//! 3. **A failure is reported once**: one event (ERROR, or WARN when it is retried or its
-//!    class says so) in the run's span — or, when the run is an `#[async_task]` call that
-//!    failed with this very error (or panicked with this very payload), in the call's span,
-//!    so that its fields are on the line — plus the failure status on the run's span. A
-//!    cancellation is not reported.
-//! 4. **A failed call's span is kept for its report only within the supervisor's poll** in
-//!    which the call ended: it never outlives that poll, so no span is held open by it.
+//! 2. **A failed call's span is left on the thread only for a failure's report**, taken in
+//!    the same poll (`current.rs`, invariant 2).
 
 use std::any::Any;
-use std::cell::Cell;
-use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use tracing::Span;
-use tracing::field::Empty;
 
+use super::current::{mark, take_failed_call};
 use super::listing::{TaskName, Ticket};
 use super::set::{Ancestors, Set};
-use super::task_error::TaskError;
 use crate::context::Context;
 use crate::metrics::TaskMeter;
-use crate::outcome::{
-    Ended, Outcome, catch_sync, fields, mark_span_failed, message, panic_message,
-};
+use crate::outcome::{Ended, Outcome, catch_sync};
 use crate::runner::{BoxError, Runner};
-use crate::task::ErrorClass;
-
-thread_local! {
-    /// The set of the run being polled on this thread (invariant 2).
-    static CURRENT: Cell<Option<Arc<Set>>> = const { Cell::new(None) };
-    /// The span of an `#[async_task]` call that just failed on this thread, and the address
-    /// of its error (invariant 4).
-    static FAILED_CALL: Cell<Option<(Span, usize)>> = const { Cell::new(None) };
-    /// Whether `FAILED_CALL` holds a span: a flag with no destructor is the cheaper check on
-    /// every poll.
-    static STASHED: Cell<bool> = const { Cell::new(false) };
-    /// Where the last panic of a supervised poll on this thread was raised, when
-    /// [`quiet_task_panics`](crate::task::quiet_task_panics)' hook is installed: for its report.
-    static PANIC_LOCATION: Cell<Option<String>> = const { Cell::new(None) };
-}
-
-/// Whether a supervised run is being polled on this thread: a panic here is caught by its
-/// supervisor and reported.
-fn supervised() -> bool {
-    CURRENT.with(|current| {
-        let set = current.take();
-        let supervised = set.is_some();
-        current.set(set);
-        supervised
-    })
-}
-
-/// Called by the panic hook: keeps where a panic was raised (`location()` is called only
-/// then) for the report of the run it unwinds, and says whether there is one.
-pub(crate) fn keep_panic_location(location: impl FnOnce() -> Option<String>) -> bool {
-    let supervised = supervised();
-    if supervised {
-        PANIC_LOCATION.set(location());
-    }
-    supervised
-}
-
-/// Runs `f` with the set of the run being polled on this thread, if any.
-pub(crate) fn with_current<T>(f: impl FnOnce(Option<&Arc<Set>>) -> T) -> T {
-    CURRENT.with(|current| {
-        let set = current.take();
-        let result = catch_sync(|| f(set.as_ref()));
-        current.set(set);
-        result.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
-    })
-}
-
-/// Where a boxed error or panic payload lives, to recognise the same one after it was moved
-/// or resumed (a `Box` keeps its heap address). Never dereferenced.
-pub(crate) fn address<T: ?Sized>(boxed: &T) -> usize {
-    std::ptr::from_ref::<T>(boxed).cast::<()>() as usize
-}
-
-/// Keeps the span of an `#[async_task]` call that failed (or panicked) with the error (or
-/// payload) at `at`, for the report of the run it is the runner of (invariant 4). Only
-/// under a supervisor.
-pub(crate) fn stash_failed_call(span: &Span, at: usize) {
-    if supervised() {
-        FAILED_CALL.with(|stash| stash.set(Some((span.clone(), at))));
-        STASHED.set(true);
-    }
-}
-
-/// Takes the kept call span, if it failed with the error (or panicked with the payload) at
-/// `at` itself.
-#[inline]
-fn take_failed_call(at: Option<usize>) -> Option<Span> {
-    if !STASHED.get() {
-        return None;
-    }
-    take_stashed(at)
-}
-
-#[cold]
-fn take_stashed(at: Option<usize>) -> Option<Span> {
-    STASHED.set(false);
-    let (span, stashed) = FAILED_CALL.with(Cell::take)?;
-    (Some(stashed) == at).then_some(span)
-}
 
 /// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
 /// set), its place in the listing, its metrics and its count in the ancestors' trackers.
@@ -164,15 +71,8 @@ impl Member {
     /// Runs `f` as the task: in `span`, with the thread marked, catching a panic.
     #[inline]
     fn poll_in<T>(&mut self, span: &Span, f: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
-        struct Mark<'a>(&'a mut Option<Arc<Set>>);
-        impl Drop for Mark<'_> {
-            fn drop(&mut self) {
-                *self.0 = CURRENT.with(|current| current.replace(None));
-            }
-        }
         let _entered = span.enter();
-        CURRENT.with(|current| current.set(self.set.take()));
-        let _mark = Mark(&mut self.set);
+        let _mark = mark(&mut self.set);
         catch_sync(f)
     }
 }
@@ -202,63 +102,6 @@ impl Run {
         let Run { ctx, span, member } = self;
         member.poll_in(span, || f(ctx))
     }
-}
-
-/// The span of a run of `set`: named `"task"`, with the set's name as `task.name` and
-/// `otel.name`, a child of the span current here.
-#[inline]
-pub(crate) fn task_span(set: &Set) -> Span {
-    let name: &str = &set.name;
-    tracing::info_span!(
-        "task",
-        task.name = name,
-        otel.name = name,
-        { fields::STATUS_CODE } = Empty,
-        { fields::STATUS_DESCRIPTION } = Empty,
-    )
-}
-
-/// [`task_span`] for a task with a name of its own (a spawned one): also `task`, its name,
-/// so that what the task logs says which task it is.
-pub(crate) fn named_task_span(set: &Set, task: &str) -> Span {
-    let name: &str = &set.name;
-    tracing::info_span!(
-        "task",
-        task.name = name,
-        task,
-        otel.name = name,
-        { fields::STATUS_CODE } = Empty,
-        { fields::STATUS_DESCRIPTION } = Empty,
-    )
-}
-
-/// [`task_span`] starting a trace of its own (a background run's).
-pub(crate) fn root_task_span(set: &Set) -> Span {
-    let name: &str = &set.name;
-    tracing::info_span!(
-        parent: None,
-        "task",
-        task.name = name,
-        otel.name = name,
-        { fields::STATUS_CODE } = Empty,
-        { fields::STATUS_DESCRIPTION } = Empty,
-    )
-}
-
-/// [`task_span`] for one iteration of a loop, under `parent`: its number, and room for the
-/// retry attempt.
-pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
-    let name: &str = &set.name;
-    tracing::info_span!(
-        parent: parent,
-        "task",
-        task.name = name,
-        otel.name = name,
-        iteration,
-        attempt = Empty,
-        { fields::STATUS_CODE } = Empty,
-        { fields::STATUS_DESCRIPTION } = Empty,
-    )
 }
 
 /// The boxed future of one [`Runner::run`].
@@ -322,7 +165,7 @@ type Polled<T> = Result<Poll<Outcome<T>>, Box<dyn Any + Send>>;
 
 /// How a supervised poll ended: pending, or the outcome. A failed call's span is left for
 /// the report (`conclude`, called next in the same poll) only with a failure; otherwise it
-/// goes now (invariant 4).
+/// goes now (invariant 2).
 #[inline]
 fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
     let outcome = match polled {
@@ -374,222 +217,4 @@ where
         ended(polled)
     })
     .await
-}
-
-/// Who a run is, for its report.
-pub(crate) struct Who<'a> {
-    pub(crate) set: &'a Arc<Set>,
-    /// The runner's name, or the set's.
-    pub(crate) name: &'a str,
-    /// A loop's iteration (1, 2, ...), and which attempt in a row it was (1 unless it
-    /// retried after failures).
-    pub(crate) iteration: Option<u64>,
-    pub(crate) attempt: Option<u32>,
-}
-
-/// How a loop goes on after a failed iteration, for its report.
-#[derive(Clone, Copy)]
-pub(crate) enum Next {
-    /// Not a loop's retry: a failure is final.
-    Ends,
-    /// The loop tries again after this pause: a failure is a warning.
-    RetriesIn(Duration),
-    /// The loop gives up after this many failures in a row.
-    GivesUp(u32),
-}
-
-/// What a failure's report says, by its class and what the loop does next.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Say {
-    Nothing,
-    Warn,
-    Error,
-}
-
-/// Reports how a run ended (invariant 3), escalates a final failure as the set says, and
-/// returns what the run gives back: its value, or how it did not succeed. Called right
-/// after the run ended, in the same poll: a failed call's span is taken from the thread.
-///
-/// `who` is asked only when there is something to report: a run that finished is the
-/// common case, kept short. (It must not unwind: it asks a runner its name through
-/// [`runner_name`].)
-#[inline]
-pub(crate) fn conclude<'w, T>(
-    outcome: Outcome<T>,
-    span: &Span,
-    who: impl FnOnce() -> Who<'w>,
-    next: Next,
-) -> Result<T, TaskError> {
-    match outcome {
-        Outcome::Finished(value) => Ok(value),
-        outcome => report(outcome, span, &who(), next),
-    }
-}
-
-/// [`conclude`] for a run whose result nobody waits for (a runner's): the same report,
-/// nothing to hand back.
-#[inline]
-pub(crate) fn conclude_run<'w>(
-    outcome: Outcome,
-    span: &Span,
-    who: impl FnOnce() -> Who<'w>,
-    next: Next,
-) {
-    match outcome {
-        // Nothing to report, nobody to hand a result to: no `TaskError` is made.
-        Outcome::Finished(()) | Outcome::Canceled(_) | Outcome::Stopped(_) => {}
-        outcome => {
-            let _ = report(outcome, span, &who(), next);
-        }
-    }
-}
-
-/// `runner.name()`, or `None` if it panics: for a report, which must not unwind.
-pub(crate) fn runner_name<R: Runner + ?Sized>(runner: &R) -> Option<&'static str> {
-    catch_sync(|| runner.name()).unwrap_or(None)
-}
-
-/// Drops a task's runner when its task ends, inside the panic guard: a runner's `Drop` is the
-/// user's code too. A panic there is reported, and nothing else is lost.
-pub(crate) fn drop_runner<R>(runner: R, set: &Set) {
-    if let Err(payload) = catch_sync(move || drop(runner)) {
-        let message = panic_message(&*payload);
-        tracing::error!(
-            target: "async_tasks",
-            tasks = &*set.path,
-            { fields::PANIC } = message,
-            "dropping a runner of tasks \"{}\" panicked: {message}",
-            set.path
-        );
-    }
-}
-
-/// [`conclude`] for a run that did not finish.
-#[cold]
-fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
-    let call = take_failed_call(match &outcome {
-        Outcome::Failed(err) => Some(address(&**err)),
-        Outcome::Panicked(payload) => Some(address(&**payload)),
-        _ => None,
-    });
-    let at = call.as_ref().unwrap_or(span);
-    let (task, tasks) = (who.name, &*who.set.path);
-    let (iteration, attempt) = (who.iteration, who.attempt);
-    // `Some(panicked)` when the run failed for good: the set may escalate it.
-    let escalate = match &outcome {
-        Outcome::Finished(_) | Outcome::Stopped(_) | Outcome::Canceled(_) => None,
-        Outcome::Failed(err) => {
-            let say = match (who.set.classify(&**err), next) {
-                (ErrorClass::Ignore, _) => Say::Nothing,
-                (ErrorClass::Error, Next::Ends | Next::GivesUp(_)) => Say::Error,
-                _ => Say::Warn,
-            };
-            // A string field (not `%err`), so that a console shows it quoted when it has
-            // spaces; made only here, on the failure path.
-            let error = message(&**err);
-            let error = error.as_str();
-            match (say, next) {
-                (Say::Nothing, _) => {}
-                (Say::Error, Next::GivesUp(failures)) => tracing::error!(
-                    target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, failures, { fields::ERROR } = error,
-                    "task \"{task}\" failed: {error} ({failures} failures in a row, giving up)"
-                ),
-                (Say::Error, _) => tracing::error!(
-                    target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, { fields::ERROR } = error,
-                    "task \"{task}\" failed: {error}"
-                ),
-                (Say::Warn, Next::RetriesIn(pause)) => {
-                    let retry_in = Pause(pause);
-                    tracing::warn!(
-                        target: "async_tasks", parent: at,
-                        task, tasks, iteration, attempt, %retry_in, { fields::ERROR } = error,
-                        "task \"{task}\" failed: {error} (retrying in {retry_in})"
-                    );
-                }
-                (Say::Warn, _) => tracing::warn!(
-                    target: "async_tasks", parent: at,
-                    task, tasks, iteration, attempt, { fields::ERROR } = error,
-                    "task \"{task}\" failed: {error}"
-                ),
-            }
-            if say == Say::Error {
-                mark_span_failed(span, error);
-            }
-            (say == Say::Error).then_some(false)
-        }
-        Outcome::Panicked(payload) => {
-            let message = panic_message(&**payload);
-            let location = PANIC_LOCATION.take();
-            tracing::error!(
-                target: "async_tasks", parent: at,
-                task, tasks, iteration, attempt, { fields::PANIC } = message,
-                location = location.as_deref(),
-                "task \"{task}\" panicked: {message}"
-            );
-            mark_span_failed(span, message);
-            Some(true)
-        }
-    };
-    let result =
-        TaskError::from_outcome(outcome, || (who.name.to_owned(), Arc::clone(&who.set.path)));
-    if let Err(failure) = &result {
-        if failure.is_failure() || failure.is_panic() {
-            who.set.keep_failure(failure);
-        }
-        if let Some(panicked) = escalate {
-            who.set.escalate(failure.clone(), panicked);
-        }
-    }
-    result
-}
-
-/// A pause as a report prints it: to the millisecond (a backoff's jitter makes its delays
-/// `400.000006ms`), in seconds from one second on: `250ms`, `2s`, `1.5s`, `1m 30s`.
-struct Pause(Duration);
-
-impl fmt::Display for Pause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
-        if millis < 1000 {
-            if millis == 0 && !self.0.is_zero() {
-                return f.write_str("<1ms");
-            }
-            return write!(f, "{millis}ms");
-        }
-        let (minutes, millis) = (millis / 60_000, millis % 60_000);
-        let (secs, millis) = (millis / 1000, millis % 1000);
-        if minutes > 0 {
-            write!(f, "{minutes}m")?;
-            if secs == 0 && millis == 0 {
-                return Ok(());
-            }
-            f.write_str(" ")?;
-        }
-        write!(f, "{secs}")?;
-        if millis > 0 {
-            let fraction = format!("{millis:03}");
-            write!(f, ".{}", fraction.trim_end_matches('0'))?;
-        }
-        f.write_str("s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pause_reads_to_the_millisecond() {
-        let pause = |nanos: u64| Pause(Duration::from_nanos(nanos)).to_string();
-        assert_eq!(pause(0), "0ms");
-        assert_eq!(pause(900), "<1ms");
-        assert_eq!(pause(400_000_006), "400ms");
-        assert_eq!(pause(2_000_000_000), "2s");
-        assert_eq!(pause(1_050_000_000), "1.05s");
-        assert_eq!(pause(90_000_000_000), "1m 30s");
-        assert_eq!(pause(120_000_000_000), "2m");
-        assert_eq!(pause(3_723_400_000_000), "62m 3.4s");
-    }
 }

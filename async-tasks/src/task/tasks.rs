@@ -10,12 +10,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::current::with_current;
 use super::error_class::ErrorClass;
 use super::escalation::OnFailure;
 use super::listing::TaskName;
 use super::set::Set;
 use super::snapshot::{Snapshot, TaskInfo, TaskKind};
-use super::supervise::{root_task_span, task_span, with_current};
+use super::span::{root_task_span, task_span};
 use crate::context::Context;
 use crate::runner::Runner;
 

@@ -41,6 +41,9 @@ use crate::table::Table;
 /// - [`release`](LeaseStore::release): the same `UPDATE` setting `expires_at` to
 ///   `-infinity`: the lease is free at once, the row and its fence stay.
 ///
+/// A ttl is sent in whole milliseconds (rounded down), and added to the statement's `now()`
+/// on the server.
+///
 /// Cheap to clone: clones share the connection (or the source) and the table.
 ///
 /// # Guarantees

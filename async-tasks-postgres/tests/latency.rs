@@ -65,6 +65,58 @@ async fn latency_of_each_call_on_a_local_server() {
     .await;
 }
 
+/// How many statements each call sends, counted in the server's log: what a singleton costs
+/// the database is this times its calls (a leader's renew, or a follower's acquire, every
+/// `retry_every`).
+#[tokio::test]
+#[ignore = "a measurement: run it by hand, see the module's docs"]
+async fn statements_per_call_counted_by_the_server() {
+    let server = PgServer::start();
+    within(Duration::from_secs(60), async {
+        let admin = server.client("latency-admin").await;
+        for sql in [
+            "ALTER SYSTEM SET log_statement = 'all'",
+            "ALTER SYSTEM SET log_line_prefix = '[%a] '",
+            "SELECT pg_reload_conf()",
+        ] {
+            admin.batch_execute(sql).await.unwrap();
+        }
+        let store = store(&server, "counted").await; // its session is named "counted"
+        let before = statements(&server.log());
+        const ROUNDS: usize = 100;
+        for _ in 0..ROUNDS {
+            let term = store
+                .try_acquire("outbox", "web-1", TTL)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                store.try_acquire("outbox", "web-2", TTL).await.unwrap(),
+                None
+            );
+            assert!(store.renew(&term, TTL).await.unwrap());
+            store.release(&term).await.unwrap();
+        }
+        // The server writes its log as the statements run: wait until the count is at least
+        // one per call and stays put for a moment.
+        let mut logged = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await; // a poll of the log
+            let now = statements(&server.log()) - before;
+            if now >= ROUNDS * 4 && now == logged {
+                break;
+            }
+            logged = now;
+        }
+        println!(
+            "{:.2} statements per call ({logged} for {} calls)",
+            logged as f64 / (ROUNDS * 4) as f64,
+            ROUNDS * 4
+        );
+    })
+    .await;
+}
+
 /// The median, 90th and 99th percentiles of `times`.
 fn summary(mut times: Vec<Duration>) -> String {
     times.sort();
@@ -75,4 +127,15 @@ fn summary(mut times: Vec<Duration>) -> String {
         at(0.9),
         at(0.99)
     )
+}
+
+/// The statements of the session "counted" in the server's log (each is one `LOG:` line,
+/// followed by a `DETAIL:` line with its parameters).
+fn statements(log: &str) -> usize {
+    log.lines()
+        .filter(|line| {
+            line.starts_with("[counted] LOG:  execute")
+                || line.starts_with("[counted] LOG:  statement")
+        })
+        .count()
 }

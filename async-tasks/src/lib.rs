@@ -133,15 +133,16 @@
 //! | file | what it is |
 //! |---|---|
 //! | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
-//! | `outcome.rs` | how a run ended (`Outcome`, the one judge of an error: `Verdict`), the failure field names and metric labels, `catch` |
+//! | `fields.rs` | the name of every span and event field the crate records |
+//! | `outcome.rs` | how a run ended (`Outcome`, the one judge of an error: `Verdict`), the metric labels, `catch` |
 //! | `metrics.rs` | the metric hooks (zero-sized without the feature) |
 //! | `context.rs`, `context/` | [`Context`]; `cancel.rs` (handles), `done.rs` (the futures that wait), `error.rs` ([`ContextError`](context::ContextError), [`Cause`](context::Cause)), `node.rs` (the cancellation tree's node, its invariants and lock order), `sleep.rs` |
 //! | `runner.rs`, `runner/` | [`Runner`], [`Closer`], [`Func`], [`BoxError`], [`run_close`]; `group.rs` ([`run_group`]) |
-//! | `task.rs`, `task/` | [`Tasks`] (`tasks.rs`) and what it is made of: `set.rs` (a set's shared state), `supervise.rs` (how one task runs and is reported), `run.rs` (how it is started), `listing.rs` (what snapshots and reports name), `looping.rs`, `spawn.rs` ([`TaskHandle`]), `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs`, `default.rs`, `policy.rs`, `error_class.rs`, `task_error.rs`, `panic_hook.rs`, `signal.rs` |
+//! | `task.rs`, `task/` | [`Tasks`] and every public method of it (`tasks.rs`), over what a set is made of: `set.rs` (a set's shared state), `listing.rs` (what snapshots and reports name), `start.rs` (the one way a task starts), `supervise.rs` (how one task runs), `current.rs` (the run polled on this thread), `span.rs` (the one shape of a run's span), `report.rs` (how a run that ended is reported), `looping.rs`, `handle.rs` ([`TaskHandle`]), `wait.rs`, `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs`, `default.rs`, `policy.rs`, `error_class.rs`, `task_error.rs`, `panic_hook.rs`, `signal.rs` |
 //! | `call.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`](sync::RetryableOnceCell) |
 //! | `sync.rs`, `sync/` | `mutex.rs`, `once.rs`, `once_cell.rs` |
 //! | `pool.rs`, `pool/` | [`Pool`](pool::Pool); `admit.rs` (slots and the checks before a run), `admit_error.rs`, `pool_errors.rs` |
-//! | `lease.rs`, `lease/` | the lease store trait, terms, stores |
+//! | `lease.rs`, `lease/` | the lease store trait, terms, the in-process and file stores, and `leader.rs`: a singleton's campaign, renewals and release |
 //! | `fmt.rs`, `testing.rs` | `fmt::Fields`; `testing::SpanRecorder` |
 //! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
 //!

@@ -18,12 +18,12 @@ mod current;
 mod default;
 mod error_class;
 mod escalation;
+mod handle;
 mod listing;
 mod looping;
 mod panic_hook;
 mod policy;
 mod report;
-mod run;
 mod set;
 mod shutdown;
 mod shutdown_report;
@@ -31,16 +31,18 @@ mod shutdown_report;
 mod signal;
 mod snapshot;
 mod span;
-mod spawn;
+mod start;
 mod supervise;
 mod task_error;
 mod tasks;
 #[cfg(test)]
 mod tests;
+mod wait;
 
 pub use self::default::{default_tasks, run, run_background, run_loop};
 pub use self::error_class::ErrorClass;
 pub use self::escalation::OnFailure;
+pub use self::handle::TaskHandle;
 pub use self::panic_hook::quiet_task_panics;
 pub use self::policy::{LoopPolicy, StopLoop};
 pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
@@ -49,10 +51,8 @@ pub use self::shutdown_report::{ShutdownReport, TaskFailure};
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub use self::signal::shutdown_on_signals;
 pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
-pub use self::spawn::TaskHandle;
 pub use self::task_error::TaskError;
 pub use self::tasks::Tasks;
 
 pub(crate) use self::current::{address, keep_panic_location, stash_failed_call, with_current};
 pub(crate) use self::error_class::Classifier;
-pub(crate) use self::policy::Retries;

@@ -1,211 +1,185 @@
-//! `Tasks::run_loop` and `Tasks::run_loop_with`: one task that runs its runner over and
-//! over, as a [`LoopPolicy`] says, until its context is done or its set closes.
+//! The loop behind `Tasks::run_loop` and `Tasks::run_loop_with`: one task that runs its
+//! runner over and over, as a [`LoopPolicy`] says, until its context is done or its set
+//! closes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Span;
+
 use super::listing::LoopStats;
-use super::policy::LoopPolicy;
+use super::policy::{LoopPolicy, Retries};
 use super::report::{Next, Who, conclude_run, drop_runner};
+use super::set::Set;
 use super::snapshot::TaskKind;
 use super::span::iteration_span;
-use super::supervise::{Member, Run, Supervised};
-use super::tasks::Tasks;
+use super::start::{Listed, start, task_name};
+use super::supervise::{Member, Run};
 use crate::context::Context;
 use crate::fields;
 use crate::outcome::{Ended, Outcome, catch_sync, message, panic_message};
 use crate::runner::Runner;
-use crate::task::Retries;
 
-impl Tasks {
-    /// Runs `runner` over and over in a new tokio task until its context is done, its set
-    /// closes, it fails or it panics, as Go's `Tasks.Loop` (`loop` is a keyword in
-    /// Rust).
-    ///
-    /// The context is checked before each iteration, so a loop whose `ctx` is done already
-    /// (or whose set is closed) runs zero times; a loop whose set closes
-    /// ([`Tasks::close`], [`Tasks::drain`]) finishes the iteration in flight and starts no
-    /// other. Each iteration runs in its own `"task"` span, a child of the span
-    /// current here. An error that is [`ContextError::Canceled`](crate::context::ContextError::Canceled) does not stop the loop by
-    /// itself (the context check does, as in Go); any other error and any panic are
-    /// reported and end it.
-    ///
-    /// A runner that returns at once does not starve the runtime: each iteration spends
-    /// tokio's cooperative budget, so the loop yields when the budget runs out.
-    ///
-    /// # Panics
-    ///
-    /// Panics if called outside a tokio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("example");
-    /// let count = Arc::new(AtomicUsize::new(0));
-    /// let seen = Arc::clone(&count);
-    /// tasks.run_loop(&Context::background(), Func::new(move |_ctx| {
-    ///     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-    ///     async move {
-    ///         if n == 3 {
-    ///             return Err("done after three".into()); // an error ends the loop
-    ///         }
-    ///         Ok(())
-    ///     }
-    /// }));
-    /// tasks.wait().await;
-    /// assert_eq!(count.load(Ordering::SeqCst), 3);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
-        self.run_loop_with(ctx, runner, LoopPolicy::new());
-    }
-
-    /// Runs `runner` over and over in a new tokio task, repeating as `policy` says: with a
-    /// pause between iterations, retries after failures with backoff, a limit on failures in
-    /// a row. See [`LoopPolicy`].
-    ///
-    /// Everything else is as for [`run_loop`](Tasks::run_loop) (which is this with
-    /// [`LoopPolicy::new`]): the context is checked before each iteration, and each
-    /// iteration runs in its own `"task"` span, with an `iteration` field (and `attempt`
-    /// when it retries after failures). A failure the policy retries is one WARN event,
-    /// `task "NAME" failed: ERROR (retrying in 2s)`, with the `attempt` that failed (1 for
-    /// the first failure in a row) and the pause before the next (`retry_in`); the failure
-    /// after which the policy gives up is one ERROR event,
-    /// `task "NAME" failed: ERROR (3 failures in a row, giving up)`, with the number of
-    /// `failures` in a row. A pause
-    /// ends early, and the loop with it, when the set closes or the context ends.
-    ///
-    /// # Panics
-    ///
-    /// Panics if called outside a tokio runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, Tasks};
-    /// use async_tasks::task::LoopPolicy;
-    /// use async_tasks::backon::ConstantBuilder;
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("poller");
-    /// let policy = LoopPolicy::every(Duration::from_secs(30))
-    ///     .on_error(ConstantBuilder::default().with_delay(Duration::from_secs(1)))
-    ///     .max_failures(3);
-    /// // Fails every time: tried 3 times, 1 s apart, then the loop gives up.
-    /// let start = tokio::time::Instant::now();
-    /// tasks.run_loop_with(
-    ///     &Context::background(),
-    ///     Func::new(|_ctx| async { Err("upstream down".into()) }),
-    ///     policy,
-    /// );
-    /// tasks.wait().await;
-    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
-        let name = runner.name();
-        let stats = Arc::<LoopStats>::default();
-        let ticket = self.set.listing.insert(
-            self.task_name(name),
-            TaskKind::Loop,
-            Some(Arc::clone(&stats)),
-        );
-        let ctx = ctx.join(&self.set.ctx);
-        let mut run = Run {
+/// Starts a loop of `runner` as a task of `set`, with a context joined to `ctx`, repeating
+/// as `policy` says: `Tasks::run_loop_with`.
+#[track_caller]
+pub(super) fn start_loop<R: Runner + 'static>(
+    set: &Arc<Set>,
+    ctx: &Context,
+    runner: R,
+    policy: LoopPolicy,
+) {
+    let name = runner.name();
+    let looping = Looping::new(runner, name, policy);
+    let listed = looping.listed(set, TaskKind::Loop);
+    let ctx = ctx.join(&set.ctx);
+    let parent = tracing::Span::current();
+    start(set, Some(listed), name, |ticket| {
+        let run = Run {
             ctx: Context::background(),
             span: tracing::Span::none(),
-            member: Member::new(&self.set, Some(ticket), name),
+            member: Member::new(set, ticket, name),
         };
-        let parent = tracing::Span::current();
-        let task = async move {
-            let mut iteration: u64 = 0;
-            let mut retries = Retries::default();
-            // How the loop ended, for a shutdown report: by its context unless said below.
-            let mut last = Ended::Finished;
-            // One atomic load a turn while the context is live: done and closing at once.
-            while !ctx.is_closing() {
-                iteration += 1;
-                stats.set_iteration(iteration);
-                run.span = iteration_span(run.member.set(), &parent, iteration);
-                let attempt = (retries.failures() > 0).then(|| retries.failures() + 1);
-                if let Some(attempt) = attempt {
-                    run.span.record(fields::ATTEMPT, attempt);
-                }
-                run.ctx = ctx.clone();
-                run.member.meter().start();
-                let outcome = Supervised::new(&runner, &mut run).await;
-                run.member.meter().finish(outcome.label());
-                let next = match &outcome {
-                    Outcome::Finished(()) | Outcome::Canceled(_) => {
-                        // A success starts the failures in a row over.
-                        if attempt.is_some() {
-                            retries = Retries::default();
-                        }
-                        None
-                    }
-                    Outcome::Failed(err) => {
-                        stats.set_last_error(message(&**err));
-                        Some(after_failure(&policy, &mut retries, run.member.set(), name))
-                    }
-                    Outcome::Panicked(_) | Outcome::Stopped(_) => Some(Next::Ends),
-                };
-                // Only a failure, a panic or a stop has anything to report: an iteration that
-                // finished (the common case) goes straight on.
-                if let Some(next) = next {
-                    if matches!(next, Next::Ends | Next::GivesUp(_)) {
-                        last = outcome.ended();
-                    }
-                    let who = || {
-                        let set = run.member.set();
-                        Who {
-                            set,
-                            name: name.unwrap_or(&set.name),
-                            iteration: Some(iteration),
-                            // The event names the attempt that failed: 1 for a first failure.
-                            attempt: Some(attempt.unwrap_or(1)),
-                        }
-                    };
-                    conclude_run(outcome, &run.span, who, next);
-                }
-                // The iteration's span closes now, not at the next one.
-                run.span = tracing::Span::none();
-                let pause = match next {
-                    None => policy.every,
-                    Some(Next::RetriesIn(delay)) => Some(delay),
-                    Some(Next::Ends | Next::GivesUp(_)) => break,
-                };
-                match pause {
-                    // Boxed, only when pausing: a timer is large, and inline it would grow
-                    // every loop's state, which a cancel of many loops walks through (cancel
-                    // latency of 10,000 loops: 2.0-2.2x the anchor inline, 1.7-1.8x boxed).
-                    Some(pause) => {
-                        if !Box::pin(pause_unless_closing(&ctx, pause)).await {
-                            break;
-                        }
-                    }
-                    // Yields only once tokio's budget for this task is spent, so a runner
-                    // that returns at once cannot starve the runtime, at no cost otherwise.
-                    None => tokio::task::consume_budget().await,
-                }
+        // Boxed: a loop's state (policy, counters, the iteration in flight) is a few
+        // hundred bytes, which tokio would copy several times on spawn; one allocation per
+        // loop is cheaper, and a loop lives long.
+        Box::pin(async move {
+            let (mut run, mut looping) = (run, looping);
+            let ended = looping.iterate(&mut run, &ctx, &parent).await;
+            looping.end(run, ended);
+        })
+    });
+}
+
+/// A loop's state across its iterations (a singleton's, across its terms too): its runner,
+/// policy and counters.
+pub(super) struct Looping<R> {
+    runner: R,
+    name: Option<&'static str>,
+    policy: LoopPolicy,
+    stats: Arc<LoopStats>,
+    iteration: u64,
+    retries: Retries,
+}
+
+impl<R: Runner> Looping<R> {
+    /// The loop of `runner` (named `name`, its `Runner::name` asked once).
+    pub(super) fn new(runner: R, name: Option<&'static str>, policy: LoopPolicy) -> Self {
+        Looping {
+            runner,
+            name,
+            policy,
+            stats: Arc::default(),
+            iteration: 0,
+            retries: Retries::default(),
+        }
+    }
+
+    /// How the loop is listed in `set`: by its runner's name (or the set's), as `kind`, with
+    /// its live stats.
+    pub(super) fn listed(&self, set: &Set, kind: TaskKind) -> Listed {
+        Listed {
+            name: task_name(set, self.name),
+            kind,
+            stats: Some(Arc::clone(&self.stats)),
+        }
+    }
+
+    /// Runs iterations with `ctx` for as long as it is not closing (checked before each),
+    /// each in its own span under `parent`, pausing and retrying as the policy says; returns
+    /// how the loop ended, for a shutdown report: `Finished` when its context closed or
+    /// ended, or how its last iteration ended when that ended the loop (a failure the policy
+    /// does not retry, a panic, a stop).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped, it drops the iteration in flight where it stands (see [`Run::once`]); the
+    /// counters are kept, so another call goes on where it stopped.
+    pub(super) async fn iterate(&mut self, run: &mut Run, ctx: &Context, parent: &Span) -> Ended {
+        // One atomic load a turn while the context is live: done and closing at once.
+        while !ctx.is_closing() {
+            self.iteration += 1;
+            let iteration = self.iteration;
+            self.stats.set_iteration(iteration);
+            run.span = iteration_span(run.member.set(), parent, iteration);
+            let failures = self.retries.failures();
+            let attempt = (failures > 0).then(|| failures + 1);
+            if let Some(attempt) = attempt {
+                run.span.record(fields::ATTEMPT, attempt);
             }
-            let _ = run.member.finish(|| last);
-            drop_runner(runner, run.member.set());
-        };
-        // Boxed: a loop's state (policy, counters, the iteration in flight) is a few hundred
-        // bytes, which tokio would copy several times on spawn; one allocation per loop is
-        // cheaper, and a loop lives long.
-        let handle = self.spawn_tracked(name, Box::pin(task));
-        self.set.listing.set_abort(ticket, handle.abort_handle());
+            run.ctx = ctx.clone();
+            let outcome = run.once(&self.runner).await;
+            let next = match &outcome {
+                Outcome::Finished(()) | Outcome::Canceled(_) => {
+                    // A success starts the failures in a row over.
+                    if attempt.is_some() {
+                        self.retries = Retries::default();
+                    }
+                    None
+                }
+                Outcome::Failed(err) => {
+                    self.stats.set_last_error(message(&**err));
+                    let set = run.member.set();
+                    Some(after_failure(
+                        &self.policy,
+                        &mut self.retries,
+                        set,
+                        self.name,
+                    ))
+                }
+                Outcome::Panicked(_) | Outcome::Stopped(_) => Some(Next::Ends),
+            };
+            // How the loop ends, if this iteration ends it.
+            let mut last = None;
+            // Only a failure, a panic or a stop has anything to report: an iteration that
+            // finished (the common case) goes straight on.
+            if let Some(next) = next {
+                if matches!(next, Next::Ends | Next::GivesUp(_)) {
+                    last = Some(outcome.ended());
+                }
+                let name = self.name;
+                let who = || {
+                    let set = run.member.set();
+                    Who {
+                        set,
+                        name: name.unwrap_or(&set.name),
+                        iteration: Some(iteration),
+                        // The event names the attempt that failed: 1 for a first failure.
+                        attempt: Some(attempt.unwrap_or(1)),
+                    }
+                };
+                conclude_run(outcome, &run.span, who, next);
+            }
+            // The iteration's span closes now, not at the next one.
+            run.span = Span::none();
+            let pause = match next {
+                None => self.policy.every,
+                Some(Next::RetriesIn(delay)) => Some(delay),
+                Some(Next::Ends | Next::GivesUp(_)) => {
+                    return last.unwrap_or(Ended::Finished);
+                }
+            };
+            match pause {
+                // Boxed, only when pausing: a timer is large, and inline it would grow every
+                // loop's state, which a cancel of many loops walks through (cancel latency of
+                // 10,000 loops: 2.0-2.2x the anchor inline, 1.7-1.8x boxed).
+                Some(pause) => {
+                    if !Box::pin(pause_unless_closing(ctx, pause)).await {
+                        break;
+                    }
+                }
+                // Yields only once tokio's budget for this task is spent, so a runner that
+                // returns at once cannot starve the runtime, at no cost otherwise.
+                None => tokio::task::consume_budget().await,
+            }
+        }
+        Ended::Finished
+    }
+
+    /// The loop's task ends as `ended` says: unlisted, then its runner dropped.
+    pub(super) fn end(self, mut run: Run, ended: Ended) {
+        let _ = run.member.finish(|| ended);
+        drop_runner(self.runner, run.member.set());
     }
 }
 
@@ -214,7 +188,7 @@ impl Tasks {
 fn after_failure(
     policy: &LoopPolicy,
     retries: &mut Retries,
-    set: &super::set::Set,
+    set: &Set,
     name: Option<&str>,
 ) -> Next {
     match catch_sync(|| policy.retry_after(retries)) {

@@ -30,6 +30,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::escalation::OnFailure;
 use super::listing::{Collector, Ending, Listing, Running};
+use super::snapshot::{Snapshot, TaskInfo};
 use super::task_error::TaskError;
 use crate::context::Why;
 use crate::context::{Cause, Context, ContextError};
@@ -128,6 +129,19 @@ impl Set {
             sets.extend(children.iter().filter_map(|(_, child)| child.upgrade()));
         }
         sets
+    }
+
+    /// What this set and its descendants run now (see `Tasks::snapshot`).
+    pub(crate) fn snapshot(self: &Arc<Set>) -> Snapshot {
+        let mut tasks: Vec<TaskInfo> = self
+            .subtree()
+            .iter()
+            .flat_map(|set| set.listing.snapshot(&set.path))
+            .collect();
+        tasks.sort_by_key(|task| task.started_at);
+        // Read apart from the listings: a task ending in between may be missed.
+        let unlisted = self.tracker.len().saturating_sub(tasks.len());
+        Snapshot { tasks, unlisted }
     }
 
     /// How many unnamed (unlisted) runs each set of the subtree runs now: its own count (its

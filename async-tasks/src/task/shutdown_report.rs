@@ -1,4 +1,4 @@
-//! [`Tasks::shutdown_report`]: a shutdown that leaves nothing behind and says who finished,
+//! [`Tasks::shutdown_report`](super::Tasks::shutdown_report): a shutdown that leaves nothing behind and says who finished,
 //! failed, panicked and was aborted — [`ShutdownReport`] and [`TaskFailure`].
 
 use std::fmt;
@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::listing::Ticket;
 use super::set::{Collecting, Set};
-use super::shutdown::{qualified, write_names};
+use super::shutdown::{cancel_all, qualified, write_names};
 use super::task_error::TaskError;
-use super::tasks::Tasks;
+use super::wait::wait_checked;
 use crate::outcome::{Ended, message};
 
 /// A task that ended with an error or a panic during a shutdown, or whose failure shut
@@ -39,8 +39,8 @@ impl fmt::Display for TaskFailure {
 /// (`report.cause` with `?`, or into an `anyhow::Error` or a [`BoxError`](crate::runner::BoxError)).
 impl std::error::Error for TaskFailure {}
 
-/// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`] (and
-/// the [`Tasks::drain`] just before it, if there was one), by name, and what shut the set
+/// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`](super::Tasks::shutdown_report) (and
+/// the [`Tasks::drain`](super::Tasks::drain) just before it, if there was one), by name, and what shut the set
 /// down if a failure did.
 ///
 /// It covers the shutdown, not the service's life: a run that ended before the drain (or the
@@ -49,12 +49,12 @@ impl std::error::Error for TaskFailure {}
 /// [`Tasks::on_failure`](crate::task::Tasks::on_failure)), which is the [`cause`](Self::cause).
 /// After an escalation, the tasks the failure cancelled that ended before `main` asked for
 /// the report are not in it either: the cause says why they stopped, and
-/// [`snapshot`](Tasks::snapshot) says who is still there.
+/// [`snapshot`](super::Tasks::snapshot) says who is still there.
 ///
 /// Tasks are named as in a [`Snapshot`](crate::task::Snapshot), and a task of a child set after
 /// the child's path from the reported set: `poller` for the set's own task, `jobs/import`
 /// for a task of `tasks.child("jobs")` (and `jobs` for one of its unnamed runs). Unnamed
-/// one-shot runs of [`Tasks::run`] are only counted (`unlisted_finished`,
+/// one-shot runs of [`Tasks::run`](super::Tasks::run) are only counted (`unlisted_finished`,
 /// `unlisted_running`) and cannot be aborted.
 ///
 /// `Display` names them, a handful of each at most, after the cause (on a first line of its
@@ -138,131 +138,77 @@ impl fmt::Display for ShutdownReport {
     }
 }
 
-impl Tasks {
-    /// Closes and cancels every task of this set and its child sets, waits up to `grace`
-    /// for them all (together, not one after another), aborts the listed tasks still
-    /// running, and says who finished, failed, panicked and was aborted, by name — and
-    /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
-    /// report also names who ended during the drain: with the service idiom
-    /// (`drain` then `shutdown_report`), it tells the whole shutdown.
-    ///
-    /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
-    /// (see [`Snapshot`](crate::task::Snapshot)) still running after `grace` are aborted with
-    /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort), and the report waits until
-    /// they are dropped (at their next `.await`; for at most `grace` again, in case one
-    /// blocks its thread), so that [`running`](Tasks::running) counts none of them when it
-    /// returns. Their [`TaskHandle`](crate::task::TaskHandle)s say
-    /// [`is_aborted`](crate::task::TaskError::is_aborted). Unnamed one-shot runs of
-    /// [`Tasks::run`] are only counted, and cannot be aborted.
-    ///
-    /// Several reports may be made at once (on a set and on its parent, say): each gets
-    /// every task that ends while it waits.
-    ///
-    /// # Panics
-    ///
-    /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
-    /// set is cancelled before the panic.
-    ///
-    /// # Cancel safety
-    ///
-    /// The tasks are cancelled as soon as this is first polled. Dropping the future before
-    /// `grace` runs out skips the aborts and the report, and leaves nothing behind: no
-    /// task keeps recording for a report nobody will read.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use async_tasks::{Context, Func, Tasks};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let tasks = Tasks::new("svc");
-    /// let ctx = Context::background();
-    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await; // stops when cancelled
-    ///     Ok(())
-    /// }));
-    /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
-    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
-    ///     Ok(())
-    /// }));
-    ///
-    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
-    /// assert_eq!(report.finished, ["poller"]);
-    /// assert_eq!(report.aborted, ["stubborn"]);
-    /// assert_eq!(
-    ///     report.to_string(),
-    ///     "1 finished (poller), 0 failed, 0 panicked, 1 aborted (stubborn)"
-    /// );
-    /// assert_eq!(tasks.running(), 0);
-    /// # }
-    /// ```
-    pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
-        let collecting = Collecting::start(&self.set, false);
-        let listed: usize = self.set.subtree().iter().map(|set| set.listing.len()).sum();
-        let unlisted_before = self.running().saturating_sub(listed);
-        self.cancel_all();
-        let _ = tokio::time::timeout(grace, self.wait_checked("shutdown_report")).await;
+/// Shuts `set` down and reports it: see `Tasks::shutdown_report`.
+///
+/// # Cancel safety
+///
+/// The tasks are cancelled as soon as this is first polled. Dropped before `grace` runs
+/// out, it skips the aborts and the report, and leaves nothing behind (its `Collecting`
+/// stops collecting when dropped).
+pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
+    let collecting = Collecting::start(set, false);
+    let listed: usize = set.subtree().iter().map(|set| set.listing.len()).sum();
+    let unlisted_before = set.tracker.len().saturating_sub(listed);
+    cancel_all(set);
+    let _ = tokio::time::timeout(grace, wait_checked(set, "shutdown_report")).await;
 
-        let running = collecting.stop();
-        // What ended during a drain just before, then during this report.
-        let mut ended = self.set.take_drained();
-        ended.extend(collecting.take());
-        drop(collecting);
-        let unlisted_running = self.running().saturating_sub(running.len());
-        let base = self.path();
-        let mut report = ShutdownReport {
-            cause: self.shutdown_cause(),
-            unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
-            unlisted_running,
-            ..ShutdownReport::default()
-        };
-        for ending in ended {
-            let name = qualified(base, &ending.set, &ending.name);
-            match ending.ended {
-                Ended::Finished => report.finished.push(name),
-                Ended::Failed(error) => report.failed.push(TaskFailure::new(name, error)),
-                Ended::Panicked(error) => report.panicked.push(TaskFailure::new(name, error)),
-                Ended::Aborted => report.aborted.push(name),
-            }
+    let running = collecting.stop();
+    // What ended during a drain just before, then during this report.
+    let mut ended = set.take_drained();
+    ended.extend(collecting.take());
+    drop(collecting);
+    let unlisted_running = set.tracker.len().saturating_sub(running.len());
+    let base: &str = &set.path;
+    let mut report = ShutdownReport {
+        cause: shutdown_cause(set),
+        unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
+        unlisted_running,
+        ..ShutdownReport::default()
+    };
+    for ending in ended {
+        let name = qualified(base, &ending.set, &ending.name);
+        match ending.ended {
+            Ended::Finished => report.finished.push(name),
+            Ended::Failed(error) => report.failed.push(TaskFailure::new(name, error)),
+            Ended::Panicked(error) => report.panicked.push(TaskFailure::new(name, error)),
+            Ended::Aborted => report.aborted.push(name),
         }
-        let mut aborted: Vec<(Arc<Set>, Vec<Ticket>)> = Vec::new();
-        for (set, task) in running {
-            if let Some(abort) = task.abort {
-                abort.abort();
-            }
-            report.aborted.push(qualified(base, &set.path, &task.name));
-            match aborted.last_mut() {
-                Some((last, tickets)) if Arc::ptr_eq(last, &set) => tickets.push(task.ticket),
-                _ => aborted.push((set, vec![task.ticket])),
-            }
-        }
-        report.aborted.sort();
-        // Aborted is asked, not done: each goes at its next `.await`, when its runtime
-        // polls it. Wait for that (bounded by a second `grace`, for a task that blocks its
-        // thread and never gets there), so that none of them counts in `running()` after.
-        let gone = async {
-            for (set, tickets) in &aborted {
-                set.listing.gone(tickets).await;
-            }
-        };
-        let _ = tokio::time::timeout(grace, gone).await;
-        report
     }
+    let mut aborted: Vec<(Arc<Set>, Vec<Ticket>)> = Vec::new();
+    for (set, task) in running {
+        if let Some(abort) = task.abort {
+            abort.abort();
+        }
+        report.aborted.push(qualified(base, &set.path, &task.name));
+        match aborted.last_mut() {
+            Some((last, tickets)) if Arc::ptr_eq(last, &set) => tickets.push(task.ticket),
+            _ => aborted.push((set, vec![task.ticket])),
+        }
+    }
+    report.aborted.sort();
+    // Aborted is asked, not done: each goes at its next `.await`, when its runtime polls
+    // it. Wait for that (bounded by a second `grace`, for a task that blocks its thread and
+    // never gets there), so that none of them counts in `running()` after.
+    let gone = async {
+        for (set, tickets) in &aborted {
+            set.listing.gone(tickets).await;
+        }
+    };
+    let _ = tokio::time::timeout(grace, gone).await;
+    report
+}
 
-    /// The failure that shut this set down, if one did.
-    fn shutdown_cause(&self) -> Option<TaskFailure> {
-        let cause = self.set.ctx.cause()?;
-        let failure = cause.downcast_ref::<TaskError>()?;
-        let error = match (failure.error(), failure.panic_message()) {
-            (Some(err), _) => message(err),
-            (None, Some(message)) => format!("panicked: {message}"),
-            (None, None) => failure.to_string(),
-        };
-        Some(TaskFailure::new(
-            qualified(self.path(), failure.tasks(), failure.name()),
-            error,
-        ))
-    }
+/// The failure that shut `set` down, if one did.
+fn shutdown_cause(set: &Set) -> Option<TaskFailure> {
+    let cause = set.ctx.cause()?;
+    let failure = cause.downcast_ref::<TaskError>()?;
+    let error = match (failure.error(), failure.panic_message()) {
+        (Some(err), _) => message(err),
+        (None, Some(message)) => format!("panicked: {message}"),
+        (None, None) => failure.to_string(),
+    };
+    Some(TaskFailure::new(
+        qualified(&set.path, failure.tasks(), failure.name()),
+        error,
+    ))
 }

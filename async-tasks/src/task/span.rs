@@ -12,7 +12,7 @@ use crate::fields;
 /// A `"task"` span of `$set` at INFO, with `$parent` (`parent: ...,`, or nothing for the
 /// span current here) and `$extra` fields between the names and the status: the one shape
 /// of a run's span.
-macro_rules! task_span {
+macro_rules! run_span {
     ($set:expr, [$($parent:tt)*] $($extra:tt)*) => {{
         let name: &str = &$set.name;
         tracing::info_span!(
@@ -30,24 +30,24 @@ macro_rules! task_span {
 /// The span of a run of `set`, a child of the span current here.
 #[inline]
 pub(crate) fn task_span(set: &Set) -> Span {
-    task_span!(set, [])
+    run_span!(set, [])
 }
 
-/// [`task_span`] for a task with a name of its own (a spawned one): also `task`, its name,
+/// [`task_span()`] for a task with a name of its own (a spawned one): also `task`, its name,
 /// so that what the task logs says which task it is.
 pub(crate) fn named_task_span(set: &Set, task: &str) -> Span {
-    task_span!(set, [] { fields::TASK } = task,)
+    run_span!(set, [] { fields::TASK } = task,)
 }
 
-/// [`task_span`] starting a trace of its own (a background run's).
+/// [`task_span()`] starting a trace of its own (a background run's).
 pub(crate) fn root_task_span(set: &Set) -> Span {
-    task_span!(set, [parent: None,])
+    run_span!(set, [parent: None,])
 }
 
-/// [`task_span`] for one iteration of a loop, under `parent`: its number, and room for the
+/// [`task_span()`] for one iteration of a loop, under `parent`: its number, and room for the
 /// retry attempt.
 pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
-    task_span!(
+    run_span!(
         set,
         [parent: parent,]
         { fields::ITERATION } = iteration,

@@ -21,7 +21,9 @@ use tracing::Span;
 
 use super::current::{mark, take_failed_call};
 use super::listing::{TaskName, Ticket};
+use super::report::{Next, Who, conclude, conclude_run};
 use super::set::{Ancestors, Set};
+use super::task_error::TaskError;
 use crate::context::Context;
 use crate::metrics::TaskMeter;
 use crate::outcome::{Ended, Outcome, catch_sync};
@@ -101,6 +103,81 @@ impl Run {
     fn poll_in<T>(&mut self, f: impl FnOnce(&mut Context) -> T) -> Result<T, Box<dyn Any + Send>> {
         let Run { ctx, span, member } = self;
         member.poll_in(span, || f(ctx))
+    }
+
+    /// One run of `runner` (a one-shot run's, or a loop iteration's): metered, supervised,
+    /// metered; how it ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped (its task aborted), it drops the runner's future where it stands, inside the
+    /// guard; the membership records the task `Aborted` when it drops.
+    #[inline]
+    pub(crate) async fn once<R: Runner + ?Sized>(&mut self, runner: &R) -> Outcome {
+        self.member.meter().start();
+        let outcome = Supervised::new(runner, self).await;
+        self.member.meter().finish(outcome.label());
+        outcome
+    }
+
+    /// The one call of `f` (a spawned task's): metered, supervised, metered; how it ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`once`](Run::once): `f`, or the future it made, is dropped where it stands.
+    #[inline]
+    pub(crate) async fn call<F, Fut, T, E>(&mut self, f: F) -> Outcome<T>
+    where
+        F: FnOnce(Context) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.member.meter().start();
+        let outcome = supervise_once(f, self).await;
+        self.member.meter().finish(outcome.label());
+        outcome
+    }
+
+    /// The task ends with `outcome`: unlisted (as `outcome` says, for a report being made),
+    /// then reported by the name `name` gives (from the name it was listed by, if it was,
+    /// and its set), and concluded: its value, or how it did not succeed.
+    #[inline]
+    pub(crate) fn end<T, N>(
+        &mut self,
+        outcome: Outcome<T>,
+        name: N,
+        next: Next,
+    ) -> Result<T, TaskError>
+    where
+        N: for<'s> FnOnce(Option<&'s str>, &'s Set) -> &'s str,
+    {
+        let listed = self.member.finish(|| outcome.ended());
+        let set = self.member.set();
+        let who = || Who {
+            set,
+            name: name(listed.as_deref(), set),
+            iteration: None,
+            attempt: None,
+        };
+        conclude(outcome, &self.span, who, next)
+    }
+
+    /// [`end`](Run::end) for a run whose result nobody waits for (a runner's): the same
+    /// report, nothing to hand back (and no error made for a cancellation).
+    #[inline]
+    pub(crate) fn end_run<N>(&mut self, outcome: Outcome, name: N, next: Next)
+    where
+        N: for<'s> FnOnce(Option<&'s str>, &'s Set) -> &'s str,
+    {
+        let listed = self.member.finish(|| outcome.ended());
+        let set = self.member.set();
+        let who = || Who {
+            set,
+            name: name(listed.as_deref(), set),
+            iteration: None,
+            attempt: None,
+        };
+        conclude_run(outcome, &self.span, who, next);
     }
 }
 

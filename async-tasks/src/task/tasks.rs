@@ -7,18 +7,28 @@
 //! has each way of ending it (`shutdown.rs`, `shutdown_report.rs`), of looking at it
 //! (`snapshot.rs`) and of escalating a failure (`escalation.rs`).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::current::with_current;
 use super::error_class::ErrorClass;
 use super::escalation::OnFailure;
+use super::handle::TaskHandle;
 use super::listing::TaskName;
-use super::set::Set;
-use super::snapshot::{Snapshot, TaskInfo, TaskKind};
+use super::looping::start_loop;
+use super::policy::LoopPolicy;
+use super::set::{Collecting, Set};
+use super::shutdown::{ShutdownTimeout, cancel_all};
+use super::shutdown_report::{ShutdownReport, report};
+use super::snapshot::{Snapshot, TaskKind};
 use super::span::{root_task_span, task_span};
+use super::start::{Listed, start_closure, start_runner, task_name};
+use super::task_error::TaskError;
+use super::wait::{wait_checked, wait_for};
 use crate::context::Context;
-use crate::runner::Runner;
+use crate::runner::{BoxError, Runner};
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
 /// waits for them all, drains and shuts them down. Sets nest: a service is a tree of them.
@@ -93,7 +103,7 @@ use crate::runner::Runner;
 ///   parent's `wait`, `running`, `snapshot` and shutdowns cover its children.
 ///
 /// What a set leaves to tokio: the results of one-shot work come back through a
-/// [`TaskHandle`](super::TaskHandle) (see [`spawn`](Tasks::spawn)), not from the set; `JoinSet::join_next`'s
+/// [`TaskHandle`] (see [`spawn`](Tasks::spawn)), not from the set; `JoinSet::join_next`'s
 /// "whichever ends first" is a `FuturesUnordered` of handles. Waiting follows Go's
 /// `WaitGroup`: [`wait`](Tasks::wait) returns whenever nothing runs, and can be called
 /// again (a `TaskTracker` here is closed for good at creation).
@@ -171,7 +181,7 @@ impl Tasks {
     /// always errors.
     ///
     /// The class only changes the report: a failed run is still failed (a loop still stops,
-    /// or retries under its [`LoopPolicy`](crate::task::LoopPolicy)); only an error of class
+    /// or retries under its [`LoopPolicy`]); only an error of class
     /// [`ErrorClass::Error`] [escalates](Tasks::on_failure).
     ///
     /// The set keeps the classifier for as long as it has runs, even when the last handle
@@ -233,8 +243,35 @@ impl Tasks {
     }
 
     /// The failures this (pool's) set kept since the last call, in the order they happened.
-    pub(crate) fn take_failures(&self) -> Vec<crate::task::TaskError> {
+    pub(crate) fn take_failures(&self) -> Vec<TaskError> {
         self.set.take_failures()
+    }
+
+    /// `run`, always listed (by the runner's name, or the set's) as `kind`: a pool's runs.
+    #[track_caller]
+    pub(crate) fn run_listed<R: Runner + 'static>(&self, kind: TaskKind, ctx: &Context, runner: R) {
+        let name = runner.name();
+        let listed = Listed::new(task_name(&self.set, name), kind);
+        let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
+        start_runner(&self.set, runner, name, Some(listed), ctx, span);
+    }
+
+    /// `spawn`, listed as `kind`: a pool's spawned runs are its runs.
+    #[track_caller]
+    pub(crate) fn spawn_as<F, Fut, T, E>(
+        &self,
+        kind: TaskKind,
+        ctx: &Context,
+        name: Cow<'static, str>,
+        f: F,
+    ) -> TaskHandle<T>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+        T: Send + 'static,
+    {
+        start_closure(&self.set, kind, ctx, name, f)
     }
 
     /// Says what a failed run of this set does beyond its report: see [`OnFailure`].
@@ -242,7 +279,7 @@ impl Tasks {
     /// A failure here is a run that returned an error of class
     /// [`ErrorClass::Error`] (a cancellation is not a failure, and
     /// an error its [classes](Tasks::with_error_classes) call a warning or ignore does not
-    /// escalate). A loop run with a [`LoopPolicy`](crate::task::LoopPolicy) that retries fails
+    /// escalate). A loop run with a [`LoopPolicy`] that retries fails
     /// only when the policy gives up. Panics are set apart, with
     /// [`on_panic`](Tasks::on_panic).
     ///
@@ -326,7 +363,7 @@ impl Tasks {
     /// This set's own context: the parent of every task's context. It is closing once the
     /// set closes, and done once the set shuts down — by [`shutdown`](Tasks::shutdown), by a
     /// parent set's, or by a failure [escalated](Tasks::on_failure) to it, whose
-    /// [`TaskError`](crate::task::TaskError) is then its [cause](Context::cause).
+    /// [`TaskError`] is then its [cause](Context::cause).
     ///
     /// What a service's `main` waits on beside its signals, to stop when the service's own
     /// tasks say so.
@@ -388,10 +425,10 @@ impl Tasks {
     pub fn run<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
         let name = runner.name();
         // Unnamed one-shot runs are the hot path: counted, not listed (see listing.rs).
-        let ticket = name.map(|name| self.list(TaskName::Static(name), TaskKind::Run));
+        let listed = name.map(|name| Listed::new(TaskName::Static(name), TaskKind::Run));
         // Contextual parent: the span current here, without cloning it.
         let (ctx, span) = (ctx.join(&self.set.ctx), task_span(&self.set));
-        self.spawn_runner(runner, name, ctx, span, ticket);
+        start_runner(&self.set, runner, name, listed, ctx, span);
     }
 
     /// Runs `runner` once in a new tokio task, detached from `ctx`, as Go's
@@ -427,10 +464,393 @@ impl Tasks {
     #[track_caller]
     pub fn run_background<R: Runner + 'static>(&self, _ctx: &Context, runner: R) {
         let name = runner.name();
-        let ticket = self.list(self.task_name(name), TaskKind::Background);
+        let listed = Listed::new(task_name(&self.set, name), TaskKind::Background);
         let span = root_task_span(&self.set);
         span.follows_from(tracing::Span::current());
-        self.spawn_runner(runner, name, self.set.ctx.clone(), span, Some(ticket));
+        let ctx = self.set.ctx.clone();
+        start_runner(&self.set, runner, name, Some(listed), ctx, span);
+    }
+
+    /// Runs `f` once in a new tokio task named `name`, and returns a [`TaskHandle`] to its
+    /// result: `tokio::spawn` as a member of this set.
+    ///
+    /// `f` is called once, with the run's context (a child of `ctx` and of this set's, as
+    /// for [`run`](Tasks::run)), so it can own what it uses — a channel's receiver, a
+    /// connection — and return a value. `name` is a `&'static str` or a `String`
+    /// (`format!("job-{id}")`).
+    ///
+    /// The task is a full member of the set: it runs in a `"task"` span (whose `task` field
+    /// is its name, beside the set's `task.name`), is listed by its name in [`snapshot`](Tasks::snapshot) and
+    /// [`shutdown_report`](Tasks::shutdown_report) (kind [`TaskKind::Spawned`]), counts in
+    /// [`running`](Tasks::running), is closed, drained, cancelled and, at the end of a
+    /// report's grace period, aborted with the rest of the set. Its failure is reported
+    /// like any other run's — one ERROR event — even though the handle returns it too: the
+    /// handle may be dropped, or awaited long after, and the trace should say when and
+    /// where the task failed whoever reads the result.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime. A panic in `f` (also before it returns
+    /// its future) does not propagate: it is caught, reported, and returned by the handle.
+    ///
+    /// # Examples
+    ///
+    /// A dispatcher that owns its channel's receiver:
+    ///
+    /// ```
+    /// use async_tasks::{BoxError, Context, Tasks};
+    /// use tokio::sync::mpsc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let (jobs, mut queue) = mpsc::channel::<u32>(16);
+    /// let dispatcher = tasks.spawn(&Context::background(), "dispatcher", move |_ctx| async move {
+    ///     let mut total = 0;
+    ///     while let Some(job) = queue.recv().await {
+    ///         total += job;
+    ///     }
+    ///     Ok::<_, BoxError>(total)
+    /// });
+    /// for job in 1..=3 {
+    ///     jobs.send(job).await.unwrap();
+    /// }
+    /// drop(jobs);
+    /// assert_eq!(dispatcher.await.unwrap(), 6);
+    ///
+    /// let id = 7;
+    /// let job = tasks.spawn(&Context::background(), format!("job-{id}"), |_ctx| async {
+    ///     Err::<(), _>(std::io::Error::other("disk full"))
+    /// });
+    /// assert_eq!(job.name(), "job-7");
+    /// let err = job.await.unwrap_err();
+    /// assert_eq!(err.to_string(), "job-7: disk full");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, Fut, T, E>(
+        &self,
+        ctx: &Context,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> TaskHandle<T>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+        T: Send + 'static,
+    {
+        start_closure(&self.set, TaskKind::Spawned, ctx, name.into(), f)
+    }
+
+    /// Runs `runner` over and over in a new tokio task until its context is done, its set
+    /// closes, it fails or it panics, as Go's `Tasks.Loop` (`loop` is a keyword in
+    /// Rust).
+    ///
+    /// The context is checked before each iteration, so a loop whose `ctx` is done already
+    /// (or whose set is closed) runs zero times; a loop whose set closes
+    /// ([`Tasks::close`], [`Tasks::drain`]) finishes the iteration in flight and starts no
+    /// other. Each iteration runs in its own `"task"` span, a child of the span
+    /// current here. An error that is [`ContextError::Canceled`](crate::context::ContextError::Canceled) does not stop the loop by
+    /// itself (the context check does, as in Go); any other error and any panic are
+    /// reported and end it.
+    ///
+    /// A runner that returns at once does not starve the runtime: each iteration spends
+    /// tokio's cooperative budget, so the loop yields when the budget runs out.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("example");
+    /// let count = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&count);
+    /// tasks.run_loop(&Context::background(), Func::new(move |_ctx| {
+    ///     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+    ///     async move {
+    ///         if n == 3 {
+    ///             return Err("done after three".into()); // an error ends the loop
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }));
+    /// tasks.wait().await;
+    /// assert_eq!(count.load(Ordering::SeqCst), 3);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_loop<R: Runner + 'static>(&self, ctx: &Context, runner: R) {
+        self.run_loop_with(ctx, runner, LoopPolicy::new());
+    }
+
+    /// Runs `runner` over and over in a new tokio task, repeating as `policy` says: with a
+    /// pause between iterations, retries after failures with backoff, a limit on failures in
+    /// a row. See [`LoopPolicy`].
+    ///
+    /// Everything else is as for [`run_loop`](Tasks::run_loop) (which is this with
+    /// [`LoopPolicy::new`]): the context is checked before each iteration, and each
+    /// iteration runs in its own `"task"` span, with an `iteration` field (and `attempt`
+    /// when it retries after failures). A failure the policy retries is one WARN event,
+    /// `task "NAME" failed: ERROR (retrying in 2s)`, with the `attempt` that failed (1 for
+    /// the first failure in a row) and the pause before the next (`retry_in`); the failure
+    /// after which the policy gives up is one ERROR event,
+    /// `task "NAME" failed: ERROR (3 failures in a row, giving up)`, with the number of
+    /// `failures` in a row. A pause
+    /// ends early, and the loop with it, when the set closes or the context ends.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::task::LoopPolicy;
+    /// use async_tasks::backon::ConstantBuilder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("poller");
+    /// let policy = LoopPolicy::every(Duration::from_secs(30))
+    ///     .on_error(ConstantBuilder::default().with_delay(Duration::from_secs(1)))
+    ///     .max_failures(3);
+    /// // Fails every time: tried 3 times, 1 s apart, then the loop gives up.
+    /// let start = tokio::time::Instant::now();
+    /// tasks.run_loop_with(
+    ///     &Context::background(),
+    ///     Func::new(|_ctx| async { Err("upstream down".into()) }),
+    ///     policy,
+    /// );
+    /// tasks.wait().await;
+    /// assert_eq!(start.elapsed(), Duration::from_secs(2));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_loop_with<R: Runner + 'static>(&self, ctx: &Context, runner: R, policy: LoopPolicy) {
+        start_loop(&self.set, ctx, runner, policy);
+    }
+
+    /// Closes this set and its child sets: the work in flight goes on, and no new work is
+    /// taken. Tasks see it on their context ([`Context::is_closing`](crate::context::Context::is_closing),
+    /// [`Context::closing`](crate::context::Context::closing)).
+    ///
+    /// After `close`:
+    /// - a loop finishes the iteration in flight and starts no other (a loop pausing between
+    ///   iterations stops at once);
+    /// - [`Pool::run`](crate::pool::Pool::run) on a pool of this set admits nothing new: it returns
+    ///   [`AdmitError::Closed`](crate::pool::AdmitError::Closed) (and drops the runner unrun);
+    /// - one-shot [`run`](Tasks::run), [`run_background`](Tasks::run_background) and
+    ///   [`spawn`](Tasks::spawn) still start and run: a task started by a draining task is
+    ///   waited for too, so nothing is dropped on the floor.
+    ///
+    /// Closing is for good: a closed set stays closed. [`shutdown`](Tasks::shutdown)
+    /// closes too. Closing a child set leaves its parent and siblings alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::Tasks;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let jobs = tasks.child("jobs");
+    /// jobs.close();
+    /// assert!(jobs.is_closed());
+    /// assert!(!tasks.is_closed());
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        self.set.close();
+    }
+
+    /// Whether this set is closed: by [`close`](Tasks::close), [`drain`](Tasks::drain) or
+    /// [`shutdown`](Tasks::shutdown), its own or a parent set's.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.set.ctx.is_closing()
+    }
+
+    /// Closes this set (see [`close`](Tasks::close)) and waits up to `timeout` for what is
+    /// running to finish — without cancelling anything. A
+    /// [`shutdown_report`](Tasks::shutdown_report) that follows says who finished, failed
+    /// or panicked during the drain too.
+    ///
+    /// The service idiom, on SIGTERM: let the jobs in flight finish, then cancel what is
+    /// left, and say who did what:
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # #[allow(dead_code)]
+    /// # async fn on_sigterm(tasks: async_tasks::Tasks) {
+    /// tasks.drain(Duration::from_secs(30)).await.ok();
+    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
+    /// println!("{report}");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`], naming the tasks still running when `timeout` ran out. They go
+    /// on running: a [`shutdown`](Tasks::shutdown) or
+    /// [`shutdown_report`](Tasks::shutdown_report) after it cancels them.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside one of the set's own tasks (or a child set's): that task
+    /// counts, so it would wait for itself (see [`wait`](Tasks::wait)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the set is closed as soon as this is first polled, and dropping the
+    /// future only stops the waiting. What ended while it waited is kept in the set, dropped
+    /// or not, for the next [`shutdown_report`](Tasks::shutdown_report) to name; the next
+    /// drain replaces it. (One list per drain, not per run: it does not grow with time.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{sleep, Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let ctx = Context::background();
+    /// tasks.run(&ctx, Func::named("job", |ctx| async move {
+    ///     sleep(&ctx, Duration::from_secs(10)).await?; // in flight: not cancelled by a drain
+    ///     Ok(())
+    /// }));
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     sleep(&ctx, Duration::from_secs(1)).await?; // ends after the iteration in flight
+    ///     Ok(())
+    /// }));
+    /// tasks.drain(Duration::from_secs(30)).await.unwrap();
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn drain(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
+        // What ends meanwhile is kept for the report that follows, if one does.
+        let _collecting = Collecting::start(&self.set, true);
+        self.set.close();
+        wait_for(&self.set, "drain", timeout).await
+    }
+
+    /// Closes and cancels every task of this set and its child sets, with
+    /// [`ShuttingDown`](super::ShuttingDown) as the cause, and waits up to `grace` for them to finish.
+    ///
+    /// Tasks started after this call get a context that is already cancelled. Calling it
+    /// again waits again. After a [`drain`](Tasks::drain), this cancels what is left.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`], naming the tasks still running when `grace` ran out. They are
+    /// not aborted ([`shutdown_report`](Tasks::shutdown_report) aborts them).
+    ///
+    /// # Panics
+    ///
+    /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
+    /// set is cancelled before the panic.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the tasks are cancelled as soon as this is first polled, and dropping the
+    /// future only stops the waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// tasks.run_loop(&Context::background(), Func::new(|ctx| async move {
+    ///     ctx.done().await; // a well-behaved poller
+    ///     Ok(())
+    /// }));
+    /// tasks.shutdown(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), ShutdownTimeout> {
+        cancel_all(&self.set);
+        wait_for(&self.set, "shutdown", grace).await
+    }
+
+    /// Closes and cancels every task of this set and its child sets, waits up to `grace`
+    /// for them all (together, not one after another), aborts the listed tasks still
+    /// running, and says who finished, failed, panicked and was aborted, by name — and
+    /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
+    /// report also names who ended during the drain: with the service idiom
+    /// (`drain` then `shutdown_report`), it tells the whole shutdown.
+    ///
+    /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
+    /// (see [`Snapshot`]) still running after `grace` are aborted with
+    /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort), and the report waits until
+    /// they are dropped (at their next `.await`; for at most `grace` again, in case one
+    /// blocks its thread), so that [`running`](Tasks::running) counts none of them when it
+    /// returns. Their [`TaskHandle`]s say
+    /// [`is_aborted`](crate::task::TaskError::is_aborted). Unnamed one-shot runs of
+    /// [`Tasks::run`] are only counted, and cannot be aborted.
+    ///
+    /// Several reports may be made at once (on a set and on its parent, say): each gets
+    /// every task that ends while it waits.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
+    /// set is cancelled before the panic.
+    ///
+    /// # Cancel safety
+    ///
+    /// The tasks are cancelled as soon as this is first polled. Dropping the future before
+    /// `grace` runs out skips the aborts and the report, and leaves nothing behind: no
+    /// task keeps recording for a report nobody will read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("svc");
+    /// let ctx = Context::background();
+    /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
+    ///     ctx.done().await; // stops when cancelled
+    ///     Ok(())
+    /// }));
+    /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // ignores its context
+    ///     Ok(())
+    /// }));
+    ///
+    /// let report = tasks.shutdown_report(Duration::from_secs(5)).await;
+    /// assert_eq!(report.finished, ["poller"]);
+    /// assert_eq!(report.aborted, ["stubborn"]);
+    /// assert_eq!(
+    ///     report.to_string(),
+    ///     "1 finished (poller), 0 failed, 0 panicked, 1 aborted (stubborn)"
+    /// );
+    /// assert_eq!(tasks.running(), 0);
+    /// # }
+    /// ```
+    pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
+        report(&self.set, grace).await
     }
 
     /// Waits until no task of this set or its child sets is running, as Go's
@@ -465,30 +885,7 @@ impl Tasks {
     /// # }
     /// ```
     pub async fn wait(&self) {
-        self.wait_checked("wait").await;
-    }
-
-    /// `wait`, refusing to wait from inside one of the set's own tasks; `op` names the
-    /// method the user called.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it only waits, and the check takes nothing.
-    pub(super) async fn wait_checked(&self, op: &str) {
-        let inside = with_current(|current| current.is_some_and(|set| set.is_within(&self.set)));
-        assert!(
-            !inside,
-            "`Tasks::wait` was called from inside a task of the same `Tasks` (`{}`){}: it \
-             would wait for itself forever; wait from outside the set, or run the inner work \
-             on a second `Tasks` (not this one's child)",
-            self.path(),
-            if op == "wait" {
-                String::new()
-            } else {
-                format!(", by `Tasks::{op}`")
-            },
-        );
-        self.set.tracker.wait().await;
+        wait_checked(&self.set, "wait").await;
     }
 
     /// What this set and its child sets are running now: every listed task (see
@@ -528,16 +925,7 @@ impl Tasks {
     /// ```
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let mut tasks: Vec<TaskInfo> = self
-            .set
-            .subtree()
-            .iter()
-            .flat_map(|set| set.listing.snapshot(&set.path))
-            .collect();
-        tasks.sort_by_key(|task| task.started_at);
-        // Read apart from the listings: a task ending in between may be missed.
-        let unlisted = self.running().saturating_sub(tasks.len());
-        Snapshot { tasks, unlisted }
+        self.set.snapshot()
     }
 
     /// How many tasks of this set and its child sets are running now (started and not yet

@@ -1,0 +1,181 @@
+//! The one way a task of a set starts: [`start`] lists it (unless it is an unnamed
+//! one-shot run, which is only counted), spawns it on the set's tracker (a named tokio task
+//! under `tokio_unstable`, for tokio-console), and hands the listing its abort handle.
+//! Every kind of task goes through it: a runner run once ([`start_runner`]: `run`,
+//! `run_background`, a pool's runs), a closure called once ([`start_closure`]: `spawn`, a
+//! pool's spawned jobs), and a loop (`looping.rs`).
+//!
+//! A run's own choreography — metered, supervised, metered, unlisted, reported, its runner
+//! dropped — is [`Run::once`], [`Run::call`] and [`Run::end`] (`supervise.rs`), written
+//! once for all of them.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tracing::Span;
+
+use super::handle::TaskHandle;
+use super::listing::{LoopStats, TaskName, Ticket};
+use super::report::{Next, drop_runner, runner_name};
+use super::set::Set;
+use super::snapshot::TaskKind;
+use super::span::named_task_span;
+use super::supervise::{Member, Run};
+use crate::context::Context;
+use crate::runner::{BoxError, Runner};
+
+/// How a task is listed: by name, as a kind, with a loop's live stats.
+pub(super) struct Listed {
+    pub(super) name: TaskName,
+    pub(super) kind: TaskKind,
+    pub(super) stats: Option<Arc<LoopStats>>,
+}
+
+impl Listed {
+    pub(super) fn new(name: TaskName, kind: TaskKind) -> Listed {
+        Listed {
+            name,
+            kind,
+            stats: None,
+        }
+    }
+}
+
+/// The name a task of `set` goes by: its runner's, or the set's.
+pub(super) fn task_name(set: &Set, runner: Option<&'static str>) -> TaskName {
+    match runner {
+        Some(name) => TaskName::Static(name),
+        None => TaskName::Shared(Arc::clone(&set.name)),
+    }
+}
+
+/// Starts a task of `set`: lists it as `listed` says (not at all for `None`), makes its
+/// future from its ticket, spawns it on the current runtime counted by the set's tracker
+/// (named `tokio_name`, or the set's name, for tokio-console), and gives the listing its
+/// abort handle.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, tokio panics here with "there is no reactor running, must be
+/// called from the context of a Tokio 1.x runtime", at the caller's line thanks to
+/// `#[track_caller]` on every way of starting work.
+#[track_caller]
+#[inline]
+pub(super) fn start<F>(
+    set: &Arc<Set>,
+    listed: Option<Listed>,
+    tokio_name: Option<&str>,
+    task: impl FnOnce(Option<Ticket>) -> F,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let ticket = listed.map(|listed| set.listing.insert(listed.name, listed.kind, listed.stats));
+    let handle = spawn_tracked(set, tokio_name, task(ticket));
+    if let Some(ticket) = ticket {
+        set.listing.set_abort(ticket, handle.abort_handle());
+    }
+    handle
+}
+
+/// Spawns `task` on the current runtime, counted by `set`'s tracker.
+#[track_caller]
+#[inline]
+fn spawn_tracked<F>(set: &Set, name: Option<&str>, task: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[cfg(not(tokio_unstable))]
+    {
+        let _ = name;
+        set.tracker.spawn(task)
+    }
+    // With tokio_unstable, tokio-console shows each task under its runner's name.
+    #[cfg(tokio_unstable)]
+    {
+        let name = name.unwrap_or(&set.name);
+        tokio::task::Builder::new()
+            .name(name)
+            .spawn(set.tracker.track_future(task))
+            .expect("spawning a named tokio task")
+    }
+}
+
+/// Starts one run of `runner` (named `name`: its `Runner::name`, asked once by the caller)
+/// as a task of `set`, with `ctx` and `span`, listed as `listed` says: `run`,
+/// `run_background`, a pool's runs. Nobody waits for its result: it is reported.
+#[track_caller]
+#[inline]
+pub(super) fn start_runner<R: Runner + 'static>(
+    set: &Arc<Set>,
+    runner: R,
+    name: Option<&'static str>,
+    listed: Option<Listed>,
+    ctx: Context,
+    span: Span,
+) {
+    start(set, listed, name, |ticket| {
+        let mut run = Run {
+            ctx,
+            span,
+            member: Member::new(set, ticket, name),
+        };
+        async move {
+            let outcome = run.once(&runner).await;
+            // Its name asked again rather than kept: every byte the future holds is copied
+            // on spawn.
+            run.end_run(
+                outcome,
+                |_, set| runner_name(&runner).unwrap_or(&set.name),
+                Next::Ends,
+            );
+            drop_runner(runner, run.member.set());
+        }
+    });
+}
+
+/// Starts a call of `f` as a task of `set` named `name`, listed as `kind`, with a context
+/// joined to `ctx`, and returns its handle: `spawn`, a pool's spawned jobs.
+#[track_caller]
+pub(super) fn start_closure<F, Fut, T, E>(
+    set: &Arc<Set>,
+    kind: TaskKind,
+    ctx: &Context,
+    name: Cow<'static, str>,
+    f: F,
+) -> TaskHandle<T>
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    E: Into<BoxError>,
+    T: Send + 'static,
+{
+    let name = match name {
+        Cow::Borrowed(name) => TaskName::Static(name),
+        Cow::Owned(name) => TaskName::Shared(name.into()),
+    };
+    // Metered by a name of its own only when it is a literal: a name made per task
+    // (`job-7`) would make a metric series per task.
+    let metered = match &name {
+        TaskName::Static(name) => Some(*name),
+        TaskName::Shared(_) => None,
+    };
+    let listed = Listed::new(name.clone(), kind);
+    let handle = start(set, Some(listed), Some(&name), |ticket| {
+        let mut run = Run {
+            ctx: ctx.join(&set.ctx),
+            span: named_task_span(set, &name),
+            member: Member::new(set, ticket, metered),
+        };
+        async move {
+            let outcome = run.call(f).await;
+            // Its name comes back from the listing: a future that keeps less is copied less.
+            run.end(outcome, |listed, _| listed.unwrap_or_default(), Next::Ends)
+        }
+    });
+    TaskHandle::new(handle, name, Arc::clone(&set.path))
+}

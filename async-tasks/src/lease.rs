@@ -44,7 +44,6 @@
 
 mod config;
 mod file;
-#[allow(dead_code)] // until the singleton runner lands
 pub(crate) mod leader;
 mod lost;
 mod memory;

@@ -21,10 +21,10 @@
 //! - durations are read from tokio's clock, so they follow a paused test clock.
 
 #[cfg(feature = "metrics")]
-pub(crate) use self::enabled::{CallMeter, TaskMeter, TasksMetrics};
+pub(crate) use self::enabled::{CallMeter, LeaseMeter, TaskMeter, TasksMetrics};
 
 #[cfg(not(feature = "metrics"))]
-pub(crate) use self::disabled::{CallMeter, TaskMeter, TasksMetrics};
+pub(crate) use self::disabled::{CallMeter, LeaseMeter, TaskMeter, TasksMetrics};
 
 #[cfg(feature = "metrics")]
 mod enabled {
@@ -42,6 +42,9 @@ mod enabled {
     const RUN_DURATION: &str = "async_tasks_run_duration_seconds";
     const RUNNING: &str = "async_tasks_running";
     const CALL_DURATION: &str = "async_tasks_call_duration_seconds";
+    const LEASE_TERMS: &str = "async_tasks_lease_terms_total";
+    const LEASE_LOSSES: &str = "async_tasks_lease_losses_total";
+    const LEASE_LEADING: &str = "async_tasks_lease_leading";
 
     /// What recorders may filter on, as the `metrics` macros would pass it from here.
     static METADATA: Metadata<'static> =
@@ -75,6 +78,66 @@ mod enabled {
             Unit::Seconds,
             "How long each #[async_task] call took, by outcome."
         );
+        ::metrics::describe_counter!(
+            LEASE_TERMS,
+            Unit::Count,
+            "Terms this replica led a singleton's lease under (one per lease taken)."
+        );
+        ::metrics::describe_counter!(
+            LEASE_LOSSES,
+            Unit::Count,
+            "Leases this replica lost while leading, by reason: not_held (the store said \
+             so), renew_timed_out, store_failed."
+        );
+        ::metrics::describe_gauge!(
+            LEASE_LEADING,
+            Unit::Count,
+            "1 while this replica leads the lease, 0 otherwise."
+        );
+    }
+
+    /// A singleton's lease metrics: its terms, its losses, whether this replica leads.
+    pub(crate) struct LeaseMeter {
+        lease: SharedString,
+        leading: Gauge,
+    }
+
+    impl LeaseMeter {
+        /// The metrics of the lease `lease`, registered with the recorder current here.
+        pub(crate) fn new(lease: &str) -> LeaseMeter {
+            static DESCRIBED: Once = Once::new();
+            DESCRIBED.call_once(describe);
+            let lease = SharedString::from(lease.to_owned());
+            let leading = Key::from_parts(LEASE_LEADING, vec![Label::new("lease", lease.clone())]);
+            LeaseMeter {
+                leading: gauge(&leading),
+                lease,
+            }
+        }
+
+        /// This replica took the lease: a term starts.
+        pub(crate) fn leading(&self) {
+            let key = Key::from_parts(LEASE_TERMS, vec![Label::new("lease", self.lease.clone())]);
+            counter(&key).increment(1);
+            self.leading.set(1.0);
+        }
+
+        /// This replica lost the lease, for `reason` (a `LossReason`'s label).
+        pub(crate) fn lost(&self, reason: &'static str) {
+            let key = Key::from_parts(
+                LEASE_LOSSES,
+                vec![
+                    Label::new("lease", self.lease.clone()),
+                    Label::from_static_parts("reason", reason),
+                ],
+            );
+            counter(&key).increment(1);
+        }
+
+        /// This replica no longer leads.
+        pub(crate) fn following(&self) {
+            self.leading.set(0.0);
+        }
     }
 
     fn counter(key: &Key) -> Counter {
@@ -324,6 +387,25 @@ mod disabled {
     pub(crate) struct TaskMeter;
 
     pub(crate) struct CallMeter;
+
+    /// Zero-sized: it keeps no name.
+    pub(crate) struct LeaseMeter;
+
+    impl LeaseMeter {
+        #[inline]
+        pub(crate) fn new(_lease: &str) -> LeaseMeter {
+            LeaseMeter
+        }
+
+        #[inline]
+        pub(crate) fn leading(&self) {}
+
+        #[inline]
+        pub(crate) fn lost(&self, _reason: &'static str) {}
+
+        #[inline]
+        pub(crate) fn following(&self) {}
+    }
 
     impl TasksMetrics {
         #[inline]

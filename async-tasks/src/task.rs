@@ -29,6 +29,7 @@ mod shutdown;
 mod shutdown_report;
 #[cfg(all(feature = "signal", any(unix, windows)))]
 mod signal;
+mod singleton;
 mod snapshot;
 mod span;
 mod start;

@@ -61,7 +61,6 @@ pub struct Lease {
 
 /// A lease's three timings, for the singleton's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // until the singleton runner lands
 pub(crate) struct Timings {
     /// How long a term holds the lease after each acquire or renew, by the store's clock.
     pub(crate) ttl: Duration,
@@ -82,7 +81,6 @@ impl Timings {
     /// How long the runs of a lost term have to stop after their context is cancelled:
     /// `ttl - renew_deadline`, the time between the leader giving up and the store's
     /// expiry of its last renewed term at the earliest (zero if the timings are invalid).
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn grace(&self) -> Duration {
         self.ttl.saturating_sub(self.renew_deadline)
     }
@@ -215,26 +213,22 @@ impl Lease {
     }
 
     /// The store that holds the lease.
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn store(&self) -> &Arc<dyn LeaseStore> {
         &self.store
     }
 
     /// The id this replica holds the lease under.
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn holder_id(&self) -> &str {
         &self.holder
     }
 
     /// The lease's timings (not checked: see [`check`](Lease::check)).
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn timings(&self) -> Timings {
         self.timings
     }
 
     /// Whether the timings keep `ttl > renew_deadline > retry_every > 0`; if not, a
     /// message that names the lease, the rule and the values, for a panic at the caller.
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn check(&self) -> Result<(), String> {
         let Timings {
             ttl,

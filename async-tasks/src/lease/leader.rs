@@ -40,6 +40,19 @@ use crate::context::Context;
 use crate::fields;
 use crate::runner::BoxError;
 
+/// The work a leader runs under each of its terms (a singleton's loop).
+pub(crate) trait Terms {
+    /// Runs the work of `term` with `ctx` (cancelled with [`LeaseLost`] when the lease is
+    /// lost), its spans under `span`, until it ends by itself — or is dropped, once the
+    /// lease is lost and its grace is over.
+    fn run<'a>(
+        &'a mut self,
+        term: &Term,
+        ctx: Context,
+        span: &Span,
+    ) -> impl Future<Output = ()> + Send + 'a;
+}
+
 /// What the leader tells its owner as it goes (for snapshots and metrics).
 pub(crate) trait Watch {
     /// This replica leads under `term` from now.
@@ -65,8 +78,7 @@ pub(crate) fn term_span(parent: &Span, term: &Term) -> Span {
 }
 
 /// Leads `lease` for as long as `ctx` is not closing: campaigns until this replica holds
-/// it, runs `run_term(term, its context, its span)` under it, and campaigns again when the
-/// lease is lost. Returns once `ctx` closes (or ends) while campaigning or after a loss, or
+/// it, runs `terms` under it, and campaigns again when the lease is lost. Returns once `ctx` closes (or ends) while campaigning or after a loss, or
 /// once a term's run ends by itself (the set closed, the loop failed or stopped): then the
 /// lease has been released.
 ///
@@ -78,17 +90,13 @@ pub(crate) fn term_span(parent: &Span, term: &Term) -> Span {
 /// Dropped (its task aborted), it drops the term's run where it stands and hands what it
 /// holds to a detached release (invariant 3): no lease is kept past its `ttl`, none is held
 /// by a dropped acquire.
-pub(crate) async fn lead<W, R, F>(
+pub(crate) async fn lead<W: Watch, T: Terms>(
     lease: &Lease,
     ctx: &Context,
     parent: &Span,
     watch: &W,
-    mut run_term: R,
-) where
-    W: Watch,
-    R: FnMut(Term, Context, Span) -> F,
-    F: Future<Output = ()>,
-{
+    terms: &mut T,
+) {
     loop {
         let Some((term, acquired_at)) = campaign(lease, ctx, parent).await else {
             return;
@@ -108,7 +116,7 @@ pub(crate) async fn lead<W, R, F>(
         watch.leading(&term);
         let held = Held::new(lease, term.clone());
         let (term_ctx, cancel) = ctx.with_cancel();
-        let run = run_term(term.clone(), term_ctx, span.clone());
+        let run = terms.run(&term, term_ctx, &span);
         let lost = hold(lease, &term, acquired_at, run, &span, |lost| {
             watch.lost(lost);
             cancel.cancel_with(lost.clone());

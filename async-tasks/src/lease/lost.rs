@@ -92,9 +92,20 @@ pub enum LossReason {
     },
 }
 
+impl LossReason {
+    /// The `reason` label of the lease metrics: `not_held`, `renew_timed_out`,
+    /// `store_failed`.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            LossReason::NotHeld => "not_held",
+            LossReason::RenewTimedOut { .. } => "renew_timed_out",
+            LossReason::StoreFailed { .. } => "store_failed",
+        }
+    }
+}
+
 impl LeaseLost {
     /// `term` lost its lease: the store said so.
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn not_held(term: Term) -> LeaseLost {
         LeaseLost {
             term,
@@ -104,7 +115,6 @@ impl LeaseLost {
 
     /// `term` gave its lease up: no renew succeeded within `renew_deadline`, and the last
     /// one did not fail (it hung, or is still in flight).
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn renew_timed_out(term: Term, renew_deadline: Duration) -> LeaseLost {
         LeaseLost {
             term,
@@ -114,7 +124,6 @@ impl LeaseLost {
 
     /// `term` gave its lease up: no renew succeeded within `renew_deadline`, and the last
     /// one failed with `error`.
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn store_failed(term: Term, renew_deadline: Duration, error: BoxError) -> LeaseLost {
         LeaseLost {
             term,

@@ -82,7 +82,6 @@ impl Term {
     }
 
     /// Runs `fut` with this term as [`Term::current`].
-    #[allow(dead_code)] // until the singleton runner lands
     pub(crate) fn scope<F: std::future::Future>(
         self,
         fut: F,

@@ -37,6 +37,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::snapshot::{TaskInfo, TaskKind};
+use crate::lease::Term;
 use crate::loom::{Mutex, lock};
 use crate::outcome::Ended;
 
@@ -95,6 +96,8 @@ struct Entry {
 pub(crate) struct LoopStats {
     iteration: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// A singleton's: the term under which this replica leads it now.
+    term: Mutex<Option<Term>>,
 }
 
 impl LoopStats {
@@ -105,6 +108,13 @@ impl LoopStats {
 
     pub(crate) fn set_last_error(&self, error: String) {
         *lock(&self.last_error) = Some(error);
+    }
+
+    /// A singleton leads under `term` from now (`None`: it no longer leads).
+    pub(crate) fn set_term(&self, term: Option<Term>) {
+        // The old term is dropped after the lock (it may be the last reference to it).
+        let old = std::mem::replace(&mut *lock(&self.term), term);
+        drop(old);
     }
 }
 
@@ -287,6 +297,10 @@ impl Listing {
                     .stats
                     .as_ref()
                     .and_then(|stats| lock(&stats.last_error).clone()),
+                term: entry
+                    .stats
+                    .as_ref()
+                    .and_then(|stats| lock(&stats.term).clone()),
             })
             .collect()
     }

@@ -3,6 +3,8 @@
 
 use tokio::time::Instant;
 
+use crate::lease::Term;
+
 /// What started a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -18,6 +20,10 @@ pub enum TaskKind {
     Pool,
     /// [`Tasks::spawn`](crate::task::Tasks::spawn).
     Spawned,
+    /// [`Tasks::run_singleton`](crate::task::Tasks::run_singleton) or
+    /// [`Tasks::run_singleton_with`](crate::task::Tasks::run_singleton_with): a loop that
+    /// runs only while this replica holds its lease ([`TaskInfo::term`] says whether it does).
+    Singleton,
 }
 
 /// One listed task in a [`Snapshot`].
@@ -38,6 +44,9 @@ pub struct TaskInfo {
     pub iteration: Option<u64>,
     /// For a loop, the last error an iteration returned (not a cancellation), if any.
     pub last_error: Option<String>,
+    /// For a singleton, the term under which this replica leads it now; `None` while it
+    /// campaigns (another replica leads, or none does), and for every other kind of task.
+    pub term: Option<Term>,
 }
 
 /// What a [`Tasks`](crate::task::Tasks) and its child sets are running, from [`Tasks::snapshot`](crate::task::Tasks::snapshot).

@@ -22,12 +22,16 @@ use super::policy::LoopPolicy;
 use super::set::{Collecting, Set};
 use super::shutdown::{ShutdownTimeout, cancel_all};
 use super::shutdown_report::{ShutdownReport, report};
+use super::singleton::start_singleton;
 use super::snapshot::{Snapshot, TaskKind};
 use super::span::{root_task_span, task_span};
 use super::start::{Listed, start_closure, start_runner, task_name};
 use super::task_error::TaskError;
 use super::wait::{wait_checked, wait_for};
 use crate::context::Context;
+use crate::lease::Lease;
+#[cfg(doc)]
+use crate::lease::{LeaseLost, Term};
 use crate::runner::{BoxError, Runner};
 
 /// A named set of tasks: runs [`Runner`]s in the background, each in its own tracing span,
@@ -851,6 +855,148 @@ impl Tasks {
     /// ```
     pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
         report(&self.set, grace).await
+    }
+
+    /// Runs `runner` in a loop, as [`run_loop`](Tasks::run_loop) does, but only while this
+    /// replica of the service holds `lease`: a fleet-wide singleton. Every replica calls it;
+    /// one leads and runs the loop, the others wait to take over.
+    ///
+    /// What it does, with the lease's timings (`ttl`, `renew_deadline`, `retry_every`; see
+    /// [`Lease`]):
+    ///
+    /// 1. **Campaigns**: tries to take the lease every `retry_every` until it does. A store
+    ///    error is a WARN and another try, never a crash.
+    /// 2. **Leads**: runs the loop, and renews the lease every `retry_every` beside it (not
+    ///    between iterations). The runs' context is cancelled with [`LeaseLost`] (its
+    ///    [`cause`](Context::cause)) as soon as a renew says the lease was lost, or when no
+    ///    renew has succeeded for `renew_deadline` since the start of the last one that did
+    ///    — by this process's monotonic clock, even if a renew never returns.
+    /// 3. **Lets go**: the run in flight then has until `ttl - renew_deadline` after the
+    ///    loss (never past its term's earliest expiry in the store, as far as this
+    ///    process's clock can tell) to stop; then it is aborted, with an ERROR event. Only
+    ///    then is the lease released (if still held), and the campaign starts again.
+    ///
+    /// Each term runs in a span of its own (`lease.name`, `lease.holder`, `lease.fence`)
+    /// under which its iterations' spans sit; taking the lease is an INFO event, losing it
+    /// a WARN with the reason. Its runs read their term with [`Term::current`], to fence
+    /// what they write. A [`snapshot`](Tasks::snapshot) lists it as
+    /// [`TaskKind::Singleton`], with [`TaskInfo::term`](super::TaskInfo::term) while this
+    /// replica leads. With the `metrics` feature, `async_tasks_lease_terms_total`,
+    /// `async_tasks_lease_losses_total` (by `reason`) and `async_tasks_lease_leading` count
+    /// the terms and losses, by `lease`.
+    ///
+    /// It ends, releasing the lease at once if it holds it (another replica takes over
+    /// within `retry_every`, not `ttl`):
+    /// - when this set closes ([`drain`](Tasks::drain), [`close`](Tasks::close)): the
+    ///   iteration in flight finishes first, renewals going on meanwhile;
+    /// - when it shuts down, or `ctx` ends: the run is cancelled first;
+    /// - when the loop ends by itself: a failure its policy does not retry, a panic, a
+    ///   [`StopLoop`](super::StopLoop).
+    ///
+    /// An acquire in flight when the context ends never leaks the lease: whatever the store
+    /// grants it is released.
+    ///
+    /// See [`run_singleton_with`](Tasks::run_singleton_with) for a loop policy, and the
+    /// [`lease`](crate::lease) module for what a lease guarantees and what it does not.
+    ///
+    /// # Panics
+    ///
+    /// If the lease's timings do not keep `ttl > renew_deadline > retry_every > 0` (the
+    /// message names the rule and the values), or if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// Two replicas of a service in one process, on the in-process store: one leads.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use async_tasks::lease::{Lease, MemoryLeases, Term};
+    /// use async_tasks::{sleep, Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let leases = MemoryLeases::new(); // a database's in production
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let replicas: Vec<Tasks> = ["web-1", "web-2"]
+    ///     .into_iter()
+    ///     .map(|replica| {
+    ///         let tasks = Tasks::new(replica);
+    ///         let runs = Arc::clone(&runs);
+    ///         tasks.run_singleton(
+    ///             &Context::background(),
+    ///             Lease::new("outbox", leases.clone()).holder(replica),
+    ///             Func::named("outbox", move |ctx| {
+    ///                 let runs = Arc::clone(&runs);
+    ///                 async move {
+    ///                     let fence = Term::current().unwrap().fence(); // fences its writes
+    ///                     assert!(fence >= 1);
+    ///                     runs.fetch_add(1, Ordering::SeqCst);
+    ///                     sleep(&ctx, Duration::from_secs(1)).await?;
+    ///                     Ok(())
+    ///                 }
+    ///             }),
+    ///         );
+    ///         tasks
+    ///     })
+    ///     .collect();
+    /// tokio::time::sleep(Duration::from_millis(5500)).await;
+    /// assert_eq!(runs.load(Ordering::SeqCst), 6); // one replica ran, one run a second
+    /// let leader = leases.holder("outbox").unwrap().holder().to_owned();
+    /// for tasks in &replicas {
+    ///     tasks.drain(Duration::from_secs(5)).await.unwrap();
+    /// }
+    /// assert!(leases.holder("outbox").is_none(), "{leader} released it when drained");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_singleton<R: Runner + 'static>(&self, ctx: &Context, lease: Lease, runner: R) {
+        self.run_singleton_with(ctx, lease, runner, LoopPolicy::new());
+    }
+
+    /// [`run_singleton`](Tasks::run_singleton), with the loop repeating as `policy` says
+    /// (see [`run_loop_with`](Tasks::run_loop_with)). The policy's state — failures in a
+    /// row — carries over from one term to the next.
+    ///
+    /// # Panics
+    ///
+    /// As [`run_singleton`](Tasks::run_singleton).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_tasks::lease::{Lease, MemoryLeases};
+    /// use async_tasks::task::{LoopPolicy, TaskKind};
+    /// use async_tasks::{Context, Func, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let leases = MemoryLeases::new();
+    /// let tasks = Tasks::new("svc");
+    /// tasks.run_singleton_with(
+    ///     &Context::background(),
+    ///     Lease::new("cache-refresh", leases.clone()).holder("svc-1"),
+    ///     Func::named("refresh", |_ctx| async { Ok(()) }),
+    ///     LoopPolicy::every(Duration::from_secs(60)),
+    /// );
+    /// tokio::time::sleep(Duration::from_secs(1)).await;
+    /// let singleton = &tasks.snapshot().tasks[0];
+    /// assert_eq!(singleton.kind, TaskKind::Singleton);
+    /// assert_eq!(singleton.term.as_ref().map(|term| term.holder()), Some("svc-1"));
+    /// tasks.drain(Duration::from_secs(5)).await.unwrap();
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn run_singleton_with<R: Runner + 'static>(
+        &self,
+        ctx: &Context,
+        lease: Lease,
+        runner: R,
+        policy: LoopPolicy,
+    ) {
+        start_singleton(&self.set, ctx, lease, runner, policy);
     }
 
     /// Waits until no task of this set or its child sets is running, as Go's

@@ -1,0 +1,129 @@
+//! The fleet-wide singleton behind `Tasks::run_singleton`: a loop (`looping.rs`) that runs
+//! only while this replica holds a lease, driven by the lease's leader state machine
+//! (`lease/leader.rs`). One task of the set, listed as a [`TaskKind::Singleton`] whose
+//! snapshot says under which term this replica leads it.
+//!
+//! The loop keeps its state across terms (its iteration count, its failures in a row), and
+//! every term's runs see the term as `Term::current()`. The singleton ends — releasing the
+//! lease if it holds it — when its set closes or its context ends, or when the loop ends by
+//! itself (a failure its policy does not retry, a panic, a `StopLoop`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tracing::Span;
+
+use super::listing::LoopStats;
+use super::looping::Looping;
+use super::policy::LoopPolicy;
+use super::set::Set;
+use super::snapshot::TaskKind;
+use super::start::start;
+use super::supervise::{Member, Run};
+use crate::context::Context;
+use crate::lease::leader::{self, Terms, Watch};
+use crate::lease::{Lease, LeaseLost, Term};
+use crate::metrics::LeaseMeter;
+use crate::outcome::Ended;
+use crate::runner::Runner;
+
+/// Starts a singleton of `runner` as a task of `set`, with a context joined to `ctx`, held
+/// by `lease`, looping as `policy` says.
+///
+/// # Panics
+///
+/// If the lease's timings do not keep `ttl > renew_deadline > retry_every > 0` (the message
+/// names the rule and the values), or outside a tokio runtime.
+#[track_caller]
+pub(super) fn start_singleton<R: Runner + 'static>(
+    set: &Arc<Set>,
+    ctx: &Context,
+    lease: Lease,
+    runner: R,
+    policy: LoopPolicy,
+) {
+    if let Err(rule) = lease.check() {
+        panic!("{rule}");
+    }
+    let name = runner.name();
+    let looping = Looping::new(runner, name, policy);
+    let listed = looping.listed(set, TaskKind::Singleton);
+    let watch = Watching {
+        stats: Arc::clone(
+            listed
+                .stats
+                .as_ref()
+                .expect("a loop is listed with its stats"),
+        ),
+        meter: LeaseMeter::new(lease.name()),
+    };
+    let ctx = ctx.join(&set.ctx);
+    let parent = Span::current();
+    start(set, Some(listed), name, |ticket| {
+        let terms = Singleton {
+            looping,
+            run: Run {
+                ctx: Context::background(),
+                span: Span::none(),
+                member: Member::new(set, ticket, name),
+            },
+            ended: Ended::Finished,
+        };
+        // Boxed, as a loop is: it lives long, and is large.
+        Box::pin(async move {
+            let mut terms = terms;
+            leader::lead(&lease, &ctx, &parent, &watch, &mut terms).await;
+            let Singleton {
+                looping,
+                run,
+                ended,
+            } = terms;
+            looping.end(run, ended);
+        })
+    });
+}
+
+/// A singleton's loop, run term after term.
+struct Singleton<R> {
+    looping: Looping<R>,
+    run: Run,
+    /// How the last term's loop ended: how the singleton ended, when it ends.
+    ended: Ended,
+}
+
+impl<R: Runner> Terms for Singleton<R> {
+    fn run<'a>(
+        &'a mut self,
+        term: &Term,
+        ctx: Context,
+        span: &Span,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        let span = span.clone();
+        // The term is the runs' `Term::current()`, in this task only.
+        term.clone().scope(async move {
+            self.ended = self.looping.iterate(&mut self.run, &ctx, &span).await;
+        })
+    }
+}
+
+/// What a singleton's snapshot and metrics show of its leadership.
+struct Watching {
+    stats: Arc<LoopStats>,
+    meter: LeaseMeter,
+}
+
+impl Watch for Watching {
+    fn leading(&self, term: &Term) {
+        self.stats.set_term(Some(term.clone()));
+        self.meter.leading();
+    }
+
+    fn lost(&self, lost: &LeaseLost) {
+        self.meter.lost(lost.reason().label());
+    }
+
+    fn following(&self) {
+        self.stats.set_term(None);
+        self.meter.following();
+    }
+}

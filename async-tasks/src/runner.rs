@@ -220,8 +220,9 @@ pub struct Func<F> {
 }
 
 /// What the future of a [`Func::new`] (or [`Func::named`]) closure returns:
-/// `Result<(), BoxError>`, and nothing else. A bound of its own, so that a closure that
-/// returns another error is told to use [`Func::err_into`].
+/// `Result<(), BoxError>`, and nothing else. A bound of its own beside the output's type
+/// (which keeps inferring `Ok(())`'s error, and lets a body that only panics compile), so
+/// that a closure that returns another error is also told to use [`Func::err_into`].
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "a `Func::new` closure returns `Result<(), BoxError>`, not `{Self}`",
@@ -230,23 +231,9 @@ pub struct Func<F> {
             `String`, your own error), use `Func::err_into(..)` (or `Func::named_err_into(..)`), \
             which converts it into a `BoxError` as each run ends"
 )]
-pub trait FuncResult: Sized {
-    /// `fut`, boxed as a runner's future. (Only `Result<(), BoxError>` implements this
-    /// trait, so it is boxed as it is, without a second state machine around it.)
-    fn boxed<'a, Fut>(fut: Fut) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>
-    where
-        Fut: Future<Output = Self> + Send + 'a;
-}
+pub trait FuncResult {}
 
-impl FuncResult for Result<(), BoxError> {
-    #[inline]
-    fn boxed<'a, Fut>(fut: Fut) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>
-    where
-        Fut: Future<Output = Self> + Send + 'a,
-    {
-        Box::pin(fut)
-    }
-}
+impl FuncResult for Result<(), BoxError> {}
 
 /// The closure of a [`Func`] made by [`Func::err_into`], whose error is converted into a
 /// [`BoxError`] at the end of each run.
@@ -284,7 +271,7 @@ impl<F> Func<F> {
     pub const fn new<Fut>(f: F) -> Self
     where
         F: Fn(Context) -> Fut + Send + Sync,
-        Fut: Future + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
         Fut::Output: FuncResult,
     {
         Func { f, name: None }
@@ -304,7 +291,7 @@ impl<F> Func<F> {
     pub const fn named<Fut>(name: &'static str, f: F) -> Self
     where
         F: Fn(Context) -> Fut + Send + Sync,
-        Fut: Future + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
         Fut::Output: FuncResult,
     {
         Func {
@@ -402,8 +389,7 @@ impl<F> fmt::Debug for ErrInto<F> {
 impl<F, Fut> Runner for Func<F>
 where
     F: Fn(Context) -> Fut + Send + Sync,
-    Fut: Future + Send + 'static,
-    Fut::Output: FuncResult,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     // Written out rather than with `#[async_trait]`: the closure's future is boxed as it
     // is, without a second state machine around it.
@@ -415,7 +401,7 @@ where
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        FuncResult::boxed((self.f)(ctx))
+        Box::pin((self.f)(ctx))
     }
 
     fn name(&self) -> Option<&'static str> {

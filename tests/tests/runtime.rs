@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_tasks::{BoxError, Context, Func, Tasks};
+use async_tasks::{Context, Func, Tasks};
 use tokio::runtime::{Builder, Runtime};
 use tokio::time::timeout;
 
@@ -89,7 +89,7 @@ fn a_runtime_dropped_with_tasks_pending_leaves_nothing_running() {
         // ...and a loop that waits forever inside its first iteration.
         tasks.run_loop(
             &Context::background(),
-            Func::new(|_ctx| std::future::pending::<Result<(), BoxError>>()),
+            Func::new(|_ctx| std::future::pending()),
         );
         tokio::task::yield_now().await;
     });

@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_tasks::backon::ConstantBuilder;
 use async_tasks::task::{LoopPolicy, OnFailure};
 use async_tasks::testing::{RecordedEvent, SpanRecorder};
-use async_tasks::{Context, Func, Runner, Tasks};
+use async_tasks::{BoxError, Context, Func, Runner, Tasks, async_task};
 use tokio::time::timeout;
 use tracing::Level;
 
@@ -358,4 +358,61 @@ async fn two_reports_on_one_set_at_once_both_say_everything() {
         assert_eq!(report.aborted, ["stuck"], "{report:?}");
     }
     assert_eq!(tasks.running(), 0);
+}
+
+/// Keeps each event's message and the names of the spans it sits in, innermost first.
+#[derive(Clone, Default)]
+struct EventScopes(std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<&'static str>)>>>);
+
+impl<S> tracing_subscriber::Layer<S> for EventScopes
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let scope = ctx
+            .event_scope(event)
+            .map(|scope| scope.map(|span| span.name()).collect())
+            .unwrap_or_default();
+        self.0.lock().unwrap().push((message.0, scope));
+    }
+}
+
+#[async_task(name = "quiet-step", level = "debug")]
+async fn quiet_step(_ctx: Context) -> Result<(), BoxError> {
+    Err("upstream said no".into())
+}
+
+#[tokio::test]
+async fn a_failure_whose_call_span_is_filtered_out_sits_in_the_runs_span() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let scopes = EventScopes::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(scopes.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    let tasks = Tasks::new("svc");
+    tasks.run(&Context::background(), quiet_step());
+    wait_bounded(&tasks).await;
+    let events = scopes.0.lock().unwrap().clone();
+    let failure = events
+        .iter()
+        .find(|(message, _)| message.contains("failed"))
+        .expect("the failure is reported");
+    assert_eq!(
+        failure.0, "task \"quiet-step\" failed: upstream said no",
+        "{events:?}"
+    );
+    // The DEBUG call span is disabled: the event sits in the run's enabled `task` span, so
+    // that a console line still says which task failed.
+    assert_eq!(failure.1, ["task"], "{events:?}");
 }

@@ -115,7 +115,12 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
         Outcome::Panicked(payload) => Some(address(&**payload)),
         _ => None,
     });
-    let at = call.as_ref().unwrap_or(span);
+    // The innermost enabled span of the run: the call's, unless the subscriber filtered it
+    // out (a `level = "debug"` call under an INFO filter), then the run's own.
+    let at = call
+        .as_ref()
+        .filter(|call| !call.is_disabled())
+        .unwrap_or(span);
     let (task, tasks) = (who.name, &*who.set.path);
     let (iteration, attempt) = (who.iteration, who.attempt);
     // `Some(panicked)` when the run failed for good: the set may escalate it.

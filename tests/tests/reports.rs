@@ -360,9 +360,12 @@ async fn two_reports_on_one_set_at_once_both_say_everything() {
     assert_eq!(tasks.running(), 0);
 }
 
-/// Keeps each event's message and the names of the spans it sits in, innermost first.
+/// An event's message, and the names of the spans it sits in, innermost first.
+type Scoped = (String, Vec<&'static str>);
+
+/// Keeps each event's message and the names of the spans it sits in.
 #[derive(Clone, Default)]
-struct EventScopes(std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<&'static str>)>>>);
+struct EventScopes(std::sync::Arc<std::sync::Mutex<Vec<Scoped>>>);
 
 impl<S> tracing_subscriber::Layer<S> for EventScopes
 where

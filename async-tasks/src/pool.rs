@@ -263,6 +263,23 @@ impl Pool {
         self
     }
 
+    /// Makes each run of the pool the root of a trace of its own, with a `follows_from`
+    /// link to the span that started it: see [`Tasks::with_root_spans`]. What a job queue
+    /// wants, so that every job is one trace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let svc = async_tasks::Tasks::new("svc");
+    /// let jobs = svc.pool("jobs", 4).with_root_spans();
+    /// # drop(jobs);
+    /// ```
+    #[must_use]
+    pub fn with_root_spans(mut self) -> Pool {
+        self.tasks = self.tasks.with_root_spans();
+        self
+    }
+
     /// The pool's name: the `task.name` of its runs' spans, and the name of failures of
     /// runners without a [`name`](Runner::name) of their own.
     #[must_use]

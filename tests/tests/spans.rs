@@ -523,3 +523,52 @@ fn the_same_spans_on_a_multi_thread_runtime() {
         assert_eq!(span.events()[0].field("error"), Some("boom"));
     }
 }
+
+#[tokio::test]
+async fn a_set_with_root_spans_starts_a_trace_per_run_linked_to_its_start() {
+    let recorder = SpanRecorder::install();
+    let svc = Tasks::new("svc");
+    let jobs = svc.child("jobs").with_root_spans();
+    let queue = jobs.pool("queue", 2); // inherits it, as a child of `jobs`
+    let (ctx, cancel) = Context::background().with_cancel();
+    let dispatcher = tracing::info_span!("dispatcher");
+    async {
+        svc.run(&ctx, Func::named("own", |_ctx| async { Ok(()) }));
+        jobs.run(&ctx, Func::named("job", |_ctx| async { Ok(()) }));
+        let spawned = jobs.spawn(&ctx, "spawned", |_ctx| async { Ok::<_, BoxError>(()) });
+        // One iteration, ended by `StopLoop`: its span is a root too.
+        jobs.run_loop(
+            &ctx,
+            Func::named("poll", |_ctx| async {
+                Err(async_tasks::task::StopLoop.into())
+            }),
+        );
+        queue
+            .run(&ctx, Func::named("pooled", |_ctx| async { Ok(()) }))
+            .await
+            .unwrap();
+        spawned.await.unwrap();
+    }
+    .instrument(dispatcher.clone())
+    .await;
+    cancel.cancel();
+    timeout(Duration::from_secs(5), svc.wait()).await.unwrap();
+    let runs = recorder.spans_named("task");
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    for run in &runs {
+        let own = run.field("task.name") == Some("svc");
+        if own {
+            // A set without the option: a child of the span that started it.
+            assert_eq!(
+                run.parent().map(|p| p.name()),
+                Some("dispatcher"),
+                "{run:?}"
+            );
+            assert!(run.follows_from().is_empty(), "{run:?}");
+        } else {
+            assert!(run.parent().is_none(), "a trace of its own: {run:?}");
+            let links: Vec<_> = run.follows_from().iter().map(|s| s.name()).collect();
+            assert_eq!(links, ["dispatcher"], "{run:?}");
+        }
+    }
+}

@@ -22,7 +22,7 @@
 //! a set's locks never while taking another set's.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use slab::Slab;
 use tokio_util::task::TaskTracker;
@@ -64,6 +64,8 @@ pub(crate) struct Set {
     classes: Mutex<Option<Classifier>>,
     on_failure: AtomicU8,
     on_panic: AtomicU8,
+    /// Whether each run of this set (and of its descendants) starts a trace of its own.
+    root_spans: AtomicBool,
     /// What ended during the last drain, for the shutdown report that follows it.
     drained: Mutex<Vec<Ending>>,
     /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not (so
@@ -100,6 +102,7 @@ impl Set {
             classes: Mutex::default(),
             on_failure: AtomicU8::new(OnFailure::Report as u8),
             on_panic: AtomicU8::new(OnFailure::Report as u8),
+            root_spans: AtomicBool::new(false),
             drained: Mutex::default(),
             failures: keeps_failures.then(Mutex::default),
             metrics: Default::default(),
@@ -235,6 +238,20 @@ impl Set {
             );
             ErrorClass::Error
         })
+    }
+
+    /// Makes each run of this set and of its descendants the root of a trace of its own.
+    pub(crate) fn set_root_spans(&self) {
+        // Relaxed: read when a run starts; nothing else is ordered by it.
+        self.root_spans.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a run of this set starts a trace of its own: this set or an ancestor said so.
+    #[inline]
+    pub(crate) fn root_spans(&self) -> bool {
+        // Relaxed: as in `set_root_spans`.
+        std::iter::successors(Some(self), |set| set.parent.as_deref())
+            .any(|set| set.root_spans.load(Ordering::Relaxed))
     }
 
     pub(crate) fn set_on_failure(&self, action: OnFailure, panics: bool) {

@@ -27,15 +27,30 @@ macro_rules! run_span {
     }};
 }
 
-/// The span of a run of `set`, a child of the span current here.
+/// `span`, with a `follows_from` link to `from`: a run that starts a trace of its own
+/// still points at what started it (OpenTelemetry exports the link).
+fn linked(span: Span, from: &Span) -> Span {
+    span.follows_from(from);
+    span
+}
+
+/// The span of a run of `set`, a child of the span current here — or, in a set that
+/// [starts a trace per run](crate::task::Tasks::with_root_spans), a root linked to it.
 #[inline]
 pub(crate) fn task_span(set: &Set) -> Span {
+    if set.root_spans() {
+        return linked(run_span!(set, [parent: None,]), &Span::current());
+    }
     run_span!(set, [])
 }
 
 /// [`task_span()`] for a task with a name of its own (a spawned one): also `task`, its name,
 /// so that what the task logs says which task it is.
 pub(crate) fn named_task_span(set: &Set, task: &str) -> Span {
+    if set.root_spans() {
+        let span = run_span!(set, [parent: None,] { fields::TASK } = task,);
+        return linked(span, &Span::current());
+    }
     run_span!(set, [] { fields::TASK } = task,)
 }
 
@@ -47,6 +62,15 @@ pub(crate) fn root_task_span(set: &Set) -> Span {
 /// [`task_span()`] for one iteration of a loop, under `parent`: its number, and room for the
 /// retry attempt.
 pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
+    if set.root_spans() {
+        let span = run_span!(
+            set,
+            [parent: None,]
+            { fields::ITERATION } = iteration,
+            { fields::ATTEMPT } = Empty,
+        );
+        return linked(span, parent);
+    }
     run_span!(
         set,
         [parent: parent,]

@@ -351,6 +351,40 @@ impl Tasks {
         self
     }
 
+    /// Makes each run of this set, and of its child sets and pools, the root of a trace of
+    /// its own, with a `follows_from` link to the span that started it (OpenTelemetry
+    /// exports it as a span link), instead of a child of that span.
+    ///
+    /// For a set whose runs are independent units of work — a job queue, the requests a
+    /// server handles — so that each is one trace, rather than every job of the service's
+    /// life sitting in the trace of the dispatcher that started it (which ends only at
+    /// shutdown), and console lines do not carry the dispatcher's span as a prefix. A loop's
+    /// iterations each start a trace of their own too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{Context, Func, Tasks};
+    /// use async_tasks::testing::SpanRecorder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let recorder = SpanRecorder::install();
+    /// let jobs = Tasks::new("jobs").with_root_spans();
+    /// let dispatcher = tracing::info_span!("dispatcher");
+    /// dispatcher.in_scope(|| jobs.run(&Context::background(), Func::new(|_ctx| async { Ok(()) })));
+    /// jobs.wait().await;
+    /// let job = recorder.span("task");
+    /// assert!(job.parent().is_none()); // a trace of its own...
+    /// assert_eq!(job.follows_from()[0].name(), "dispatcher"); // ...linked to its start
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_root_spans(self) -> Tasks {
+        self.set.set_root_spans();
+        self
+    }
+
     /// This set's name: the `task.name` and `otel.name` of its spans.
     #[must_use]
     pub fn name(&self) -> &str {

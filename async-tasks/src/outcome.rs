@@ -118,7 +118,8 @@ impl<T> Outcome<T> {
     /// How it ended, without what it ended with: what a shutdown report keeps.
     pub(crate) fn ended(&self) -> Ended {
         match self {
-            Outcome::Finished(_) | Outcome::Stopped(_) | Outcome::Canceled(_) => Ended::Finished,
+            Outcome::Finished(_) | Outcome::Stopped(_) => Ended::Finished,
+            Outcome::Canceled(_) => Ended::Canceled,
             Outcome::Failed(err) => Ended::Failed(message(&**err)),
             Outcome::Panicked(payload) => Ended::Panicked(panic_message(&**payload).to_owned()),
         }
@@ -129,8 +130,10 @@ impl<T> Outcome<T> {
 /// itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ended {
-    /// Finished, stopped its loop, or ended by a cancellation.
+    /// Finished, or stopped its loop.
     Finished,
+    /// Ended by its cancellation: returned the context's error.
+    Canceled,
     /// Failed with this error message.
     Failed(String),
     /// Panicked with this message.

@@ -178,7 +178,7 @@ async fn the_report_says_who_finished_failed_panicked_and_was_aborted() {
     assert!(!report.is_clean());
     assert_eq!(
         report.to_string(),
-        "2 finished (poller, 1 unnamed), 1 failed (uploader: upload cut short), 1 panicked \
+        "2 finished (poller, 1 unnamed), 0 canceled, 1 failed (uploader: upload cut short), 1 panicked \
          (cleaner: cleanup bug), 1 aborted (stubborn), 1 unnamed still running"
     );
 

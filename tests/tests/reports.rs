@@ -254,7 +254,7 @@ async fn a_report_reads_cause_first_then_a_handful_of_names_of_each_list() {
         report.to_string(),
         format!(
             "shut down by jobs/db: refused\n\
-             2 finished (ok, 1 unnamed), 2 failed ({}), 1 panicked (p: on the way out), \
+             2 finished (ok, 1 unnamed), 0 canceled, 2 failed ({}), 1 panicked (p: on the way out), \
              7 aborted (a, b, c, d, e and 2 more), 1 unnamed still running",
             failed.join(", ")
         )
@@ -269,7 +269,7 @@ async fn a_clean_report_reads_as_counts_only() {
     assert!(report.is_clean());
     assert_eq!(
         report.to_string(),
-        "1 finished (a), 0 failed, 0 panicked, 0 aborted"
+        "1 finished (a), 0 canceled, 0 failed, 0 panicked, 0 aborted"
     );
 }
 
@@ -418,4 +418,51 @@ async fn a_failure_whose_call_span_is_filtered_out_sits_in_the_runs_span() {
     // The DEBUG call span is disabled: the event sits in the run's enabled `task` span, so
     // that a console line still says which task failed.
     assert_eq!(failure.1, ["task"], "{events:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_a_shutdown_cut_off_is_canceled_not_finished() {
+    let svc = Tasks::new("svc");
+    let jobs = svc.child("jobs");
+    let ctx = Context::background();
+    // A 10 s job that honours its context, a loop whose iteration does too, and one that
+    // finishes in time.
+    let job = jobs.spawn(&ctx, "job-1", |ctx| async move {
+        async_tasks::sleep(&ctx, Duration::from_secs(10)).await?;
+        Ok::<_, BoxError>(())
+    });
+    svc.run_loop(
+        &ctx,
+        Func::named("poller", |ctx| async move {
+            async_tasks::sleep(&ctx, Duration::from_secs(60)).await?;
+            Ok(())
+        }),
+    );
+    svc.run(
+        &ctx,
+        Func::named("quick", |_ctx| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(())
+        }),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let report = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert!(job.await.unwrap_err().is_canceled());
+    let mut canceled = report.canceled.clone();
+    canceled.sort();
+    assert_eq!(canceled, ["jobs/job-1", "poller"]);
+    assert!(
+        report.finished.is_empty(),
+        "quick ended before the report: {report:?}"
+    );
+    // Named like the others, in the order they ended.
+    let line = report.to_string();
+    assert!(
+        line == "0 finished, 2 canceled (jobs/job-1, poller), 0 failed, 0 panicked, 0 aborted"
+            || line
+                == "0 finished, 2 canceled (poller, jobs/job-1), 0 failed, 0 panicked, 0 aborted",
+        "{line}"
+    );
 }

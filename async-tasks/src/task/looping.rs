@@ -88,7 +88,8 @@ impl<R: Runner> Looping<R> {
     /// Runs iterations with `ctx` for as long as it is not closing (checked before each),
     /// each in its own span under `parent`, pausing and retrying as the policy says; returns
     /// how the loop ended, for a shutdown report: `Finished` when its context closed or
-    /// ended, or how its last iteration ended when that ended the loop (a failure the policy
+    /// ended (`Canceled` if its last iteration returned the context's error), or how its
+    /// last iteration ended when that ended the loop (a failure the policy
     /// does not retry, a panic, a stop).
     ///
     /// # Cancel safety
@@ -96,6 +97,8 @@ impl<R: Runner> Looping<R> {
     /// Dropped, it drops the iteration in flight where it stands (see [`Run::once`]); the
     /// counters are kept, so another call goes on where it stopped.
     pub(super) async fn iterate(&mut self, run: &mut Run, ctx: &Context, parent: &Span) -> Ended {
+        // Whether the last iteration ended by its cancellation: then so did the loop.
+        let mut canceled = false;
         // One atomic load a turn while the context is live: done and closing at once.
         while !ctx.is_closing() {
             self.iteration += 1;
@@ -109,6 +112,7 @@ impl<R: Runner> Looping<R> {
             }
             run.ctx = ctx.clone();
             let outcome = run.once(&self.runner).await;
+            canceled = matches!(outcome, Outcome::Canceled(_));
             let next = match &outcome {
                 Outcome::Finished(()) | Outcome::Canceled(_) => {
                     // A success starts the failures in a row over.
@@ -173,7 +177,11 @@ impl<R: Runner> Looping<R> {
                 None => tokio::task::consume_budget().await,
             }
         }
-        Ended::Finished
+        if canceled {
+            Ended::Canceled
+        } else {
+            Ended::Finished
+        }
     }
 
     /// The loop's task ends as `ended` says: unlisted, then its runner dropped.

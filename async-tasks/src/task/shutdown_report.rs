@@ -39,7 +39,7 @@ impl fmt::Display for TaskFailure {
 /// (`report.cause` with `?`, or into an `anyhow::Error` or a [`BoxError`](crate::runner::BoxError)).
 impl std::error::Error for TaskFailure {}
 
-/// Who finished, failed, panicked and was aborted during [`Tasks::shutdown_report`](super::Tasks::shutdown_report) (and
+/// Who finished, was canceled, failed, panicked and was aborted during [`Tasks::shutdown_report`](super::Tasks::shutdown_report) (and
 /// the [`Tasks::drain`](super::Tasks::drain) just before it, if there was one), by name, and what shut the set
 /// down if a failure did.
 ///
@@ -62,7 +62,7 @@ impl std::error::Error for TaskFailure {}
 ///
 /// ```text
 /// shut down by jobs/db-loop: connection refused
-/// 3 finished (poller, jobs/export, 1 unnamed), 1 failed (jobs/import: bad csv), 0 panicked, 1 aborted (stubborn)
+/// 3 finished (poller, jobs/export, 1 unnamed), 0 canceled, 1 failed (jobs/import: bad csv), 0 panicked, 1 aborted (stubborn)
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -70,9 +70,14 @@ pub struct ShutdownReport {
     /// The failure that shut the set down, if one did (see
     /// [`Tasks::on_failure`](crate::task::Tasks::on_failure)): the first thing to read.
     pub cause: Option<TaskFailure>,
-    /// Listed tasks that ended normally (or with a cancellation) during the grace period
-    /// (or the drain before it).
+    /// Listed tasks that ended normally during the grace period (or the drain before it).
     pub finished: Vec<String>,
+    /// Listed tasks that ended by their cancellation during the grace period (or the drain
+    /// before it): a run that returned its context's error (a cancelled loop iteration, a
+    /// spawned job cut off, a queued pool job that never started), what its
+    /// [`TaskHandle`](super::TaskHandle) calls [`is_canceled`](super::TaskError::is_canceled).
+    #[doc(alias = "cancelled")]
+    pub canceled: Vec<String>,
     /// Listed tasks that ended with an error during the grace period (or the drain).
     pub failed: Vec<TaskFailure>,
     /// Listed tasks that panicked during the grace period (or the drain).
@@ -98,6 +103,20 @@ impl ShutdownReport {
 
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// `, N what (a, b, c)`: the count, then a handful of the names, if any.
+        fn list<T: fmt::Display>(
+            f: &mut fmt::Formatter<'_>,
+            what: &str,
+            names: &[T],
+        ) -> fmt::Result {
+            write!(f, ", {} {what}", names.len())?;
+            if !names.is_empty() {
+                f.write_str(" (")?;
+                write_names(f, names)?;
+                f.write_str(")")?;
+            }
+            Ok(())
+        }
         if let Some(cause) = &self.cause {
             // The first thing to read, on a line of its own.
             writeln!(f, "shut down by {cause}")?;
@@ -115,22 +134,10 @@ impl fmt::Display for ShutdownReport {
             }
             f.write_str(")")?;
         }
-        let lists: [(&str, &[TaskFailure]); 2] =
-            [("failed", &self.failed), ("panicked", &self.panicked)];
-        for (what, failures) in lists {
-            write!(f, ", {} {what}", failures.len())?;
-            if !failures.is_empty() {
-                f.write_str(" (")?;
-                write_names(f, failures)?;
-                f.write_str(")")?;
-            }
-        }
-        write!(f, ", {} aborted", self.aborted.len())?;
-        if !self.aborted.is_empty() {
-            f.write_str(" (")?;
-            write_names(f, &self.aborted)?;
-            f.write_str(")")?;
-        }
+        list(f, "canceled", &self.canceled)?;
+        list(f, "failed", &self.failed)?;
+        list(f, "panicked", &self.panicked)?;
+        list(f, "aborted", &self.aborted)?;
         if self.unlisted_running > 0 {
             write!(f, ", {} unnamed still running", self.unlisted_running)?;
         }
@@ -169,6 +176,7 @@ pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
         let name = qualified(base, &ending.set, &ending.name);
         match ending.ended {
             Ended::Finished => report.finished.push(name),
+            Ended::Canceled => report.canceled.push(name),
             Ended::Failed(error) => report.failed.push(TaskFailure::new(name, error)),
             Ended::Panicked(error) => report.panicked.push(TaskFailure::new(name, error)),
             Ended::Aborted => report.aborted.push(name),

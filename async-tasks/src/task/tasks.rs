@@ -882,7 +882,7 @@ impl Tasks {
     /// assert_eq!(report.aborted, ["stubborn"]);
     /// assert_eq!(
     ///     report.to_string(),
-    ///     "1 finished (poller), 0 failed, 0 panicked, 1 aborted (stubborn)"
+    ///     "1 finished (poller), 0 canceled, 0 failed, 0 panicked, 1 aborted (stubborn)"
     /// );
     /// assert_eq!(tasks.running(), 0);
     /// # }

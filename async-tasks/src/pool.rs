@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -30,8 +31,7 @@ use crate::context::Context;
 #[cfg(doc)]
 use crate::context::ContextError;
 use crate::runner::{BoxError, Runner};
-use crate::task::TaskKind;
-use crate::task::{OnFailure, TaskHandle, Tasks};
+use crate::task::{OnFailure, TaskHandle, TaskKind, Tasks};
 
 mod admit;
 mod admit_error;
@@ -105,6 +105,9 @@ pub struct Pool {
     /// One permit per slot.
     slots: Arc<Semaphore>,
     max: usize,
+    /// How many accepted jobs may wait for a slot ([`Pool::queue`]), and how many do.
+    queue: usize,
+    queued: Arc<AtomicUsize>,
     cancel_on_error: bool,
 }
 
@@ -177,6 +180,8 @@ impl Pool {
             tasks,
             slots: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
             max: Semaphore::MAX_PERMITS,
+            queue: 0,
+            queued: Arc::default(),
             cancel_on_error: false,
         }
     }
@@ -210,6 +215,32 @@ impl Pool {
         self.slots = Arc::new(Semaphore::new(n));
         self.max = n;
         self
+    }
+
+    /// Lets up to `n` jobs that [`try_spawn`](Pool::try_spawn) accepts wait for a slot,
+    /// beyond the [`max_concurrency`](Pool::max_concurrency) that run: a queue in front of
+    /// the pool, for callers that cannot wait (an HTTP handler). A full queue refuses with
+    /// [`AdmitError::Full`]. Without it (`0`, the default), `try_spawn` only starts a job
+    /// when a slot is free. [`run`](Pool::run) and [`spawn`](Pool::spawn) wait for room as
+    /// before, behind the queued jobs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = async_tasks::pool::Pool::new("jobs").max_concurrency(4).queue(100);
+    /// assert!(format!("{pool:?}").contains("queue: 100"));
+    /// ```
+    #[must_use]
+    pub fn queue(mut self, n: usize) -> Pool {
+        self.queue = n;
+        self
+    }
+
+    /// How many accepted jobs wait in the [`queue`](Pool::queue) for a slot now.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        // Relaxed: a count to look at; nothing is ordered by it.
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// With `true`, the first run that fails (an error of class
@@ -493,17 +524,69 @@ impl Pool {
         T: Send + 'static,
     {
         let permit = self.admit(ctx).await?;
-        Ok(self
-            .tasks
-            .spawn_as(TaskKind::Pool, ctx, name.into(), move |ctx| {
-                // Held by the task's future until it ends (or is dropped).
-                let permit = permit;
-                let fut = f(ctx);
-                async move {
-                    let _permit = permit;
-                    fut.await
-                }
-            }))
+        Ok(self.spawn_admitted(ctx, name.into(), permit, f))
+    }
+
+    /// Accepts `f` at once, without waiting: runs it in a new tokio task named `name` if a
+    /// slot is free, as [`spawn`](Pool::spawn) does; otherwise, if the pool has a
+    /// [`queue`](Pool::queue) with room, queues it to start as soon as a slot frees (in the
+    /// order jobs were accepted, and before a [`spawn`](Pool::spawn) that waits for room);
+    /// otherwise refuses it. Not `async`: what an HTTP handler calls to hand a job to a pool.
+    ///
+    /// An accepted job is a full task of the pool from now on, queued or not: listed in
+    /// [`snapshot`](Pool::snapshot) ([`TaskInfo::queued`](crate::task::TaskInfo::queued)
+    /// while it waits), counted in [`running`](Pool::running) and waited for by
+    /// [`wait`](Pool::wait) and a drain. A drain lets the queued jobs run (they were
+    /// accepted); a shutdown cancels them before they start, and their handles say
+    /// [`is_canceled`](crate::task::TaskError::is_canceled), as does the report
+    /// ([`ShutdownReport::canceled`](crate::task::ShutdownReport::canceled)).
+    ///
+    /// # Errors
+    ///
+    /// Without calling `f`, which is dropped:
+    /// - [`AdmitError::Full`] if no slot is free and the queue is full (or there is none);
+    /// - [`AdmitError::Closed`] if the pool is closed;
+    /// - [`AdmitError::Context`] with `ctx`'s error if it is done already.
+    ///
+    /// A job accepted into the queue whose `ctx` ends before its slot comes ends canceled
+    /// (or failed with the deadline), without calling `f`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::{BoxError, Context};
+    /// use async_tasks::pool::{AdmitError, Pool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pool = Pool::new("jobs").max_concurrency(1).queue(1);
+    /// let ctx = Context::background();
+    /// let job = |id: u32| move |_ctx: Context| async move { Ok::<_, BoxError>(id) };
+    /// let first = pool.try_spawn(&ctx, "job-1", job(1)).unwrap(); // takes the slot
+    /// let second = pool.try_spawn(&ctx, "job-2", job(2)).unwrap(); // waits in the queue
+    /// assert!(pool.snapshot().tasks[1].queued);
+    /// assert_eq!(pool.try_spawn(&ctx, "job-3", job(3)).unwrap_err(), AdmitError::Full);
+    /// assert_eq!((first.await.unwrap(), second.await.unwrap()), (1, 2));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F, Fut, T, E>(
+        &self,
+        ctx: &Context,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<TaskHandle<T>, AdmitError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+        T: Send + 'static,
+    {
+        self.accept(ctx, name.into(), f)
     }
 
     /// Waits until every admitted run has finished, then returns the failures not returned
@@ -579,6 +662,8 @@ impl fmt::Debug for Pool {
             .field("max_concurrency", &self.max)
             .field("running", &self.running())
             .field("free_slots", &self.slots.available_permits())
+            .field("queue", &self.queue)
+            .field("queued", &self.queued())
             .field("cancel_on_error", &self.cancel_on_error)
             .field("closed", &self.is_closed())
             .finish()

@@ -57,3 +57,4 @@ pub use self::tasks::Tasks;
 
 pub(crate) use self::current::{address, keep_panic_location, stash_failed_call, with_current};
 pub(crate) use self::error_class::Classifier;
+pub(crate) use self::listing::LoopStats;

@@ -89,8 +89,8 @@ fn a_pool_can_be_shared_and_made_without_a_runtime() {
     assert_eq!(pool.running(), 0);
     assert_eq!(
         format!("{pool:?}"),
-        "Pool { path: \"images\", max_concurrency: 4, running: 0, free_slots: 4, \
-         cancel_on_error: true, closed: false }"
+        "Pool { path: \"images\", max_concurrency: 4, running: 0, free_slots: 4, queue: 0, \
+         queued: 0, cancel_on_error: true, closed: false }"
     );
     let ctx = Context::background();
     let run = pool.run(&ctx, counted(&Arc::default()));

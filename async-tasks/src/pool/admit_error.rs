@@ -5,8 +5,10 @@ use std::fmt;
 
 use crate::context::ContextError;
 
-/// Why [`Pool::run`](crate::pool::Pool::run) did not start a runner: the pool is closed, or the
-/// caller's context ended first. The runner was dropped without running.
+/// Why [`Pool::run`](crate::pool::Pool::run), [`spawn`](crate::pool::Pool::spawn) or
+/// [`try_spawn`](crate::pool::Pool::try_spawn) did not start a job: the pool is closed, the
+/// caller's context ended first, or (`try_spawn`) it had no room. The job was dropped
+/// without running.
 ///
 /// Its [`source`](Error::source) is the [`ContextError`] when there is one, so an error
 /// that wraps a cancellation is recognised as one (a set does not report it).
@@ -42,6 +44,10 @@ pub enum AdmitError {
     Closed,
     /// The caller's context was done before a slot was free.
     Context(ContextError),
+    /// No slot was free and the pool's [`queue`](crate::pool::Pool::queue) was full (or it
+    /// has none): from [`Pool::try_spawn`](crate::pool::Pool::try_spawn), which does not
+    /// wait. Try again later, or tell the caller to (an HTTP 503).
+    Full,
 }
 
 impl AdmitError {
@@ -51,12 +57,18 @@ impl AdmitError {
         matches!(self, AdmitError::Closed)
     }
 
+    /// Whether the pool had no room: no free slot, and a full queue.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        matches!(self, AdmitError::Full)
+    }
+
     /// The caller's context's error, if that is why.
     #[must_use]
     pub fn context_error(&self) -> Option<ContextError> {
         match self {
             AdmitError::Context(err) => Some(*err),
-            AdmitError::Closed => None,
+            AdmitError::Closed | AdmitError::Full => None,
         }
     }
 }
@@ -65,6 +77,9 @@ impl fmt::Display for AdmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AdmitError::Closed => f.write_str("the pool is closed: it admits no new runs"),
+            AdmitError::Full => {
+                f.write_str("the pool is full: no free slot, and no room in its queue")
+            }
             AdmitError::Context(err) => fmt::Display::fmt(err, f),
         }
     }
@@ -74,7 +89,7 @@ impl Error for AdmitError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             AdmitError::Context(err) => Some(err),
-            AdmitError::Closed => None,
+            AdmitError::Closed | AdmitError::Full => None,
         }
     }
 }

@@ -29,7 +29,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use slab::Slab;
 use tokio::sync::Notify;
@@ -91,9 +91,14 @@ struct Entry {
     abort_asked: bool,
 }
 
-/// What a loop tells the listing as it goes.
+/// What a task tells the listing as it goes: a loop its iteration and last error, a
+/// singleton its term, a queued pool job that it waits for a slot.
 #[derive(Default)]
 pub(crate) struct LoopStats {
+    /// Whether it is a loop's (a singleton's included): only then is `iteration` shown.
+    looping: bool,
+    /// Accepted by a pool, waiting for a slot.
+    queued: AtomicBool,
     iteration: AtomicU64,
     last_error: Mutex<Option<String>>,
     /// A singleton's: the term under which this replica leads it now.
@@ -101,6 +106,28 @@ pub(crate) struct LoopStats {
 }
 
 impl LoopStats {
+    /// A loop's stats.
+    pub(crate) fn looping() -> LoopStats {
+        LoopStats {
+            looping: true,
+            ..LoopStats::default()
+        }
+    }
+
+    /// A queued pool job's: queued until [`started`](LoopStats::started).
+    pub(crate) fn queued() -> LoopStats {
+        LoopStats {
+            queued: AtomicBool::new(true),
+            ..LoopStats::default()
+        }
+    }
+
+    /// The queued job got its slot.
+    pub(crate) fn started(&self) {
+        // Relaxed: a snapshot is a best-effort view; nothing is ordered by it.
+        self.queued.store(false, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_iteration(&self, iteration: u64) {
         // Relaxed: a snapshot is a best-effort view; nothing is ordered by it.
         self.iteration.store(iteration, Ordering::Relaxed);
@@ -292,7 +319,12 @@ impl Listing {
                 iteration: entry
                     .stats
                     .as_ref()
+                    .filter(|stats| stats.looping)
                     .map(|stats| stats.iteration.load(Ordering::Relaxed)),
+                queued: entry
+                    .stats
+                    .as_ref()
+                    .is_some_and(|stats| stats.queued.load(Ordering::Relaxed)),
                 last_error: entry
                     .stats
                     .as_ref()
@@ -367,7 +399,11 @@ mod tests {
         let svc = path("svc");
         let a = listing.insert(TaskName::Static("a"), TaskKind::Run, None);
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
-        let b = listing.insert(TaskName::Static("b"), TaskKind::Loop, Some(Arc::default()));
+        let b = listing.insert(
+            TaskName::Static("b"),
+            TaskKind::Loop,
+            Some(Arc::new(LoopStats::looping())),
+        );
         assert_eq!(listing.len(), 2);
         listing.finish(a, &svc, || unreachable!("no report is being made"));
         let listed: Vec<_> = listing

@@ -69,7 +69,7 @@ impl<R: Runner> Looping<R> {
             runner,
             name,
             policy,
-            stats: Arc::default(),
+            stats: Arc::new(LoopStats::looping()),
             iteration: 0,
             retries: Retries::default(),
         }

@@ -44,6 +44,9 @@ pub struct TaskInfo {
     pub iteration: Option<u64>,
     /// For a loop, the last error an iteration returned (not a cancellation), if any.
     pub last_error: Option<String>,
+    /// For a pool job accepted by [`Pool::try_spawn`](crate::pool::Pool::try_spawn) into the
+    /// pool's queue: `true` while it waits there for a slot.
+    pub queued: bool,
     /// For a singleton, the term under which this replica leads it now; `None` while it
     /// campaigns (another replica leads, or none does), and for every other kind of task.
     pub term: Option<Term>,

@@ -138,12 +138,13 @@ pub(super) fn start_runner<R: Runner + 'static>(
     });
 }
 
-/// Starts a call of `f` as a task of `set` named `name`, listed as `kind`, with a context
-/// joined to `ctx`, and returns its handle: `spawn`, a pool's spawned jobs.
+/// Starts a call of `f` as a task of `set` named `name`, listed as `kind` (with the live
+/// stats it tells the listing, if any), with a context joined to `ctx`, and returns its
+/// handle: `spawn`, a pool's spawned jobs.
 #[track_caller]
 pub(super) fn start_closure<F, Fut, T, E>(
     set: &Arc<Set>,
-    kind: TaskKind,
+    listed: (TaskKind, Option<Arc<LoopStats>>),
     ctx: &Context,
     name: Cow<'static, str>,
     f: F,
@@ -164,7 +165,12 @@ where
         TaskName::Static(name) => Some(*name),
         TaskName::Shared(_) => None,
     };
-    let listed = Listed::new(name.clone(), kind);
+    let (kind, stats) = listed;
+    let listed = Listed {
+        name: name.clone(),
+        kind,
+        stats,
+    };
     let handle = start(set, Some(listed), Some(&name), |ticket| {
         let mut run = Run {
             ctx: ctx.join(&set.ctx),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::error_class::ErrorClass;
 use super::escalation::OnFailure;
 use super::handle::TaskHandle;
-use super::listing::TaskName;
+use super::listing::{LoopStats, TaskName};
 use super::looping::start_loop;
 use super::policy::LoopPolicy;
 use super::set::{Collecting, Set};
@@ -260,11 +260,12 @@ impl Tasks {
         start_runner(&self.set, runner, name, Some(listed), ctx, span);
     }
 
-    /// `spawn`, listed as `kind`: a pool's spawned runs are its runs.
+    /// `spawn`, listed as `kind` with the live stats it tells the listing: a pool's spawned
+    /// runs are its runs.
     #[track_caller]
     pub(crate) fn spawn_as<F, Fut, T, E>(
         &self,
-        kind: TaskKind,
+        listed: (TaskKind, Option<Arc<LoopStats>>),
         ctx: &Context,
         name: Cow<'static, str>,
         f: F,
@@ -275,7 +276,7 @@ impl Tasks {
         E: Into<BoxError>,
         T: Send + 'static,
     {
-        start_closure(&self.set, kind, ctx, name, f)
+        start_closure(&self.set, listed, ctx, name, f)
     }
 
     /// Says what a failed run of this set does beyond its report: see [`OnFailure`].
@@ -578,7 +579,7 @@ impl Tasks {
         E: Into<BoxError>,
         T: Send + 'static,
     {
-        start_closure(&self.set, TaskKind::Spawned, ctx, name.into(), f)
+        start_closure(&self.set, (TaskKind::Spawned, None), ctx, name.into(), f)
     }
 
     /// Runs `runner` over and over in a new tokio task until its context is done, its set

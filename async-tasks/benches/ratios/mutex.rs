@@ -1,5 +1,7 @@
-//! `MutexWithContext` against `tokio::sync::Mutex`: uncontended, and contended by eight
-//! tasks on two workers; and uncontended against `std::sync::Mutex` (the lock of a
+//! `MutexWithContext` against `tokio::sync::Mutex`: uncontended, contended by eight tasks on
+//! two workers, and handed over at every lock (each holder yields before it unlocks, so the
+//! others are always queued: the contended figure alone can run with next to no contention,
+//! when the tasks happen to run one after another); and uncontended against `std::sync::Mutex` (the lock of a
 //! synchronous program, the floor any lock is held to), with tokio's own `try_lock` against
 //! the same for comparison.
 
@@ -42,6 +44,13 @@ pub(crate) fn figures() -> Vec<Spec> {
             1.75,
             "ns/lock",
             mutex_contended,
+        ),
+        // Not counted: as above.
+        Spec::timed(
+            "mutex handed over at every lock, 8 tasks x 10k, 2 workers",
+            f64::NAN,
+            "ns/lock",
+            mutex_handed_over,
         ),
     ]
 }
@@ -151,6 +160,63 @@ fn mutex_contended() -> (Side, Side) {
                 handle.await.unwrap();
             }
             clock.stop(CONTENDERS * CONTENDED_LOCKS)
+        })
+    });
+    (ours, anchor)
+}
+
+const HANDED_OVER_LOCKS: u64 = 10_000;
+
+/// Eight tasks that each yield while holding the lock, so that every unlock hands it to a
+/// queued task: the cost of the fair hand-off itself.
+fn mutex_handed_over() -> (Side, Side) {
+    let rt = Arc::new(multi_thread());
+    let ours: Side = {
+        let rt = Arc::clone(&rt);
+        Box::new(move || {
+            rt.block_on(async {
+                let mutex = Arc::new(MutexWithContext::new(0_u64));
+                let (ctx, _cancel) = Context::background().with_cancel();
+                let clock = Clock::start();
+                let handles: Vec<_> = (0..CONTENDERS)
+                    .map(|_| {
+                        let (mutex, ctx) = (Arc::clone(&mutex), ctx.clone());
+                        tokio::spawn(async move {
+                            for _ in 0..HANDED_OVER_LOCKS {
+                                let mut guard = mutex.lock(&ctx).await.unwrap();
+                                *guard += 1;
+                                tokio::task::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+                clock.stop(CONTENDERS * HANDED_OVER_LOCKS)
+            })
+        })
+    };
+    let anchor: Side = Box::new(move || {
+        rt.block_on(async {
+            let mutex = Arc::new(tokio::sync::Mutex::new(0_u64));
+            let clock = Clock::start();
+            let handles: Vec<_> = (0..CONTENDERS)
+                .map(|_| {
+                    let mutex = Arc::clone(&mutex);
+                    tokio::spawn(async move {
+                        for _ in 0..HANDED_OVER_LOCKS {
+                            let mut guard = mutex.lock().await;
+                            *guard += 1;
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await.unwrap();
+            }
+            clock.stop(CONTENDERS * HANDED_OVER_LOCKS)
         })
     });
     (ours, anchor)

@@ -192,7 +192,9 @@ impl<T> MutexWithContext<T> {
     /// assert!(mutex.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<MutexWithContextGuard<'_, T>> {
-        // The turn taken: others are waiting, or one holds the lock through the queue.
+        // The turn taken: others are waiting, or one holds the lock through the queue. This
+        // read only chooses the path, so it needs no ordering of its own (tokio's is an
+        // acquire load); `data`'s `fetch_or` (acquire) orders the data.
         if self.turnstile.available_permits() == 0 {
             return None;
         }

@@ -13,7 +13,10 @@
 //!   not block the next one; a cancel racing the release never leaks it either;
 //! - no poisoning: a panic while holding the guard releases the lock (sync and in a task);
 //! - the data is protected: a read-yield-write counter from many tasks on a multi-thread
-//!   runtime ends exact.
+//!   runtime ends exact;
+//! - fair: waiters get the lock in the order they asked, and a `lock` or `try_lock` made
+//!   while others wait (the holder's own, just after unlocking) queues behind them; once the
+//!   queue has drained, a free lock is taken at once again.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -299,4 +302,78 @@ async fn a_waiter_whose_context_ends_as_the_lock_comes_gets_neither() {
     assert_eq!(got.err(), Some(ContextError::Canceled));
     drop(waiter);
     assert!(mutex.try_lock().is_some(), "the lock was not given back");
+}
+
+/// Waiters get the lock in the order they asked: each release lets only the first in line
+/// in. A `try_lock` while others wait fails, and a `lock` queues behind them, even from the
+/// holder that just unlocked with the lock free for a moment.
+#[tokio::test]
+async fn waiters_get_the_lock_in_the_order_they_asked() {
+    let mutex = MutexWithContext::new(Vec::new());
+    let ctx = Context::background();
+    let mut held = mutex.lock(&ctx).await.unwrap();
+    let mut waiters: Vec<_> = (0..4).map(|_| task::spawn(mutex.lock(&ctx))).collect();
+    for waiter in &mut waiters {
+        assert_pending!(waiter.poll());
+    }
+    held.push("holder");
+    drop(held);
+    assert!(mutex.try_lock().is_none(), "try_lock overtook the queue");
+    let mut again = task::spawn(mutex.lock(&ctx));
+    assert_pending!(again.poll());
+    waiters.push(again);
+
+    let mut order = Vec::new();
+    for turn in 0..waiters.len() {
+        // Those further back are still waiting; then the first in line gets it.
+        for later in waiters[turn + 1..].iter_mut().rev() {
+            assert_pending!(later.poll());
+        }
+        let mut guard = assert_ready!(waiters[turn].poll()).unwrap();
+        guard.push("waiter");
+        order.push(turn);
+    }
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+    drop(waiters);
+    let guard = mutex
+        .try_lock()
+        .expect("the queue has drained: free at once");
+    assert_eq!(guard.len(), 6);
+}
+
+/// The fast path and the queue mixed on two workers: tasks that take the lock by `try_lock`
+/// when they can, and by `lock` when they cannot, never overlap, and the count is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_lock_and_lock_mixed_across_threads_keep_the_data_exact() {
+    const TASKS: usize = 8;
+    const ROUNDS: usize = 2_000;
+    let counter = Arc::new(MutexWithContext::new(0_usize));
+    let workers: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let ctx = Context::background();
+                for round in 0..ROUNDS {
+                    let mut guard = match counter.try_lock() {
+                        Some(guard) => guard,
+                        None => counter.lock(&ctx).await?,
+                    };
+                    let seen = *guard;
+                    if round % 7 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                    *guard = seen + 1;
+                }
+                Ok::<(), BoxError>(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        timeout(Duration::from_secs(60), worker)
+            .await
+            .expect("worker hung")
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(*counter.try_lock().unwrap(), TASKS * ROUNDS);
 }

@@ -3,14 +3,13 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_tasks::runner::async_trait;
 use async_tasks::{BoxError, Context, Runner};
 use tracing::Instrument;
 
 use crate::setup::{current_thread, info_subscriber, with_dispatch};
-use crate::{Side, Spec};
+use crate::{Clock, Side, Spec};
 
 pub(crate) fn figures() -> Vec<Spec> {
     vec![
@@ -80,11 +79,11 @@ fn call_figures(subscriber: bool) -> (Side, Side) {
                 rt.block_on(async {
                     let runner = generated_call(7);
                     let ctx = Context::background();
-                    let start = Instant::now();
+                    let clock = Clock::start();
                     for _ in 0..CALLS {
                         black_box(&runner).run(ctx.clone()).await.unwrap();
                     }
-                    (start.elapsed(), CALLS)
+                    clock.stop(CALLS)
                 })
             })
         })
@@ -94,11 +93,11 @@ fn call_figures(subscriber: bool) -> (Side, Side) {
             rt.block_on(async {
                 let runner = HandWritten { n: 7 };
                 let ctx = Context::background();
-                let start = Instant::now();
+                let clock = Clock::start();
                 for _ in 0..CALLS {
                     black_box(&runner).run(ctx.clone()).await.unwrap();
                 }
-                (start.elapsed(), CALLS)
+                clock.stop(CALLS)
             })
         })
     });

@@ -104,7 +104,11 @@ pub(crate) fn figures() -> Vec<Spec> {
 
 /// The anchor of "loop iteration, INFO subscriber", on a runtime of its own.
 fn anchor() -> Side {
-    loops::anchor(Arc::new(current_thread()), Some(info_subscriber()))
+    loops::anchor(
+        Arc::new(current_thread()),
+        Some(info_subscriber()),
+        loops::Anchor::NeverYields,
+    )
 }
 
 /// The anchor's span.

@@ -1,7 +1,13 @@
 //! Side-by-side ratios: every figure runs async-tasks and its hand-written tokio/tracing
 //! anchor in the same process, interleaved round by round (ABAB, then BABA), and reports the
-//! median ratio ours / anchor with its min–max. Absolute times are printed for orientation
-//! only: on a shared 2-core machine only the ratios mean anything.
+//! median ratio ours / anchor with its min–max, of the wall time and of the CPU time of the
+//! whole process (every thread: on a multi-thread runtime, both workers and the thread in
+//! `block_on`; see `clock.rs`). Absolute times are printed for orientation only: on a shared
+//! 2-core machine only the ratios mean anything.
+//!
+//! Figures that depend on the scheduler (loops, spawns, cancels) run on a current-thread
+//! runtime and again on a multi-thread one with 2 workers (`, 2 workers` in the name), the
+//! runtime `#[tokio::main]` gives users.
 //!
 //! Run: `cargo bench -p async-tasks --bench ratios` (all figures), or pass a filter:
 //! `cargo bench -p async-tasks --bench ratios -- mutex`. `ROUNDS=31` changes the number of
@@ -27,13 +33,15 @@
 //!
 //! One module per family of figures, each with its anchors and floors: `spawn`, `pool`,
 //! `loops` (and the `loop_costs` diagnostics), `mutex`, `cancel`, `calls`, `memory`;
-//! `setup` holds what they share (runtimes, the subscriber, a trivial runner). This file is
-//! the harness: the figures' order, the rounds, the child processes, callgrind, the table.
+//! `setup` holds what they share (runtimes, the subscriber, a trivial runner), `clock` how a
+//! side is timed. This file is the harness: the figures' order, the rounds, the child
+//! processes, callgrind, the table.
 
 use std::time::Duration;
 
 mod calls;
 mod cancel;
+mod clock;
 mod loop_costs;
 mod loops;
 mod memory;
@@ -42,12 +50,16 @@ mod pool;
 mod setup;
 mod spawn;
 
-/// One side of a figure: runs the workload once and returns (elapsed, units of work done).
-pub(crate) type Side = Box<dyn FnMut() -> (Duration, u64)>;
+pub(crate) use clock::{Clock, Sample};
+
+/// One side of a figure: runs the workload once and returns what its timed region measured
+/// (a [`Clock`] started and stopped around it).
+pub(crate) type Side = Box<dyn FnMut() -> Sample>;
 
 /// A figure to measure: its name, target ratio (NaN for an informational figure: a floor
 /// or a diagnostic), unit, how to build its two sides (ours, then the anchor), whether it
-/// can be counted in instructions, and whether it runs only when a filter names it.
+/// can be counted in instructions, whether it runs only when a filter names it, and whether
+/// it is a time (or an amount, bytes, with no CPU time).
 pub(crate) struct Spec {
     name: &'static str,
     target: f64,
@@ -55,6 +67,7 @@ pub(crate) struct Spec {
     sides: fn() -> (Side, Side),
     countable: bool,
     on_request: bool,
+    timed: bool,
 }
 
 impl Spec {
@@ -72,6 +85,7 @@ impl Spec {
             sides,
             countable: true,
             on_request: false,
+            timed: true,
         }
     }
 
@@ -86,6 +100,19 @@ impl Spec {
         Spec {
             countable: false,
             ..Spec::counted(name, target, unit, sides)
+        }
+    }
+
+    /// A figure that is an amount (bytes), not a time: no CPU time, not counted.
+    pub(crate) fn amount(
+        name: &'static str,
+        target: f64,
+        unit: &'static str,
+        sides: fn() -> (Side, Side),
+    ) -> Spec {
+        Spec {
+            timed: false,
+            ..Spec::timed(name, target, unit, sides)
         }
     }
 
@@ -144,10 +171,13 @@ fn main() {
 
     if instructions {
         println!("| figure | ours | anchor | ratio | target |");
+        println!("|---|---|---|---|---|");
     } else {
-        println!("| figure | ours | anchor | ratio median (min–max) | target |");
+        println!(
+            "| figure | ours: wall, CPU | anchor: wall, CPU | wall ratio, median (min–max) | CPU ratio, median (min–max) | target |"
+        );
+        println!("|---|---|---|---|---|---|");
     }
-    println!("|---|---|---|---|---|");
     for spec in figures() {
         if !spec.selected(&filter) {
             continue;
@@ -182,7 +212,7 @@ fn instructions_child(spec: &str) {
     };
     let mut units = 0;
     for _ in 0..reps.parse::<u32>().unwrap() {
-        units = run().1;
+        units = run().units;
     }
     println!("{units}");
 }
@@ -229,34 +259,83 @@ fn report(spec: &Spec, rounds: usize) {
     // One warm-up round of each side.
     ours();
     anchor();
-    let (mut ratios, mut ours_ns, mut anchor_ns) = (Vec::new(), Vec::new(), Vec::new());
+    let mut wall = Series::default();
+    let mut cpu = Series::default();
     for round in 0..rounds {
-        let per_unit = |(elapsed, units): (Duration, u64)| elapsed.as_nanos() as f64 / units as f64;
         let (a, b) = if round % 2 == 0 {
-            let a = per_unit(ours());
-            (a, per_unit(anchor()))
+            let a = ours();
+            (a, anchor())
         } else {
-            let b = per_unit(anchor());
-            (per_unit(ours()), b)
+            let b = anchor();
+            (ours(), b)
         };
-        ours_ns.push(a);
-        anchor_ns.push(b);
-        ratios.push(a / b);
+        wall.push(a.wall, a.units, b.wall, b.units);
+        cpu.push(a.cpu, a.units, b.cpu, b.units);
     }
-    for v in [&mut ratios, &mut ours_ns, &mut anchor_ns] {
-        v.sort_by(f64::total_cmp);
+    let (wall, cpu) = (wall.sorted(), cpu.sorted());
+    let unit = spec.unit;
+    if spec.timed {
+        println!(
+            "| {} | {:.0}, {:.0} {unit} | {:.0}, {:.0} {unit} | **{:.2}** ({:.2}–{:.2}) | **{:.2}** ({:.2}–{:.2}) | {} |",
+            spec.name,
+            median(&wall.ours),
+            median(&cpu.ours),
+            median(&wall.anchor),
+            median(&cpu.anchor),
+            median(&wall.ratios),
+            wall.ratios[0],
+            wall.ratios[wall.ratios.len() - 1],
+            median(&cpu.ratios),
+            cpu.ratios[0],
+            cpu.ratios[cpu.ratios.len() - 1],
+            verdicts(median(&wall.ratios), median(&cpu.ratios), spec.target),
+        );
+    } else {
+        println!(
+            "| {} | {:.0} {unit} | {:.0} {unit} | **{:.2}** ({:.2}–{:.2}) | — | {} |",
+            spec.name,
+            median(&wall.ours),
+            median(&wall.anchor),
+            median(&wall.ratios),
+            wall.ratios[0],
+            wall.ratios[wall.ratios.len() - 1],
+            verdict(median(&wall.ratios), spec.target),
+        );
     }
-    let ratio = median(&ratios);
-    println!(
-        "| {} | {:.0} {unit} | {:.0} {unit} | **{ratio:.2}** ({:.2}–{:.2}) | {} |",
-        spec.name,
-        median(&ours_ns),
-        median(&anchor_ns),
-        ratios[0],
-        ratios[ratios.len() - 1],
-        verdict(ratio, spec.target),
-        unit = spec.unit,
-    );
+}
+
+/// One clock's figures over the rounds: each side's time per unit, and their ratio.
+#[derive(Default)]
+struct Series {
+    ours: Vec<f64>,
+    anchor: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+impl Series {
+    fn push(&mut self, ours: Duration, ours_units: u64, anchor: Duration, anchor_units: u64) {
+        let per_unit = |t: Duration, units: u64| t.as_nanos() as f64 / units as f64;
+        let (a, b) = (per_unit(ours, ours_units), per_unit(anchor, anchor_units));
+        self.ours.push(a);
+        self.anchor.push(b);
+        self.ratios.push(a / b);
+    }
+
+    fn sorted(mut self) -> Series {
+        for v in [&mut self.ours, &mut self.anchor, &mut self.ratios] {
+            v.sort_by(f64::total_cmp);
+        }
+        self
+    }
+}
+
+/// The target with a verdict for each clock: "≤ 1.4: wall ✓, CPU ✗", or "—".
+fn verdicts(wall: f64, cpu: f64, target: f64) -> String {
+    if target.is_nan() {
+        return "—".to_owned();
+    }
+    let mark = |ratio: f64| if ratio <= target { "✓" } else { "✗" };
+    format!("≤ {target}: wall {}, CPU {}", mark(wall), mark(cpu))
 }
 
 /// "≤ target ✓/✗", or "—" for an informational figure (a NaN target).

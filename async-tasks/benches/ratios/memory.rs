@@ -1,19 +1,17 @@
 //! Memory per parked task: each side in a fresh child process (this binary, re-executed
 //! with `RATIOS_CHILD=<side>`), so that neither inherits the other's freed memory.
 
-use std::time::Duration;
-
 use async_tasks::{Context, Func, Tasks};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::setup::current_thread;
-use crate::{Side, Spec};
+use crate::{Sample, Side, Spec};
 
 pub(crate) fn figures() -> Vec<Spec> {
-    vec![Spec::timed(
+    vec![Spec::amount(
         "memory per parked task",
-        1.6,
+        1.4,
         "bytes/task",
         || (side("ours"), side("anchor")),
     )]
@@ -79,8 +77,6 @@ fn side(side: &'static str) -> Side {
             .output()
             .unwrap();
         let bytes: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        // Reported as a "duration" of one nanosecond per byte so that the ratio machinery
-        // applies unchanged.
-        (Duration::from_nanos(bytes), 1)
+        Sample::amount(bytes)
     })
 }

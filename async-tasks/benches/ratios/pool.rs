@@ -9,29 +9,38 @@
 //! the same on both sides. 64 is also a usual bound for I/O fan-out.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_tasks::{Context, Tasks};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use crate::setup::{Trivial, current_thread};
-use crate::{Side, Spec};
+use crate::setup::Flavor::{self, CurrentThread, MultiThread};
+use crate::setup::Trivial;
+use crate::{Clock, Side, Spec};
 
 pub(crate) fn figures() -> Vec<Spec> {
-    vec![Spec::counted(
-        "pool run, 64 slots, no subscriber",
-        f64::NAN,
-        "ns/run",
-        pool_figures,
-    )]
+    vec![
+        Spec::counted(
+            "pool run, 64 slots, no subscriber",
+            f64::NAN,
+            "ns/run",
+            || pool_figures(CurrentThread),
+        ),
+        // Not counted: callgrind serialises the workers.
+        Spec::timed(
+            "pool run, 64 slots, no subscriber, 2 workers",
+            f64::NAN,
+            "ns/run",
+            || pool_figures(MultiThread),
+        ),
+    ]
 }
 
 const SLOTS: usize = 64;
 const POOL_RUNS: u64 = 60_000;
 
-fn pool_figures() -> (Side, Side) {
-    let rt = Arc::new(current_thread());
+fn pool_figures(flavor: Flavor) -> (Side, Side) {
+    let rt = Arc::new(flavor.runtime(&None));
     let ours: Side = {
         let rt = Arc::clone(&rt);
         let tasks = Tasks::new("bench");
@@ -39,12 +48,12 @@ fn pool_figures() -> (Side, Side) {
         let ctx = Context::background();
         Box::new(move || {
             rt.block_on(async {
-                let start = Instant::now();
+                let clock = Clock::start();
                 for _ in 0..POOL_RUNS {
                     pool.run(&ctx, Trivial).await.unwrap();
                 }
                 pool.wait().await.unwrap();
-                (start.elapsed(), POOL_RUNS)
+                clock.stop(POOL_RUNS)
             })
         })
     };
@@ -52,7 +61,7 @@ fn pool_figures() -> (Side, Side) {
         rt.block_on(async {
             let slots = Arc::new(Semaphore::new(SLOTS));
             let tracker = TaskTracker::new();
-            let start = Instant::now();
+            let clock = Clock::start();
             for _ in 0..POOL_RUNS {
                 let permit = Arc::clone(&slots).acquire_owned().await.unwrap();
                 tracker.spawn(async move {
@@ -61,7 +70,7 @@ fn pool_figures() -> (Side, Side) {
             }
             tracker.close();
             tracker.wait().await;
-            (start.elapsed(), POOL_RUNS)
+            clock.stop(POOL_RUNS)
         })
     });
     (ours, anchor)

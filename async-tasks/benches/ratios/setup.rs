@@ -5,6 +5,35 @@ use async_tasks::{BoxError, Context, Runner};
 use tokio::runtime::{Builder, Runtime};
 use tracing_subscriber::layer::SubscriberExt;
 
+/// The runtime a figure runs on: tokio's current-thread one, or a multi-thread one with two
+/// workers (what `#[tokio::main]` gives on this 2-core machine).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+impl Flavor {
+    /// A runtime of this flavour whose worker threads have `dispatch`, if given, as their
+    /// default subscriber (the thread in `block_on` gets it from [`with_dispatch`]).
+    pub(crate) fn runtime(self, dispatch: &Option<tracing::Dispatch>) -> Runtime {
+        match self {
+            Flavor::CurrentThread => current_thread(),
+            Flavor::MultiThread => {
+                let mut builder = Builder::new_multi_thread();
+                builder.worker_threads(2).enable_all();
+                if let Some(dispatch) = dispatch.clone() {
+                    builder.on_thread_start(move || {
+                        // The thread's default for as long as it lives.
+                        std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+                    });
+                }
+                builder.build().unwrap()
+            }
+        }
+    }
+}
+
 pub(crate) fn current_thread() -> Runtime {
     Builder::new_current_thread().enable_all().build().unwrap()
 }

@@ -1,43 +1,67 @@
 //! Spawning one-shot runs in waves, against `TaskTracker::spawn`, with and without a
 //! subscriber: `Tasks::run` of a trivial runner (and the contract's floor), and
-//! `Tasks::spawn` of a closure whose `TaskHandle` is awaited for its value.
+//! `Tasks::spawn` of a closure whose `TaskHandle` is awaited for its value. Each on a
+//! current-thread runtime and on a multi-thread one (2 workers: the waves are spawned from
+//! the thread in `block_on` and run by the workers).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_tasks::{BoxError, Context, Runner, Tasks};
 use tokio::runtime::Runtime;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::setup::{Trivial, current_thread, info_subscriber, with_dispatch};
-use crate::{Side, Spec};
+use crate::setup::Flavor::{self, CurrentThread, MultiThread};
+use crate::setup::{Trivial, info_subscriber, with_dispatch};
+use crate::{Clock, Side, Spec};
 
 pub(crate) fn figures() -> Vec<Spec> {
     vec![
-        Spec::counted("spawn, no subscriber", 1.4, "ns/task", || {
-            spawn_figures(false)
+        Spec::counted("spawn, no subscriber", 1.35, "ns/task", || {
+            spawn_figures(false, CurrentThread)
         }),
-        Spec::counted(
-            "(spawn floor, no subscriber)",
-            f64::NAN,
-            "ns/task",
-            spawn_floor,
-        ),
+        Spec::counted("(spawn floor, no subscriber)", f64::NAN, "ns/task", || {
+            spawn_floor(CurrentThread)
+        }),
         Spec::counted("spawn, INFO subscriber", 1.2, "ns/task", || {
-            spawn_figures(true)
+            spawn_figures(true, CurrentThread)
         }),
         Spec::counted(
             "spawn + await handle, no subscriber",
             1.4,
             "ns/task",
-            || handle_figures(false),
+            || handle_figures(false, CurrentThread),
         ),
         Spec::counted(
             "spawn + await handle, INFO subscriber",
             1.2,
             "ns/task",
-            || handle_figures(true),
+            || handle_figures(true, CurrentThread),
+        ),
+        // Not counted: callgrind serialises the workers.
+        Spec::timed("spawn, no subscriber, 2 workers", 1.35, "ns/task", || {
+            spawn_figures(false, MultiThread)
+        }),
+        Spec::timed(
+            "(spawn floor, no subscriber, 2 workers)",
+            f64::NAN,
+            "ns/task",
+            || spawn_floor(MultiThread),
+        ),
+        Spec::timed("spawn, INFO subscriber, 2 workers", 1.2, "ns/task", || {
+            spawn_figures(true, MultiThread)
+        }),
+        Spec::timed(
+            "spawn + await handle, no subscriber, 2 workers",
+            1.4,
+            "ns/task",
+            || handle_figures(false, MultiThread),
+        ),
+        Spec::timed(
+            "spawn + await handle, INFO subscriber, 2 workers",
+            1.2,
+            "ns/task",
+            || handle_figures(true, MultiThread),
         ),
     ]
 }
@@ -45,9 +69,9 @@ pub(crate) fn figures() -> Vec<Spec> {
 const WAVE: usize = 1_000;
 const WAVES: usize = 60;
 
-fn spawn_figures(subscriber: bool) -> (Side, Side) {
+fn spawn_figures(subscriber: bool, flavor: Flavor) -> (Side, Side) {
     let dispatch = subscriber.then(info_subscriber);
-    let rt = Arc::new(current_thread());
+    let rt = Arc::new(flavor.runtime(&dispatch));
     let ours: Side = {
         let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
         let tasks = Tasks::new("bench");
@@ -55,14 +79,14 @@ fn spawn_figures(subscriber: bool) -> (Side, Side) {
         Box::new(move || {
             with_dispatch(&dispatch, || {
                 rt.block_on(async {
-                    let start = Instant::now();
+                    let clock = Clock::start();
                     for _ in 0..WAVES {
                         for _ in 0..WAVE {
                             tasks.run(&ctx, Trivial);
                         }
                         tasks.wait().await;
                     }
-                    (start.elapsed(), (WAVE * WAVES) as u64)
+                    clock.stop((WAVE * WAVES) as u64)
                 })
             })
         })
@@ -85,9 +109,9 @@ fn spawn_figures(subscriber: bool) -> (Side, Side) {
 /// must do per task (a context for the run that its `Tasks` can cancel: a clone of a
 /// context node; the runner's boxed future; a `"task"` span around it; a caught panic),
 /// against the same anchor as the spawn figure.
-fn spawn_floor() -> (Side, Side) {
+fn spawn_floor(flavor: Flavor) -> (Side, Side) {
     use futures_util::FutureExt;
-    let rt = Arc::new(current_thread());
+    let rt = Arc::new(flavor.runtime(&None));
     let (ctx, _cancel) = Context::background().with_cancel();
     let floor = tracker_waves(Arc::clone(&rt), None, move |tracker| {
         let ctx = ctx.clone();
@@ -117,7 +141,7 @@ fn tracker_waves(
     Box::new(move || {
         with_dispatch(&dispatch, || {
             rt.block_on(async {
-                let start = Instant::now();
+                let clock = Clock::start();
                 for _ in 0..WAVES {
                     let tracker = TaskTracker::new();
                     for _ in 0..WAVE {
@@ -126,7 +150,7 @@ fn tracker_waves(
                     tracker.close();
                     tracker.wait().await;
                 }
-                (start.elapsed(), (WAVE * WAVES) as u64)
+                clock.stop((WAVE * WAVES) as u64)
             })
         })
     })
@@ -135,9 +159,9 @@ fn tracker_waves(
 /// `Tasks::spawn` of a closure returning a value, then its `TaskHandle` awaited, in waves
 /// as the spawn figure's; against `TaskTracker::spawn` of the same value and its
 /// `JoinHandle` awaited.
-fn handle_figures(subscriber: bool) -> (Side, Side) {
+fn handle_figures(subscriber: bool, flavor: Flavor) -> (Side, Side) {
     let dispatch = subscriber.then(info_subscriber);
-    let rt = Arc::new(current_thread());
+    let rt = Arc::new(flavor.runtime(&dispatch));
     let ours: Side =
         {
             let (rt, dispatch) = (Arc::clone(&rt), dispatch.clone());
@@ -147,7 +171,7 @@ fn handle_figures(subscriber: bool) -> (Side, Side) {
                 with_dispatch(&dispatch, || {
                     rt.block_on(async {
                         let mut handles = Vec::with_capacity(WAVE);
-                        let start = Instant::now();
+                        let clock = Clock::start();
                         for _ in 0..WAVES {
                             for _ in 0..WAVE {
                                 handles.push(tasks.spawn(&ctx, "bench", |_ctx| async {
@@ -161,7 +185,7 @@ fn handle_figures(subscriber: bool) -> (Side, Side) {
                             assert_eq!(sum, WAVE as u64);
                             tasks.wait().await;
                         }
-                        (start.elapsed(), (WAVE * WAVES) as u64)
+                        clock.stop((WAVE * WAVES) as u64)
                     })
                 })
             })
@@ -170,7 +194,7 @@ fn handle_figures(subscriber: bool) -> (Side, Side) {
         with_dispatch(&dispatch, || {
             rt.block_on(async {
                 let mut handles = Vec::with_capacity(WAVE);
-                let start = Instant::now();
+                let clock = Clock::start();
                 for _ in 0..WAVES {
                     let tracker = TaskTracker::new();
                     for _ in 0..WAVE {
@@ -192,7 +216,7 @@ fn handle_figures(subscriber: bool) -> (Side, Side) {
                     tracker.close();
                     tracker.wait().await;
                 }
-                (start.elapsed(), (WAVE * WAVES) as u64)
+                clock.stop((WAVE * WAVES) as u64)
             })
         })
     });

@@ -52,3 +52,5 @@ pub(crate) const LEASE_FENCE: &str = "lease.fence";
 pub(crate) const SIGNAL: &str = "signal";
 /// The code the process exits with on a second signal.
 pub(crate) const EXIT_CODE: &str = "exit_code";
+/// How many tasks still run (when the process exits on a second signal).
+pub(crate) const RUNNING: &str = "running";

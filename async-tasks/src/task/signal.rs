@@ -1,5 +1,7 @@
-//! [`shutdown_on_signals`]: the context a service's `main` hands to its tasks, cancelled by
-//! SIGINT or SIGTERM (Ctrl-C on Windows); a second signal exits the process at once.
+//! [`shutdown_on_signals`] (and `Tasks::shutdown_on_signals`): the context a service's
+//! `main` stops on, cancelled by SIGINT or SIGTERM (Ctrl-C on Windows); a second signal
+//! exits the process at once — after one ERROR line naming the tasks still running, when a
+//! set is watched.
 //!
 //! The policy lives in [`watch`], which takes the signals as a stream and the exit as a
 //! closure, so that it is tested with channels; the public function only plugs tokio's
@@ -10,10 +12,15 @@
 //!   arrives right after is caught, never the default action (which kills the process);
 //! - the first signal only cancels; only a second one exits.
 
+use std::fmt;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_util::{Stream, StreamExt};
 
+use super::set::Set;
+use super::shutdown::write_names;
+use super::wait::running_names;
 use crate::context::{CancelHandle, Context};
 use crate::fields;
 
@@ -115,9 +122,19 @@ impl Signal {
 #[must_use = "the returned context is what the signals cancel"]
 #[track_caller]
 pub fn shutdown_on_signals() -> Context {
+    watch_signals(None)
+}
+
+/// [`shutdown_on_signals`], whose second signal names what still runs in `set` (and its
+/// descendants) in the ERROR line it exits after: `Tasks::shutdown_on_signals`.
+#[track_caller]
+pub(super) fn watch_signals(set: Option<Arc<Set>>) -> Context {
     let (ctx, cancel) = Context::background().with_cancel();
     let signals = listen();
-    tokio::spawn(watch(signals, cancel, |code| std::process::exit(code)));
+    let running = move || set.as_ref().map(running_names);
+    tokio::spawn(watch(signals, cancel, running, |code| {
+        std::process::exit(code)
+    }));
     ctx
 }
 
@@ -128,9 +145,10 @@ pub fn shutdown_on_signals() -> Context {
 ///
 /// Dropped (its runtime shutting down), it stops watching and leaves the context as it is;
 /// the OS handlers stay installed, as tokio never uninstalls them.
-async fn watch<S, X>(mut signals: S, cancel: CancelHandle, exit: X)
+async fn watch<S, R, X>(mut signals: S, cancel: CancelHandle, running: R, exit: X)
 where
     S: Stream<Item = Signal> + Unpin,
+    R: FnOnce() -> Option<Vec<String>>,
     X: FnOnce(i32),
 {
     let Some(first) = signals.next().await else {
@@ -148,15 +166,50 @@ where
         return;
     };
     let exit_code = second.exit_code();
-    tracing::event!(
-        target: "async_tasks",
-        tracing::Level::WARN,
-        { fields::SIGNAL } = second.name(),
-        { fields::EXIT_CODE } = exit_code,
-        "{} received while stopping: exiting now",
-        second.name()
-    );
+    match running() {
+        // A set is watched: say what the exit drops, in the one line before it.
+        Some(names) => {
+            let dropped = Names(&names);
+            tracing::event!(
+                target: "async_tasks",
+                tracing::Level::ERROR,
+                { fields::SIGNAL } = second.name(),
+                { fields::EXIT_CODE } = exit_code,
+                { fields::RUNNING } = names.len(),
+                "{} received while stopping: exiting now, {dropped}",
+                second.name()
+            );
+        }
+        None => tracing::event!(
+            target: "async_tasks",
+            tracing::Level::WARN,
+            { fields::SIGNAL } = second.name(),
+            { fields::EXIT_CODE } = exit_code,
+            "{} received while stopping: exiting now",
+            second.name()
+        ),
+    }
     exit(exit_code);
+}
+
+/// What an exit drops, as the line before it says it: `with 3 tasks still running: a, b
+/// and c` (a handful of names, then a count), or `with no task running`.
+struct Names<'a>(&'a [String]);
+
+impl fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.len() {
+            0 => f.write_str("with no task running"),
+            n => {
+                write!(
+                    f,
+                    "with {n} task{} still running: ",
+                    if n == 1 { "" } else { "s" }
+                )?;
+                write_names(f, self.0)
+            }
+        }
+    }
 }
 
 /// Installs the handlers for SIGINT and SIGTERM, and returns their signals as one stream.
@@ -286,7 +339,7 @@ mod tests {
                 let exited = Arc::clone(&exited);
                 move |code| exited.lock().unwrap().push(code)
             };
-            let mut watcher = task::spawn(watch(signals, cancel, exit));
+            let mut watcher = task::spawn(watch(signals, cancel, || None, exit));
 
             assert_pending!(watcher.poll());
             assert!(!ctx.is_done(), "cancelled before any signal");
@@ -320,6 +373,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_second_signal_names_what_still_runs_in_one_error_line_before_it_exits() {
+        let logs = Logs::default();
+        let _guard = logs.install();
+        let (_ctx, cancel) = Context::background().with_cancel();
+        let (send, signals) = fake_signals();
+        let exited = Arc::new(Mutex::new(Vec::new()));
+        let exit = {
+            let exited = Arc::clone(&exited);
+            move |code| exited.lock().unwrap().push(code)
+        };
+        let running = || Some(vec!["dispatcher".to_owned(), "jobs/job-7".to_owned()]);
+        let mut watcher = task::spawn(watch(signals, cancel, running, exit));
+        send.send(Signal::Terminate).unwrap();
+        assert_pending!(watcher.poll());
+        send.send(Signal::Terminate).unwrap();
+        assert_ready!(watcher.poll());
+        assert_eq!(*exited.lock().unwrap(), [143]);
+        let text = logs.text();
+        let errors: Vec<&str> = text.lines().filter(|line| line.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{text}");
+        assert!(
+            errors[0].contains(
+                "ERROR async_tasks: SIGTERM received while stopping: exiting now, with 2 tasks \
+                 still running: dispatcher, jobs/job-7"
+            ),
+            "{text}"
+        );
+        assert_eq!(Names(&[]).to_string(), "with no task running");
+    }
+
+    #[tokio::test]
     async fn the_watcher_stops_when_the_signals_end() {
         let (ctx, cancel) = Context::background().with_cancel();
         let (send, signals) = fake_signals();
@@ -328,7 +412,7 @@ mod tests {
             let exited = Arc::clone(&exited);
             move |_| *exited.lock().unwrap() = true
         };
-        let mut watcher = task::spawn(watch(signals, cancel, exit));
+        let mut watcher = task::spawn(watch(signals, cancel, || None, exit));
         assert_pending!(watcher.poll());
         drop(send);
         assert_ready!(watcher.poll());

@@ -22,6 +22,8 @@ use super::policy::LoopPolicy;
 use super::set::{Collecting, Set};
 use super::shutdown::{ShutdownTimeout, cancel_all};
 use super::shutdown_report::{ShutdownReport, report};
+#[cfg(all(feature = "signal", any(unix, windows)))]
+use super::signal::watch_signals;
 use super::singleton::start_singleton;
 use super::snapshot::{Snapshot, TaskKind};
 use super::span::{root_task_span, task_span};
@@ -1032,6 +1034,45 @@ impl Tasks {
         policy: LoopPolicy,
     ) {
         start_singleton(&self.set, ctx, lease, runner, policy);
+    }
+
+    /// [`shutdown_on_signals`](super::shutdown_on_signals) for this set: a context cancelled
+    /// by the first SIGINT or SIGTERM (Ctrl-C on Windows), the service's signal to drain;
+    /// a second signal, when the operator insists, exits the process after one ERROR line
+    /// that names the tasks of this set (and its child sets) still running — what the exit
+    /// drops — rather than a bare "exiting now".
+    ///
+    /// `SIGTERM received while stopping: exiting now, with 2 tasks still running:
+    /// dispatcher, jobs/job-7`
+    ///
+    /// Needs the `signal` feature (on by default).
+    ///
+    /// # Panics
+    ///
+    /// As [`shutdown_on_signals`](super::shutdown_on_signals): outside a tokio runtime with
+    /// its IO and signal driver, or if the OS refuses to install the handlers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use async_tasks::Tasks;
+    ///
+    /// #[tokio::main]
+    /// async fn main() {
+    ///     let tasks = Tasks::new("service");
+    ///     // ... start the service's tasks ...
+    ///     tasks.shutdown_on_signals().done().await; // the first SIGTERM
+    ///     tasks.drain(Duration::from_secs(30)).await.ok(); // a second one exits, naming who
+    ///     println!("{}", tasks.shutdown_report(Duration::from_secs(5)).await);
+    /// }
+    /// ```
+    #[cfg(all(feature = "signal", any(unix, windows)))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
+    #[must_use = "the returned context is what the signals cancel"]
+    #[track_caller]
+    pub fn shutdown_on_signals(&self) -> Context {
+        watch_signals(Some(Arc::clone(&self.set)))
     }
 
     /// Waits until no task of this set or its child sets is running, as Go's

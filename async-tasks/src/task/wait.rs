@@ -52,8 +52,17 @@ pub(super) async fn wait_for(
     {
         return Ok(());
     }
-    // Listed tasks by name; the unlisted rest by their set's name. The counts are read
-    // apart, so a task ending in between may be missed: this is a snapshot.
+    Err(ShutdownTimeout::new(
+        set.path.to_string(),
+        op,
+        running_names(set),
+    ))
+}
+
+/// The tasks of `set` and its descendants running now, sorted, as reports name them:
+/// listed tasks by name, the unlisted rest by their set's name. The counts are read apart,
+/// so a task ending in between may be missed: this is a snapshot.
+pub(super) fn running_names(set: &Arc<Set>) -> Vec<String> {
     let mut names: Vec<String> = set
         .snapshot()
         .tasks
@@ -65,5 +74,5 @@ pub(super) async fn wait_for(
         names.extend(std::iter::repeat_n(name, unlisted));
     }
     names.sort();
-    Err(ShutdownTimeout::new(set.path.to_string(), op, names))
+    names
 }

@@ -49,8 +49,11 @@ pub(crate) const LEASE_HOLDER: &str = "lease.holder";
 pub(crate) const LEASE_FENCE: &str = "lease.fence";
 
 /// A signal's name (`SIGTERM`), on the signal helper's events.
+#[cfg_attr(not(feature = "signal"), allow(dead_code))]
 pub(crate) const SIGNAL: &str = "signal";
 /// The code the process exits with on a second signal.
+#[cfg_attr(not(feature = "signal"), allow(dead_code))]
 pub(crate) const EXIT_CODE: &str = "exit_code";
 /// How many tasks still run (when the process exits on a second signal).
+#[cfg_attr(not(feature = "signal"), allow(dead_code))]
 pub(crate) const RUNNING: &str = "running";

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use async_tasks::{Context, Tasks};
+use async_tasks::{BoxError, Context, Tasks};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +33,60 @@ pub(crate) fn figures() -> Vec<Spec> {
             "ns/run",
             || pool_figures(MultiThread),
         ),
+        Spec::counted(
+            "pool try_spawn on a free slot vs spawn's admission",
+            1.1,
+            "ns/job",
+            try_spawn_figures,
+        ),
     ]
+}
+
+/// Jobs per batch, and slots: every job of a batch finds a free slot, and the batch ends
+/// with `wait`, so neither side ever waits for one.
+const BATCH: u64 = 1_024;
+const BATCHES: u64 = 40;
+
+/// `Pool::try_spawn` against `Pool::spawn(..).await`, both on a free slot: what accepting
+/// at once costs beyond admitting.
+fn try_spawn_figures() -> (Side, Side) {
+    let rt = Arc::new(CurrentThread.runtime(&None));
+    let pool = Arc::new(Tasks::new("bench").pool("p", BATCH as usize));
+    let ours: Side = {
+        let (rt, pool) = (Arc::clone(&rt), Arc::clone(&pool));
+        let ctx = Context::background();
+        Box::new(move || {
+            rt.block_on(async {
+                let clock = Clock::start();
+                for _ in 0..BATCHES {
+                    for _ in 0..BATCH {
+                        let job =
+                            pool.try_spawn(&ctx, "job", |_ctx| async { Ok::<_, BoxError>(()) });
+                        drop(job.unwrap());
+                    }
+                    pool.wait().await.unwrap();
+                }
+                clock.stop(BATCH * BATCHES)
+            })
+        })
+    };
+    let anchor: Side = {
+        let ctx = Context::background();
+        Box::new(move || {
+            rt.block_on(async {
+                let clock = Clock::start();
+                for _ in 0..BATCHES {
+                    for _ in 0..BATCH {
+                        let job = pool.spawn(&ctx, "job", |_ctx| async { Ok::<_, BoxError>(()) });
+                        drop(job.await.unwrap());
+                    }
+                    pool.wait().await.unwrap();
+                }
+                clock.stop(BATCH * BATCHES)
+            })
+        })
+    };
+    (ours, anchor)
 }
 
 const SLOTS: usize = 64;

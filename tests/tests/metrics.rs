@@ -554,3 +554,82 @@ async fn the_leading_gauge_counts_the_replicas_of_the_process_that_lead() {
     b.shutdown(LIMIT).await.unwrap();
     assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(0.0));
 }
+
+/// Terms and losses of a singleton's lease are counted by `lease` (losses by `reason` too),
+/// and the leading gauge follows whether this replica leads; each iteration is a run, and
+/// one dropped at the end of its grace counts as `aborted`. A leader aborted whole (by a
+/// shutdown report) no longer counts as leading.
+#[tokio::test(start_paused = true)]
+async fn a_singletons_terms_and_losses_are_counted_and_an_aborted_run_is_aborted() {
+    use async_tasks::lease::{Lease, MemoryLeases};
+
+    let mut recorded = Recorded::start();
+    let leases = MemoryLeases::new();
+    let tasks = Tasks::new("svc");
+    let s = Duration::from_secs;
+    let lease = Lease::new("outbox", leases.clone())
+        .holder("svc-1")
+        .ttl(s(15))
+        .renew_deadline(s(10))
+        .retry_every(s(2));
+    // Ignores its context: aborted 5 s (ttl - renew_deadline) after a loss.
+    tasks.run_singleton(
+        &Context::background(),
+        lease,
+        Func::named("poller", |_ctx| async {
+            sleep(Duration::from_secs(10)).await;
+            Ok(())
+        }),
+    );
+    let lease = [("lease", "outbox")];
+    sleep(s(1)).await;
+    assert_eq!(recorded.counter(LEASE_TERMS, &lease), 1);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(1.0));
+
+    // Lost at the renew at 4 s; the run that started at 0 s is aborted at 9 s, then this
+    // replica takes the lease again (no one else wants it).
+    sleep(s(2)).await;
+    leases.revoke("outbox");
+    sleep(s(6) + Duration::from_millis(1)).await;
+    assert_eq!(
+        recorded.counters_of(LEASE_LOSSES),
+        ["lease=outbox,reason=not_held => 1"]
+    );
+    assert_eq!(recorded.counter(LEASE_TERMS, &lease), 2);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(1.0));
+    let task = [("tasks", "svc"), ("task", "poller")];
+    let aborted = [task[0], task[1], ("outcome", "aborted")];
+    assert_eq!(recorded.counter(STARTED, &task), 2, "at 0 s and 9 s");
+    assert_eq!(recorded.counter(FINISHED, &aborted), 1);
+    assert_eq!(
+        recorded.histogram(DURATION, &aborted),
+        [9.0],
+        "from 0 s to 9 s"
+    );
+
+    tasks.drain(LIMIT).await.unwrap();
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(0.0));
+    assert_eq!(
+        recorded.counters_of(FINISHED),
+        [
+            "outcome=aborted,task=poller,tasks=svc => 1",
+            "outcome=ok,task=poller,tasks=svc => 1",
+        ]
+    );
+    assert_eq!(recorded.gauge(RUNNING, &task), Some(0.0));
+
+    // A leader aborted whole, by a report, leads no more either.
+    let tasks = Tasks::new("svc");
+    let stubborn = Lease::new("reports", leases.clone()).holder("svc-1");
+    tasks.run_singleton(
+        &Context::background(),
+        stubborn,
+        Func::named("report", |_ctx| pending()),
+    );
+    sleep(s(1)).await;
+    let reports = [("lease", "reports")];
+    assert_eq!(recorded.gauge(LEASE_LEADING, &reports), Some(1.0));
+    let report = tasks.shutdown_report(s(1)).await;
+    assert_eq!(report.aborted, ["report"]);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &reports), Some(0.0));
+}

@@ -1000,3 +1000,77 @@ async fn a_leader_aborted_by_a_shutdown_report_releases_its_lease() {
         "after the run was dropped"
     );
 }
+
+/// After a body is aborted at the end of its grace, its term is over: the term's span and
+/// the aborted iteration's span close then, not whenever this replica leads again.
+#[tokio::test(start_paused = true)]
+async fn an_aborted_terms_spans_close_when_the_term_is_over() {
+    let recorder = SpanRecorder::install();
+    let store = FaultyLeases::new();
+    let board = Board::new();
+    let t0 = Instant::now();
+    let a = replica(&store, "a", poller(&board, LIMIT, Obeys::No));
+    sleep_until(t0 + secs(1.5)).await;
+    let b = replica(&store, "b", poller(&board, secs(0.5), Obeys::Yes));
+    sleep_until(t0 + secs(3.0)).await;
+    store.revoke(NAME);
+    // b takes over at 3.5 s; a learns it at 4 s and aborts its run at 9 s, then follows.
+    sleep_until(t0 + secs(9.5)).await;
+    assert!(board.runs_of("a")[0].dropped);
+    assert_eq!(term_of(&a), None);
+
+    let a_term = recorder
+        .spans_named("lease")
+        .into_iter()
+        .find(|span| span.field("lease.holder") == Some("a"))
+        .unwrap();
+    let a_iteration = recorder
+        .spans_named("task")
+        .into_iter()
+        .find(|span| span.parent().map(|p| p.id()) == Some(a_term.id()))
+        .unwrap();
+    assert!(a_iteration.is_closed(), "{}", recorder.tree());
+    assert!(a_term.is_closed(), "{}", recorder.tree());
+    shut_down(&[("a", a), ("b", b)]).await;
+}
+
+/// A body that returns an error when its lease is lost: the failure is reported as any
+/// loop's, and the singleton goes on campaigning. When the replica is drained later, as a
+/// follower, the report says it finished: how a term's run ended when the lease was lost
+/// is not how the singleton ended.
+#[tokio::test(start_paused = true)]
+async fn a_run_that_fails_once_its_lease_is_lost_does_not_decide_how_the_singleton_ends() {
+    let recorder = SpanRecorder::install();
+    let store = FaultyLeases::new();
+    let board = Board::new();
+    let t0 = Instant::now();
+    let a = Tasks::new("a");
+    a.run_singleton(
+        &Context::background(),
+        lease(&store, "a"),
+        Func::named(NAME, |ctx: Context| async move {
+            let _ = async_tasks::sleep(&ctx, LIMIT).await;
+            Err("interrupted".into())
+        }),
+    );
+    sleep_until(t0 + secs(1.5)).await;
+    let b = replica(&store, "b", poller(&board, secs(0.5), Obeys::Yes));
+    sleep_until(t0 + secs(3.0)).await;
+    store.revoke(NAME);
+    sleep_until(t0 + secs(10.0)).await;
+    let failures: Vec<String> = recorder
+        .events()
+        .iter()
+        .filter(|e| e.level() == Level::ERROR)
+        .filter_map(|e| e.message().map(str::to_owned))
+        .collect();
+    assert_eq!(failures, ["task \"poller\" failed: interrupted"]);
+    assert_eq!(a.running(), 1, "a campaigns on");
+    assert_eq!(term_of(&b).map(|t| t.fence()), Some(2));
+
+    a.drain(LIMIT).await.unwrap();
+    let report = a.shutdown_report(LIMIT).await;
+    assert_eq!(report.finished, [NAME], "{report}");
+    assert!(report.failed.is_empty(), "{report}");
+    shut_down(&[("b", b)]).await;
+}

@@ -1074,3 +1074,63 @@ async fn a_run_that_fails_once_its_lease_is_lost_does_not_decide_how_the_singlet
     assert!(report.failed.is_empty(), "{report}");
     shut_down(&[("b", b)]).await;
 }
+
+/// The same choreography on `FileLeases`, the store of the processes of one host: one
+/// replica leads, a drain hands the lease over within `retry_every` under a higher fence,
+/// and the last replica's shutdown leaves the lease free. (Its expiry follows the wall
+/// clock, so only handovers by release are shown on the paused clock.)
+#[tokio::test(start_paused = true)]
+async fn on_file_leases_a_drain_hands_the_lease_over_under_a_higher_fence() {
+    use async_tasks::lease::{FileLeases, LeaseStore};
+
+    /// Removed when dropped, even by a failing assert.
+    struct TempDir(std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("async-tasks-singleton-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let store = FileLeases::new(&dir.0).expect("a directory");
+    let board = Board::new();
+    let start = |holder: &'static str| {
+        let tasks = Tasks::new(holder);
+        let lease = Lease::new(NAME, store.clone())
+            .holder(holder)
+            .ttl(TTL)
+            .renew_deadline(RENEW_DEADLINE)
+            .retry_every(RETRY);
+        tasks.run_singleton(
+            &Context::background(),
+            lease,
+            poller(&board, secs(0.5), Obeys::Yes),
+        );
+        tasks
+    };
+    let t0 = Instant::now();
+    let a = start("a");
+    sleep_until(t0 + secs(1.0)).await;
+    let b = start("b");
+    sleep_until(t0 + secs(6.2)).await;
+    assert_eq!(term_of(&a).map(|t| t.fence()), Some(1));
+    assert_eq!(term_of(&b), None);
+
+    timeout(LIMIT, a.drain(LIMIT)).await.unwrap().unwrap();
+    let drained = Instant::now();
+    sleep_until(drained + RETRY + MS).await;
+    let b_term = term_of(&b).expect("b took over");
+    assert_eq!((b_term.holder(), b_term.fence()), ("b", 2));
+    let b_first = &board.runs_of("b")[0];
+    assert!(b_first.started - drained <= RETRY);
+    assert_eq!(board.most(), 1);
+
+    timeout(LIMIT, b.shutdown(LIMIT)).await.unwrap().unwrap();
+    let after = store
+        .try_acquire(NAME, "c", TTL)
+        .await
+        .unwrap()
+        .expect("released by b's shutdown");
+    assert_eq!(after.fence(), 3);
+}

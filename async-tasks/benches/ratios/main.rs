@@ -40,6 +40,7 @@ mod memory;
 mod mutex;
 mod pool;
 mod setup;
+mod singleton;
 mod spawn;
 
 /// One side of a figure: runs the workload once and returns (elapsed, units of work done).
@@ -113,6 +114,7 @@ fn figures() -> Vec<Spec> {
         pool::figures(),
         loops::figures(),
         loop_costs::figures(),
+        singleton::figures(),
         mutex::figures(),
         cancel::figures(),
         calls::figures(),

@@ -92,7 +92,8 @@ mod enabled {
         ::metrics::describe_gauge!(
             LEASE_LEADING,
             Unit::Count,
-            "1 while this replica leads the lease, 0 otherwise."
+            "How many singletons of this process lead the lease now: 1 while this replica \
+             leads it, 0 otherwise."
         );
     }
 
@@ -116,10 +117,15 @@ mod enabled {
         }
 
         /// This replica took the lease: a term starts.
+        ///
+        /// The gauge is counted up here and down in [`following`](LeaseMeter::following),
+        /// not set: several singletons of one process may campaign for the same lease (the
+        /// replicas of a test, or `Tasks` sharing a `MemoryLeases`), and the old leader's
+        /// end may come after the new one's start.
         pub(crate) fn leading(&self) {
             let key = Key::from_parts(LEASE_TERMS, vec![Label::new("lease", self.lease.clone())]);
             counter(&key).increment(1);
-            self.leading.set(1.0);
+            self.leading.increment(1.0);
         }
 
         /// This replica lost the lease, for `reason` (a `LossReason`'s label).
@@ -134,9 +140,9 @@ mod enabled {
             counter(&key).increment(1);
         }
 
-        /// This replica no longer leads.
+        /// This replica no longer leads (after [`leading`](LeaseMeter::leading)).
         pub(crate) fn following(&self) {
-            self.leading.set(0.0);
+            self.leading.decrement(1.0);
         }
     }
 

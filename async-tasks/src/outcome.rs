@@ -49,7 +49,6 @@ pub(crate) mod labels {
     /// Returned a cancellation.
     pub(crate) const CANCELED: &str = "canceled";
     /// Dropped before it ended (a run only).
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) const ABORTED: &str = "aborted";
 }
 

@@ -11,6 +11,8 @@
 //! - the running gauge counts a task from the moment `run*()` returns (a loop once) and goes
 //!   back to zero when the tasks end, and also when their runtime is dropped under them;
 //! - `#[async_task]` calls are timed by call name and outcome, also nested and panicking;
+//! - a singleton's terms and losses are counted by lease (and reason), and the leading
+//!   gauge counts the replicas of the process that lead, even two of them in one process;
 //! - every metric is described with its unit.
 //!
 //! Run with `cargo test -p async-tasks-tests --features metrics --test metrics`.
@@ -499,4 +501,135 @@ async fn every_metric_is_described_with_its_unit() {
             "{name} has no description"
         );
     }
+}
+
+const LEASE_TERMS: &str = "async_tasks_lease_terms_total";
+const LEASE_LOSSES: &str = "async_tasks_lease_losses_total";
+const LEASE_LEADING: &str = "async_tasks_lease_leading";
+
+/// Two replicas of one service in the same process (two `Tasks` on one `MemoryLeases`): the
+/// leading gauge of the lease says how many of them lead, whatever order the old leader's
+/// end and the new one's start come in.
+#[tokio::test(start_paused = true)]
+async fn the_leading_gauge_counts_the_replicas_of_the_process_that_lead() {
+    use async_tasks::lease::{Lease, MemoryLeases};
+
+    let mut recorded = Recorded::start();
+    let leases = MemoryLeases::new();
+    let s = Duration::from_secs;
+    let replica = |holder: &'static str| {
+        let tasks = Tasks::new(holder);
+        let lease = Lease::new("outbox", leases.clone())
+            .holder(holder)
+            .ttl(s(15))
+            .renew_deadline(s(10))
+            .retry_every(s(2));
+        tasks.run_singleton(
+            &Context::background(),
+            lease,
+            Func::named("poller", |ctx: Context| async move {
+                ctx.done().await;
+                Ok(())
+            }),
+        );
+        tasks
+    };
+    let a = replica("a");
+    sleep(Duration::from_millis(1500)).await;
+    let b = replica("b");
+    // b takes the lease at 3.5 s, a learns at its renew at 4 s that it lost it.
+    sleep(Duration::from_millis(1500)).await;
+    leases.revoke("outbox");
+    sleep(s(2)).await;
+    assert_eq!(leases.holder("outbox").unwrap().holder(), "b");
+    let lease = [("lease", "outbox")];
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(1.0), "b leads");
+    assert_eq!(recorded.counter(LEASE_TERMS, &lease), 2);
+    assert_eq!(
+        recorded.counters_of(LEASE_LOSSES),
+        ["lease=outbox,reason=not_held => 1"]
+    );
+
+    a.shutdown(LIMIT).await.unwrap();
+    b.shutdown(LIMIT).await.unwrap();
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(0.0));
+}
+
+/// Terms and losses of a singleton's lease are counted by `lease` (losses by `reason` too),
+/// and the leading gauge follows whether this replica leads; each iteration is a run, and
+/// one dropped at the end of its grace counts as `aborted`. A leader aborted whole (by a
+/// shutdown report) no longer counts as leading.
+#[tokio::test(start_paused = true)]
+async fn a_singletons_terms_and_losses_are_counted_and_an_aborted_run_is_aborted() {
+    use async_tasks::lease::{Lease, MemoryLeases};
+
+    let mut recorded = Recorded::start();
+    let leases = MemoryLeases::new();
+    let tasks = Tasks::new("svc");
+    let s = Duration::from_secs;
+    let lease = Lease::new("outbox", leases.clone())
+        .holder("svc-1")
+        .ttl(s(15))
+        .renew_deadline(s(10))
+        .retry_every(s(2));
+    // Ignores its context: aborted 5 s (ttl - renew_deadline) after a loss.
+    tasks.run_singleton(
+        &Context::background(),
+        lease,
+        Func::named("poller", |_ctx| async {
+            sleep(Duration::from_secs(10)).await;
+            Ok(())
+        }),
+    );
+    let lease = [("lease", "outbox")];
+    sleep(s(1)).await;
+    assert_eq!(recorded.counter(LEASE_TERMS, &lease), 1);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(1.0));
+
+    // Lost at the renew at 4 s; the run that started at 0 s is aborted at 9 s, then this
+    // replica takes the lease again (no one else wants it).
+    sleep(s(2)).await;
+    leases.revoke("outbox");
+    sleep(s(6) + Duration::from_millis(1)).await;
+    assert_eq!(
+        recorded.counters_of(LEASE_LOSSES),
+        ["lease=outbox,reason=not_held => 1"]
+    );
+    assert_eq!(recorded.counter(LEASE_TERMS, &lease), 2);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(1.0));
+    let task = [("tasks", "svc"), ("task", "poller")];
+    let aborted = [task[0], task[1], ("outcome", "aborted")];
+    assert_eq!(recorded.counter(STARTED, &task), 2, "at 0 s and 9 s");
+    assert_eq!(recorded.counter(FINISHED, &aborted), 1);
+    assert_eq!(
+        recorded.histogram(DURATION, &aborted),
+        [9.0],
+        "from 0 s to 9 s"
+    );
+
+    tasks.drain(LIMIT).await.unwrap();
+    assert_eq!(recorded.gauge(LEASE_LEADING, &lease), Some(0.0));
+    assert_eq!(
+        recorded.counters_of(FINISHED),
+        [
+            "outcome=aborted,task=poller,tasks=svc => 1",
+            "outcome=ok,task=poller,tasks=svc => 1",
+        ]
+    );
+    assert_eq!(recorded.gauge(RUNNING, &task), Some(0.0));
+
+    // A leader aborted whole, by a report, leads no more either.
+    let tasks = Tasks::new("svc");
+    let stubborn = Lease::new("reports", leases.clone()).holder("svc-1");
+    tasks.run_singleton(
+        &Context::background(),
+        stubborn,
+        Func::named("report", |_ctx| pending()),
+    );
+    sleep(s(1)).await;
+    let reports = [("lease", "reports")];
+    assert_eq!(recorded.gauge(LEASE_LEADING, &reports), Some(1.0));
+    let report = tasks.shutdown_report(s(1)).await;
+    assert_eq!(report.aborted, ["report"]);
+    assert_eq!(recorded.gauge(LEASE_LEADING, &reports), Some(0.0));
 }

@@ -48,6 +48,7 @@ mod memory;
 mod mutex;
 mod pool;
 mod setup;
+mod singleton;
 mod spawn;
 
 pub(crate) use clock::{Clock, Sample};
@@ -140,6 +141,7 @@ fn figures() -> Vec<Spec> {
         pool::figures(),
         loops::figures(),
         loop_costs::figures(),
+        singleton::figures(),
         mutex::figures(),
         cancel::figures(),
         calls::figures(),

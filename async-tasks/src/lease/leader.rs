@@ -51,6 +51,22 @@ pub(crate) trait Terms {
         ctx: Context,
         span: &Span,
     ) -> impl Future<Output = ()> + Send + 'a;
+
+    /// The last term was lost, and its run is gone: it ended within its grace, or was
+    /// dropped at the end of it (`aborted`), leaving whatever it had in flight. Called
+    /// before the lease is released; the campaign goes on after it.
+    fn lost(&mut self, aborted: bool);
+}
+
+/// How a term ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TermEnd {
+    /// Its run ended by itself while the lease was held.
+    RunEnded,
+    /// The lease was lost, and the run stopped within its grace.
+    Lost,
+    /// The lease was lost, and the run was dropped at the end of its grace.
+    Aborted,
 }
 
 /// What the leader tells its owner as it goes (for snapshots and metrics).
@@ -117,14 +133,17 @@ pub(crate) async fn lead<W: Watch, T: Terms>(
         let held = Held::new(lease, term.clone());
         let (term_ctx, cancel) = ctx.with_cancel();
         let run = terms.run(&term, term_ctx, &span);
-        let lost = hold(lease, &term, acquired_at, run, &span, |lost| {
+        let end = hold(lease, &term, acquired_at, run, &span, |lost| {
             watch.lost(lost);
             cancel.cancel_with(lost.clone());
         })
         .await;
+        if end != TermEnd::RunEnded {
+            terms.lost(end == TermEnd::Aborted);
+        }
         held.release().await;
         watch.following();
-        if !lost || ctx.is_closing() {
+        if end == TermEnd::RunEnded || ctx.is_closing() {
             return;
         }
     }
@@ -192,9 +211,10 @@ async fn campaign(lease: &Lease, ctx: &Context, parent: &Span) -> Option<(Term, 
     }
 }
 
-/// Holds `term` while `run` goes on, renewing it beside the run. `true` if the lease was
-/// lost (`on_loss` was called, and the run got its grace: invariant 1); `false` if the run
-/// ended by itself while the lease was held.
+/// Holds `term` while `run` goes on, renewing it beside the run, and says how the term
+/// ended: the run ended by itself while the lease was held, or the lease was lost
+/// (`on_loss` was called, and the run got its grace: invariant 1) and the run stopped, or
+/// was dropped at the end of its grace.
 ///
 /// # Cancel safety
 ///
@@ -206,11 +226,11 @@ async fn hold<F: Future<Output = ()>>(
     run: F,
     span: &Span,
     on_loss: impl FnOnce(&LeaseLost),
-) -> bool {
+) -> TermEnd {
     let mut run = pin!(run);
     let (lost, last_renewed) = tokio::select! {
         biased;
-        () = &mut run => return false,
+        () = &mut run => return TermEnd::RunEnded,
         lost = renew_until_lost(lease, term, acquired_at, span) => lost,
     };
     let timings = lease.timings();
@@ -225,20 +245,23 @@ async fn hold<F: Future<Output = ()>>(
         "{lost}: cancelling its runs",
     );
     on_loss(&lost);
-    if timeout_at(stop_by, &mut run).await.is_err() {
-        tracing::event!(
-            target: "async_tasks",
-            parent: span,
-            tracing::Level::ERROR,
-            { fields::LEASE } = term.name(),
-            { fields::FENCE } = term.fence(),
-            "the run under lease \"{}\" (fence {}) did not stop within its grace after the \
-             lease was lost: aborted",
-            term.name(),
-            term.fence(),
-        );
+    if timeout_at(stop_by, &mut run).await.is_ok() {
+        return TermEnd::Lost;
     }
-    true
+    tracing::event!(
+        target: "async_tasks",
+        parent: span,
+        tracing::Level::ERROR,
+        { fields::LEASE } = term.name(),
+        { fields::FENCE } = term.fence(),
+        "the run under lease \"{}\" (fence {}) did not stop within its grace after the \
+         lease was lost: aborted",
+        term.name(),
+        term.fence(),
+    );
+    // The run is dropped as this returns, before the caller releases the lease
+    // (invariant 2).
+    TermEnd::Aborted
 }
 
 /// Renews `term` every `retry_every` until it is lost (invariant 1): the loss, and the start

@@ -12,7 +12,10 @@ use crate::runner::BoxError;
 /// which lease, under which term (so which fence), and why.
 ///
 /// A run reads it from its context's [`cause`](crate::Context::cause), by
-/// downcasting; a run that stops because its context is done may return it too. Its
+/// downcasting, to say why it stopped; it returns its context's error
+/// ([`ContextError::Canceled`](crate::context::ContextError::Canceled), what
+/// `ctx.err()` says), which is a cancellation, not this cause (which would be reported as a
+/// failure: a routine handover would log an ERROR). Its
 /// `Display` reads alone: `lease "outbox" lost (fence 7): no renew succeeded within 10s`.
 /// When the store failed, [`source`](Error::source) is the store's last error, which
 /// `Display` also ends with (a printer that walks the chain repeats it).

@@ -17,7 +17,7 @@ use super::start::{Listed, start, task_name};
 use super::supervise::{Member, Run};
 use crate::context::Context;
 use crate::fields;
-use crate::outcome::{Ended, Outcome, catch_sync, message, panic_message};
+use crate::outcome::{Ended, Outcome, catch_sync, labels, message, panic_message};
 use crate::runner::Runner;
 
 /// Starts a loop of `runner` as a task of `set`, with a context joined to `ctx`, repeating
@@ -182,6 +182,14 @@ impl<R: Runner> Looping<R> {
         } else {
             Ended::Finished
         }
+    }
+
+    /// The iteration in flight, if any, was dropped where it stood (a singleton's, at the
+    /// end of its grace after its lease was lost), and the loop goes on later: its span
+    /// closes now, and its run is metered as aborted, as an aborted task's is.
+    pub(super) fn abandon(&mut self, run: &mut Run) {
+        run.span = Span::none();
+        run.member.meter().finish(labels::ABORTED);
     }
 
     /// The loop's task ends as `ended` says: unlisted, then its runner dropped.

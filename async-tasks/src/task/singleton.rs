@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Span;
 
@@ -56,6 +57,7 @@ pub(super) fn start_singleton<R: Runner + 'static>(
                 .expect("a loop is listed with its stats"),
         ),
         meter: LeaseMeter::new(lease.name()),
+        leading: AtomicBool::new(false),
     };
     let ctx = ctx.join(&set.ctx);
     let parent = Span::current();
@@ -104,18 +106,32 @@ impl<R: Runner> Terms for Singleton<R> {
             self.ended = self.looping.iterate(&mut self.run, &ctx, &span).await;
         })
     }
+
+    fn lost(&mut self, aborted: bool) {
+        // How a lost term's loop ended (a failure or a panic while it was being cancelled,
+        // already reported) is not how the singleton ends: it campaigns on.
+        self.ended = Ended::Finished;
+        if aborted {
+            self.looping.abandon(&mut self.run);
+        }
+    }
 }
 
 /// What a singleton's snapshot and metrics show of its leadership.
 struct Watching {
     stats: Arc<LoopStats>,
     meter: LeaseMeter,
+    /// Between `leading` and `following`: a singleton dropped then (its task aborted)
+    /// leads no more, and says so when dropped.
+    leading: AtomicBool,
 }
 
 impl Watch for Watching {
     fn leading(&self, term: &Term) {
         self.stats.set_term(Some(term.clone()));
         self.meter.leading();
+        // Only the singleton's own task reads and writes it: no other memory to order.
+        self.leading.store(true, Ordering::Relaxed);
     }
 
     fn lost(&self, lost: &LeaseLost) {
@@ -125,5 +141,15 @@ impl Watch for Watching {
     fn following(&self) {
         self.stats.set_term(None);
         self.meter.following();
+        // As in `leading`.
+        self.leading.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if *self.leading.get_mut() {
+            self.following();
+        }
     }
 }

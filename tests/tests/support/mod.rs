@@ -1,8 +1,13 @@
 //! Helpers shared by the bad-input and load test files (`bad_input.rs`,
 //! `reentrant_calls.rs`, `closes_and_drops.rs`, `stress.rs`, `lockers.rs`) and by the
 //! behaviour tests of sets, drains, escalation, spawn and reports (`sets.rs`, `drain.rs`,
-//! `escalation.rs`, `spawn.rs`, `reports.rs`, `sets_race.rs`); each uses some.
+//! `escalation.rs`, `spawn.rs`, `reports.rs`, `sets_race.rs`); each uses some. The
+//! singleton tests (`singleton.rs`, `singleton_props.rs`) share a fault-injecting lease
+//! store and a board of who runs now (`faulty_leases.rs`, `board.rs`).
 #![allow(dead_code)]
+
+pub mod board;
+pub mod faulty_leases;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

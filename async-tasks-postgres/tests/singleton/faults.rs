@@ -270,6 +270,69 @@ pub async fn sigstop_leader(server: &PgServer, lease: &str) -> (Duration, Durati
     (handover, ran)
 }
 
+pub fn sigstop_the_leader_between_iterations() {
+    block_on(Duration::from_secs(60), async {
+        let server = PgServer::shared();
+        let lease = "stop-idle";
+        let admin = prepare(server, lease).await;
+        let mut fleet = Fleet::new();
+        for name in ["r1", "r2", "r3"] {
+            fleet.start(&replica(server, lease, name));
+        }
+        let (old, fence) = first_leader(&fleet).await;
+        let name = fleet.replicas[old].name.clone();
+
+        // Stopped while its run waits between two writes (an accepted write, then a pause
+        // of 100 ms): nothing of the term is in flight.
+        let mark = fleet.mark();
+        wrote(&fleet, mark, old, fence).await;
+        let stopped = fleet.signal(old, "STOP");
+        let next = fleet
+            .wait(mark, TTL + RETRY_EVERY + SLACK * 2, "a new leader", |l| {
+                l.kind == "leading" && l.replica != old
+            })
+            .await;
+        wrote(&fleet, mark, next.replica, next.num(0)).await;
+        let resumed = fleet.signal(old, "CONT");
+        let lost = fleet
+            .wait(mark, RENEW_DEADLINE + SLACK, "the old leader's loss", |l| {
+                l.replica == old && l.is("lost", &[&fence.to_string()])
+            })
+            .await;
+        assert_eq!(lost.arg(1), "renew_timed_out", "{lost}");
+        fleet
+            .wait(
+                mark,
+                Duration::from_secs(5),
+                "the old leader following",
+                |l| l.replica == old && l.kind == "follower" && l.at > resumed,
+            )
+            .await;
+        // Its own clock said the term was over when it resumed: the run must not start
+        // another iteration, let alone send a write (which the fence would refuse).
+        let started: Vec<Line> = fleet.since(mark, |l| {
+            l.replica == old && l.kind == "writing" && l.at > stopped
+        });
+        assert!(
+            started.is_empty(),
+            "the old leader went on after the resume: {started:?}"
+        );
+        fleet.drain_all(Duration::from_secs(10)).await;
+        let history = checked(&admin, lease).await;
+        let sent = history.writes_after(&name, fence as i64, resumed);
+        assert!(
+            sent.is_empty(),
+            "the old leader wrote after the resume: {sent:?}"
+        );
+        note!(
+            "SIGSTOP between iterations: another led {:?} after; the old one cancelled its \
+             runs {:?} after the resume, and wrote nothing more",
+            since(stopped, next.at),
+            since(resumed, lost.at)
+        );
+    });
+}
+
 pub fn sigstop_the_database_past_the_renew_deadline() {
     block_on(Duration::from_secs(90), async {
         let server = PgServer::start(); // frozen by this test: its own

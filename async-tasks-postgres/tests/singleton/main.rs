@@ -71,6 +71,7 @@ macro_rules! tests {
 const TESTS: &[runner::Test] = tests![
     faults::kill_9_the_leader,
     faults::sigstop_the_leader_past_its_ttl,
+    faults::sigstop_the_leader_between_iterations,
     faults::sigstop_the_database_past_the_renew_deadline,
     faults::cut_one_replicas_connection,
     handover::five_replicas_race_from_cold,

@@ -11,7 +11,9 @@
 //!    the last one that did (a timer, not the renew's answer: a renew that never returns
 //!    is given up at that deadline). The run then has until the earlier of `loss +
 //!    (ttl - renew_deadline)` and `last good renew's start + ttl` — the earliest moment the
-//!    store can have let the term expire — to stop, and is dropped (aborted) then.
+//!    store can have let the term expire — to stop, and is dropped (aborted) then. A
+//!    process that was paused past that moment drops the run as it wakes, without polling
+//!    it again (the renews are polled before the run, so the loss is seen first).
 //! 2. **The lease is released only once the term's run is gone** (ended, or dropped), so
 //!    another replica never starts while this one's run still goes on; and a release names
 //!    its term, so it never frees a later one.
@@ -229,9 +231,12 @@ async fn hold<F: Future<Output = ()>>(
 ) -> TermEnd {
     let mut run = pin!(run);
     let (lost, last_renewed) = tokio::select! {
+        // The renews first: a process that was paused (SIGSTOP, a suspended VM) past its
+        // deadline wakes with both the run's timers and the renews' due; the loss must be
+        // seen before the run takes another step (invariant 1).
         biased;
-        () = &mut run => return TermEnd::RunEnded,
         lost = renew_until_lost(lease, term, acquired_at, span) => lost,
+        () = &mut run => return TermEnd::RunEnded,
     };
     let timings = lease.timings();
     let stop_by = (Instant::now() + timings.grace()).min(last_renewed + timings.ttl);
@@ -245,7 +250,9 @@ async fn hold<F: Future<Output = ()>>(
         "{lost}: cancelling its runs",
     );
     on_loss(&lost);
-    if timeout_at(stop_by, &mut run).await.is_ok() {
+    // Past `stop_by` already (the process was paused that long), the run is dropped
+    // without another poll: `timeout_at` would poll it once first.
+    if stop_by > Instant::now() && timeout_at(stop_by, &mut run).await.is_ok() {
         return TermEnd::Lost;
     }
     tracing::event!(

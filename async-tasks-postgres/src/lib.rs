@@ -107,6 +107,19 @@
 //! (`apt-get install postgresql` where they are missing). A singleton's logic is best tested
 //! without a database, on `async_tasks::lease::MemoryLeases` and tokio's paused clock.
 //!
+//! The store under `Tasks::run_singleton` is proven by a fault suite (`tests/singleton/`)
+//! whose replicas are separate OS processes, each writing a row fenced by its term every
+//! iteration, a checker reading the history afterwards: with `ttl` 3 s, `renew_deadline`
+//! 2 s and `retry_every` 500 ms, a killed leader (`kill -9`) is replaced within `ttl +
+//! retry_every`, a drained one within `retry_every`; a leader frozen past its `ttl` is
+//! replaced, cancels its runs as it wakes (by its own clock, before any answer from the
+//! database), and the write it had in flight is refused by the fence; a frozen database
+//! makes every leader let go `renew_deadline` after its last good renew, and exactly one
+//! leads once it resumes; a cut-off leader lets go at the same deadline, and follows once
+//! the network heals. In every history, accepted writes go by increasing fence, each fence
+//! wrote from one process only, and each term began after the one before it expired or was
+//! released, by the database's clock.
+//!
 //! [async-tasks]: async_tasks
 //! [`LeaseStore`]: async_tasks::lease::LeaseStore
 #![warn(

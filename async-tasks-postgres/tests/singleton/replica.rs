@@ -456,8 +456,9 @@ impl Runner for Poller {
             self.watch(&term, &ctx);
         }
         if self.config.every.is_zero() {
-            // A poller with nothing to write: it only holds the lease.
-            ctx.done().await;
+            // A poller with nothing to write: it holds the lease until it is lost or the
+            // replica drains.
+            ctx.closing().await;
             return Ok(());
         }
         // Relaxed: a counter, as above.

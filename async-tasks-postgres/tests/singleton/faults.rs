@@ -251,6 +251,15 @@ pub async fn sigstop_leader(server: &PgServer, lease: &str) -> (Duration, Durati
     );
 
     let history = checked(&admin, lease).await;
+    let (write, after) = history
+        .leader_after(stopped)
+        .expect("a leader wrote after the stop");
+    assert_eq!(write.fence as u64, new_fence);
+    // Its first write comes after its 300 ms of work.
+    assert!(
+        after <= TTL + RETRY_EVERY + SLACK * 2,
+        "first write {after:?} after the stop"
+    );
     // The write it was about to send when it was stopped reached the server after the
     // resume, and was refused; so was any other it sent then.
     let stale = history.writes_after(&name, fence as i64, resumed);
@@ -531,6 +540,14 @@ pub fn cut_one_replicas_connection() {
              {handover:?} after the cut; the old one followed {:?} after the network healed",
             since(healed, follows.at)
         );
-        checked(&admin, lease).await;
+        let history = checked(&admin, lease).await;
+        let (write, after) = history
+            .leader_after(cut)
+            .expect("a leader wrote after the cut");
+        assert_eq!(write.fence as u64, next.num(0));
+        assert!(
+            after <= TTL + RETRY_EVERY + SLACK * 2,
+            "first write {after:?} after the cut"
+        );
     });
 }

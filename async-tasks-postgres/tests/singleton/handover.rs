@@ -106,7 +106,15 @@ pub async fn drain_handover(server: &PgServer, lease: &str) -> (Duration, Durati
     let until = fleet.mark();
     fleet.drain_all(Duration::from_secs(10)).await;
     assert_eq!(leaders(&fleet, mark, until).len(), 1);
-    checked(&admin, lease).await;
+    let history = checked(&admin, lease).await;
+    let (write, after) = history
+        .leader_after(signalled)
+        .expect("a leader wrote after the drain");
+    assert_eq!(write.fence as u64, next.num(0));
+    assert!(
+        after <= RETRY_EVERY + SLACK * 2,
+        "first write {after:?} after the SIGTERM"
+    );
     (from_release, from_signal)
 }
 

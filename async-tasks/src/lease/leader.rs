@@ -11,9 +11,9 @@
 //!    the last one that did (a timer, not the renew's answer: a renew that never returns
 //!    is given up at that deadline). The run then has until the earlier of `loss +
 //!    (ttl - renew_deadline)` and `last good renew's start + ttl` — the earliest moment the
-//!    store can have let the term expire — to stop, and is dropped (aborted) then. A
-//!    process that was paused past that moment drops the run as it wakes, without polling
-//!    it again (the renews are polled before the run, so the loss is seen first).
+//!    store can have let the term expire — to stop, and is dropped (aborted) then. The run
+//!    is not polled once the deadline has passed and before the loss is seen, and a
+//!    process that was paused past the run's stop drops it as it wakes, unpolled.
 //! 2. **The lease is released only once the term's run is gone** (ended, or dropped), so
 //!    another replica never starts while this one's run still goes on; and a release names
 //!    its term, so it never frees a later one.
@@ -29,6 +29,7 @@
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
@@ -230,13 +231,21 @@ async fn hold<F: Future<Output = ()>>(
     on_loss: impl FnOnce(&LeaseLost),
 ) -> TermEnd {
     let mut run = pin!(run);
+    let deadline = Deadline::new(acquired_at, lease.timings().renew_deadline);
+    // A process that was paused (SIGSTOP, a suspended VM) past its deadline wakes with both
+    // the run's timers and the renews' due: the run is not polled once the deadline has
+    // passed, so that the loss is seen before the run takes another step (invariant 1).
+    let gated = std::future::poll_fn(|cx| {
+        if deadline.passed() {
+            // The renews' timer, due at the deadline, wakes this task.
+            return std::task::Poll::Pending;
+        }
+        run.as_mut().poll(cx)
+    });
     let (lost, last_renewed) = tokio::select! {
-        // The renews first: a process that was paused (SIGSTOP, a suspended VM) past its
-        // deadline wakes with both the run's timers and the renews' due; the loss must be
-        // seen before the run takes another step (invariant 1).
         biased;
-        lost = renew_until_lost(lease, term, acquired_at, span) => lost,
-        () = &mut run => return TermEnd::RunEnded,
+        () = gated => return TermEnd::RunEnded,
+        lost = renew_until_lost(lease, term, acquired_at, &deadline, span) => lost,
     };
     let timings = lease.timings();
     let stop_by = (Instant::now() + timings.grace()).min(last_renewed + timings.ttl);
@@ -281,6 +290,7 @@ async fn renew_until_lost(
     lease: &Lease,
     term: &Term,
     acquired_at: Instant,
+    shared: &Deadline,
     span: &Span,
 ) -> (LeaseLost, Instant) {
     let Timings {
@@ -304,6 +314,7 @@ async fn renew_until_lost(
             Ok(Ok(true)) => {
                 last_renewed = started;
                 last_error = None;
+                shared.set(last_renewed + renew_deadline);
             }
             Ok(Ok(false)) => return (LeaseLost::not_held(term.clone()), last_renewed),
             Ok(Err(err)) => {
@@ -325,6 +336,38 @@ async fn renew_until_lost(
             // The deadline: the next turn gives up.
             Err(_) => {}
         }
+    }
+}
+
+/// When a term's renews run out, by this process's clock (the last good renew's start +
+/// `renew_deadline`): set by the renews, read before each poll of the term's run.
+struct Deadline {
+    base: Instant,
+    /// Past `base`, in nanoseconds.
+    after: AtomicU64,
+}
+
+impl Deadline {
+    fn new(acquired_at: Instant, renew_deadline: Duration) -> Deadline {
+        let deadline = Deadline {
+            base: acquired_at,
+            after: AtomicU64::new(0),
+        };
+        deadline.set(acquired_at + renew_deadline);
+        deadline
+    }
+
+    fn set(&self, at: Instant) {
+        let after = u64::try_from((at - self.base).as_nanos()).unwrap_or(u64::MAX);
+        // Relaxed: written and read by one task (the renews and the run are polled by one
+        // `select!`, one after the other), never concurrently.
+        self.after.store(after, Ordering::Relaxed);
+    }
+
+    fn passed(&self) -> bool {
+        // Relaxed: see `set`.
+        let after = Duration::from_nanos(self.after.load(Ordering::Relaxed));
+        Instant::now() >= self.base + after
     }
 }
 

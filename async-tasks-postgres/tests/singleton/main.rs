@@ -1,4 +1,4 @@
-//! `Tasks::run_singleton` on [`PgLeases`], proven against a real server with real faults,
+//! `Tasks::run_singleton` on `PgLeases`, proven against a real server with real faults,
 //! each replica a separate OS process.
 //!
 //! ```sh
@@ -16,14 +16,21 @@
 //! run any other way, it runs the suite ([`runner`], which reads `cargo test`'s arguments).
 //! A test finds its replicas' binary as `current_exe()`, with nothing else to build.
 //!
+//! Why one binary: a `[[bin]]` would ship with the published crate (it is the only target
+//! whose path a test is given, `CARGO_BIN_EXE_*`), and a second `[[test]]` target can be
+//! neither found by a path nor built on demand from inside a test (`cargo test --test
+//! singleton` builds this target only). A libtest binary rerun as children with a filter
+//! (as `tests/tests/lease_processes.rs` does) would take the replica's settings from the
+//! environment rather than a command line, and print libtest's lines among its own.
+//!
 //! # The tests
 //!
 //! Each test starts its replicas ([`fleet`]) on a lease of its own, with short timings (ttl
 //! 3 s, renew_deadline 2 s, retry_every 500 ms), injects its fault (SIGKILL, SIGSTOP of a
-//! replica or of the database, a connection black-holed by a [`Proxy`], SIGTERM), waits
-//! for the lines that must follow (never for the clock), measures from the lines' times,
-//! and ends with the [`history`] checker reading what the replicas wrote. The server is
-//! the binary's shared one, except for the test that freezes it.
+//! replica or of the database, a connection black-holed by the harness's `Proxy`,
+//! SIGTERM), waits for the lines that must follow (never for the clock), measures from the
+//! lines' times, and ends with the [`history`] checker reading what the replicas wrote. The
+//! server is the binary's shared one, except for the test that freezes it.
 
 mod faults;
 mod fleet;
@@ -41,9 +48,6 @@ use std::time::Duration;
 
 use async_tasks_postgres::PgLeases;
 use support::PgServer;
-
-#[allow(unused_imports)] // for the docs' links
-use support::Proxy;
 
 /// The lease's timings in every test (the replicas' defaults, see `replica::Config`).
 pub const TTL: Duration = Duration::from_secs(3);

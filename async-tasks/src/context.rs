@@ -329,6 +329,10 @@ impl Context {
     /// belongs to starts to close, or the context is done. Never resolves for
     /// [`Context::background`].
     ///
+    /// The future borrows the context. Where a `'static` future is wanted — a server's
+    /// graceful shutdown signal, such as axum's `with_graceful_shutdown` — move the context
+    /// into one: `async move { ctx.closing().await }`.
+    ///
     /// # Cancel safety
     ///
     /// This method is cancel safe: it only observes. Dropping the future loses nothing.

@@ -44,9 +44,12 @@ pub use self::pool_errors::PoolErrors;
 /// returns every error instead of only logging it.
 ///
 /// The successor of the Go package's deprecated `pool`, with the design that replaced it
-/// there (`conc`'s pool): no queue to size and no policy for a full one; [`run`](Pool::run)
-/// waits until fewer than [`max_concurrency`](Pool::max_concurrency) runs are in flight
-/// (or gives up when its context ends), then starts the runner in a tokio task of its own.
+/// there (`conc`'s pool): by default no queue to size and no policy for a full one;
+/// [`run`](Pool::run) waits until fewer than [`max_concurrency`](Pool::max_concurrency) runs
+/// are in flight (or gives up when its context ends), then starts the runner in a tokio task
+/// of its own. For a caller that cannot wait (an HTTP handler), [`queue`](Pool::queue) puts
+/// a queue of a given size in front of the slots, and [`try_spawn`](Pool::try_spawn) accepts
+/// a job at once or refuses it ([`AdmitError::Full`]).
 ///
 /// A pool is a set of tasks: [`Tasks::pool`] makes it a child of a set, so that its runs
 /// are that set's runs — listed (kind [`TaskKind::Pool`]) in its [`snapshot`](Tasks::snapshot)

@@ -13,8 +13,9 @@ use super::listing::TaskName;
 use super::task_error::TaskError;
 use crate::outcome::panic_message;
 
-/// A handle to a task started by [`Tasks::spawn`](super::Tasks::spawn): a future of its result, and a way to
-/// abort it.
+/// A handle to a task started by [`Tasks::spawn`](super::Tasks::spawn) (or a pool's
+/// [`spawn`](crate::pool::Pool::spawn) and [`try_spawn`](crate::pool::Pool::try_spawn)): a
+/// future of its result, and a way to abort it.
 ///
 /// Awaiting it gives the task's value, or a [`TaskError`] that says whether the task
 /// failed (with its error), panicked (with the message), was canceled (returned a

@@ -1,5 +1,6 @@
-//! [`Tasks::shutdown_report`](super::Tasks::shutdown_report): a shutdown that leaves nothing behind and says who finished,
-//! failed, panicked and was aborted — [`ShutdownReport`] and [`TaskFailure`].
+//! [`Tasks::shutdown_report`](super::Tasks::shutdown_report): a shutdown that leaves nothing
+//! behind and says who finished, was canceled, failed, panicked and was aborted —
+//! [`ShutdownReport`] and [`TaskFailure`].
 
 use std::fmt;
 use std::sync::Arc;

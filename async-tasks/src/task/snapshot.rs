@@ -16,7 +16,8 @@ pub enum TaskKind {
     Loop,
     /// [`Tasks::run_background`](crate::task::Tasks::run_background).
     Background,
-    /// [`Pool::run`](crate::pool::Pool::run).
+    /// [`Pool::run`](crate::pool::Pool::run), [`Pool::spawn`](crate::pool::Pool::spawn) or
+    /// [`Pool::try_spawn`](crate::pool::Pool::try_spawn).
     Pool,
     /// [`Tasks::spawn`](crate::task::Tasks::spawn).
     Spawned,

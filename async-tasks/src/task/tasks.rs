@@ -103,8 +103,8 @@ use crate::runner::{BoxError, Runner};
 ///   it, and a `TaskTracker` to nobody; a set catches, reports and traces them as they
 ///   happen, and can [escalate](Tasks::on_failure) them.
 /// - **Names.** A `JoinSet` knows task ids; a set lists its tasks by name
-///   ([`snapshot`](Tasks::snapshot)) and says at shutdown which finished, failed, panicked
-///   or had to be aborted ([`shutdown_report`](Tasks::shutdown_report)).
+///   ([`snapshot`](Tasks::snapshot)) and says at shutdown which finished, were canceled,
+///   failed, panicked or had to be aborted ([`shutdown_report`](Tasks::shutdown_report)).
 /// - **A tree.** Sets nest ([`child`](Tasks::child), [`pool`](Tasks::pool)), and a
 ///   parent's `wait`, `running`, `snapshot` and shutdowns cover its children.
 ///
@@ -689,8 +689,10 @@ impl Tasks {
     /// After `close`:
     /// - a loop finishes the iteration in flight and starts no other (a loop pausing between
     ///   iterations stops at once);
-    /// - [`Pool::run`](crate::pool::Pool::run) on a pool of this set admits nothing new: it returns
-    ///   [`AdmitError::Closed`](crate::pool::AdmitError::Closed) (and drops the runner unrun);
+    /// - a pool of this set admits nothing new: [`Pool::run`](crate::pool::Pool::run),
+    ///   [`spawn`](crate::pool::Pool::spawn) and [`try_spawn`](crate::pool::Pool::try_spawn)
+    ///   return [`AdmitError::Closed`](crate::pool::AdmitError::Closed) (and drop the job
+    ///   unrun); the jobs already in its [queue](crate::pool::Pool::queue) still run;
     /// - one-shot [`run`](Tasks::run), [`run_background`](Tasks::run_background) and
     ///   [`spawn`](Tasks::spawn) still start and run: a task started by a draining task is
     ///   waited for too, so nothing is dropped on the floor.
@@ -833,7 +835,8 @@ impl Tasks {
 
     /// Closes and cancels every task of this set and its child sets, waits up to `grace`
     /// for them all (together, not one after another), aborts the listed tasks still
-    /// running, and says who finished, failed, panicked and was aborted, by name — and
+    /// running, and says who finished, was canceled, failed, panicked and was aborted, by
+    /// name — and
     /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
     /// report also names who ended during the drain: with the service idiom
     /// (`drain` then `shutdown_report`), it tells the whole shutdown.

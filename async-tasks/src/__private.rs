@@ -38,6 +38,28 @@ pub mod fields {
     pub use crate::outcome::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
 }
 
+/// Test probes: internal state that the workspace's reliability tests check and the public
+/// API does not show. Not an API: they may change or go in any release, and cost nothing
+/// unless called.
+pub mod probes {
+    use crate::{Context, Tasks};
+
+    /// How many context nodes `ctx` keeps alive: its own and every ancestor's, each once (0
+    /// for the background context). A task's context that joins other contexts over and
+    /// over must keep this bounded.
+    #[must_use]
+    pub fn context_nodes(ctx: &Context) -> usize {
+        ctx.held_nodes()
+    }
+
+    /// How many reports and drains the sets of `tasks`' subtree are recording the ended
+    /// tasks for, summed over the sets: 0 whenever no report or drain is under way.
+    #[must_use]
+    pub fn collectors(tasks: &Tasks) -> usize {
+        tasks.collectors_held()
+    }
+}
+
 /// Clones one argument of an `#[async_task]` fn for a run.
 ///
 /// A trait of its own (rather than a `Clone` bound) so that the error names the reason and

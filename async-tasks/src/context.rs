@@ -426,6 +426,14 @@ impl Context {
     }
 }
 
+impl Context {
+    /// How many context nodes this context keeps alive (0 for the background context): for
+    /// `__private::probes` only.
+    pub(crate) fn held_nodes(&self) -> usize {
+        self.node.as_ref().map_or(0, Node::held)
+    }
+}
+
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Context");

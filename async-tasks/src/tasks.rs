@@ -14,6 +14,7 @@ mod default;
 mod escalation;
 mod listing;
 mod looping;
+mod probe;
 mod run;
 mod set;
 mod shutdown;

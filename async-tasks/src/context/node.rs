@@ -262,6 +262,25 @@ impl Node {
             .any(|link| Arc::ptr_eq(&link.parent, parent))
     }
 
+    /// How many nodes this one keeps alive: itself and every ancestor, each once. For the
+    /// reliability tests (`__private::probes`), which check that joins do not pile up; a walk
+    /// of the whole ancestry, never called by the crate itself.
+    pub(crate) fn held(self: &Arc<Node>) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let mut pending = vec![Arc::clone(self)];
+        while let Some(node) = pending.pop() {
+            if seen.insert(Arc::as_ptr(&node)) {
+                pending.extend(
+                    node.parents
+                        .iter()
+                        .flatten()
+                        .map(|link| Arc::clone(&link.parent)),
+                );
+            }
+        }
+        seen.len()
+    }
+
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
     }

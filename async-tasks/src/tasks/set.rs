@@ -135,11 +135,13 @@ impl Set {
         self.subtree()
             .into_iter()
             .map(|set| {
-                let children: usize = lock(&set.children)
+                // Upgraded under the lock, counted and let go of after it: a child's last
+                // handle may be gone meanwhile, and its drop takes this same lock.
+                let upgraded: Vec<Arc<Set>> = lock(&set.children)
                     .iter()
                     .filter_map(|(_, child)| child.upgrade())
-                    .map(|child| child.tracker.len())
-                    .sum();
+                    .collect();
+                let children: usize = upgraded.iter().map(|child| child.tracker.len()).sum();
                 let own = set.tracker.len().saturating_sub(children);
                 let unlisted = own.saturating_sub(set.listing.len());
                 (set, unlisted)

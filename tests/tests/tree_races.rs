@@ -5,6 +5,9 @@
 //! - a shutdown (or drain) that times out, naming its stragglers while child sets are
 //!   dropped on other threads, returns, and the set still makes children afterwards
 //!   (regression: it could deadlock on its own lock);
+//! - a drain or report future dropped while a child set is being made leaves nothing
+//!   recording on that child (regression: the child could keep the dropped collector
+//!   forever);
 //!
 //! The races run for 3 s each on real threads (CI); `.ci/soak` runs them for 60 s each
 //! (`soak_*`, ignored here). A race cannot be forced from outside the crate: these make
@@ -14,13 +17,15 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use async_tasks::__private::probes;
 use async_tasks::{Context, Tasks};
+use futures_util::FutureExt;
 use tokio::runtime::{Builder, Runtime};
 
-use support::{Rng, stubborn};
+use support::{LIMIT, Rng, named_stubborn, stubborn};
 
 /// How long after its last sign of life a racing thread is taken to hang: a failure bound,
 /// never reached when all is well.
@@ -28,6 +33,12 @@ const HANG: Duration = Duration::from_secs(10);
 
 /// How many parents the grandchildren that come and go are spread over (defect 1).
 const PARENTS: usize = 64;
+
+/// How many drains wait all along (defect 3).
+const WAITING: usize = 128;
+
+/// How far apart, in spins, a round's child creation and drain may start (defect 3).
+const SPREAD: u64 = 512;
 
 fn runtime() -> Runtime {
     Builder::new_multi_thread()
@@ -116,4 +127,122 @@ fn drains_while_children_come_and_go(period: Duration) {
     drop(svc.child("after"));
     let report = rt.block_on(svc.shutdown_report(Duration::from_millis(10)));
     assert_eq!(report.unlisted_running, 1, "{report}");
+}
+
+/// Regression (reliability round 3, defect 3): a new child set is listed under its parent,
+/// then copies the parent's collectors; a drain (or report) future dropped in between took
+/// its collector out of the parent and the child, and the copy put it back into the child,
+/// which then recorded every ending of its listed tasks, for nobody, forever.
+#[test]
+fn drains_and_reports_dropped_while_children_are_made_leave_nothing_recording() {
+    dropped_drains_while_children_are_made(Duration::from_secs(3));
+}
+
+#[test]
+#[ignore = "soak: run with --release, see .ci/soak"]
+fn soak_dropped_drains_while_children_are_made() {
+    dropped_drains_while_children_are_made(Duration::from_secs(60));
+}
+
+/// For `period`, in rounds: one thread makes a child set of `svc` while another starts a
+/// drain or a report on `svc` and drops it after its first poll; once the round is over,
+/// the child must record for the drains that wait all along, and for nobody else.
+fn dropped_drains_while_children_are_made(period: Duration) {
+    let rt = runtime();
+    let svc = Tasks::new("svc");
+    // A listed straggler, so that every drain and report waits (until dropped); and drains
+    // that wait for it all along, so that a new child copies their collectors before the
+    // one dropped in its round (which it then takes longer to reach).
+    rt.block_on(async { svc.run(&Context::background(), named_stubborn("stubborn")) });
+    let waiting: Vec<_> = (0..WAITING)
+        .map(|_| {
+            let svc = svc.clone();
+            rt.spawn(async move { svc.drain(LIMIT).await })
+        })
+        .collect();
+    let until = |what: &'static str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(start.elapsed() < HANG, "{what}");
+            std::thread::yield_now();
+        }
+    };
+    until("the drains did not start", &|| {
+        probes::collectors(&svc) == WAITING
+    });
+    // Set by the dropper before a round's first barrier, so that both threads see it for
+    // the same round.
+    let stop = Arc::new(AtomicBool::new(false));
+    // Both threads at the start of a round, and both at its end.
+    let barrier = Arc::new(Barrier::new(2));
+    let maker = {
+        let (svc, stop, barrier) = (svc.clone(), Arc::clone(&stop), Arc::clone(&barrier));
+        std::thread::spawn(move || {
+            let (mut made, mut recording) = (0usize, 0usize);
+            let mut rng = Rng(1);
+            loop {
+                barrier.wait();
+                if stop.load(Ordering::Relaxed) {
+                    return (made, recording);
+                }
+                // Out of step with the drop by a different amount each round.
+                for _ in 0..rng.below(SPREAD) {
+                    std::hint::spin_loop();
+                }
+                let child = svc.child("child");
+                barrier.wait();
+                made += 1;
+                recording += usize::from(probes::collectors(&child) > WAITING);
+            }
+        })
+    };
+    let (alive, heartbeat) = mpsc::channel();
+    let dropper = {
+        let (svc, handle) = (svc.clone(), rt.handle().clone());
+        std::thread::spawn(move || {
+            // Their timers need a runtime.
+            let _runtime = handle.enter();
+            let start = std::time::Instant::now();
+            let mut rounds = 0u64;
+            loop {
+                stop.store(start.elapsed() >= period, Ordering::Relaxed);
+                barrier.wait();
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if rounds % 2 == 0 {
+                    assert!(svc.drain(LIMIT).now_or_never().is_none());
+                } else {
+                    assert!(svc.shutdown_report(LIMIT).now_or_never().is_none());
+                }
+                barrier.wait();
+                rounds += 1;
+                let _ = alive.send(rounds);
+            }
+        })
+    };
+    let mut rounds = 0;
+    // Until the dropper stops (its sender goes), or hangs.
+    loop {
+        match heartbeat.recv_timeout(HANG) {
+            Ok(done) => rounds = done,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("a round of drains and new children did not end")
+            }
+        }
+    }
+    dropper.join().unwrap();
+    let (made, recording) = maker.join().unwrap();
+    println!("{rounds} rounds of drains and reports dropped while {made} children were made");
+    assert_eq!(
+        recording, 0,
+        "{recording} of {made} children keep recording for a dropped drain or report"
+    );
+    for drain in &waiting {
+        drain.abort();
+    }
+    until("the aborted drains still record", &|| {
+        probes::collectors(&svc) == 0
+    });
 }

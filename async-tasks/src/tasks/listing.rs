@@ -22,7 +22,9 @@
 //!    collector, never neither and never both.
 //! 4. A collector is added to a set before the set's children are visited, and a new child
 //!    set copies its parent's collectors after it is listed as a child: a set created
-//!    during a report is covered by it (see `Set::new`).
+//!    during a report is covered by it (see `Set::new`). A collector is retired before it
+//!    is taken out of the sets, and a retired collector is never added: a child created
+//!    while a report or drain goes away does not copy it back, to record for nobody.
 //! 5. A task a report names aborted is aborted: one still being spawned when the report
 //!    ends (listed, its abort handle not yet there) is marked, and aborted by
 //!    [`Listing::set_abort`] the moment its handle comes.
@@ -37,7 +39,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::snapshot::{TaskInfo, TaskKind};
-use crate::loom::{Mutex, lock};
+use crate::loom::{AtomicBool, Mutex, lock};
 use crate::outcome::Ended;
 
 /// A task's name: a runner's `&'static str`, or a name made at run time (a spawned task's
@@ -137,6 +139,9 @@ impl Ticket {
 #[derive(Default)]
 pub(crate) struct Collector {
     ended: Mutex<Vec<Ending>>,
+    /// Set once its report (or drain) stops collecting, before it is taken out of the
+    /// listings: no listing adds it again (invariant 4).
+    retired: AtomicBool,
 }
 
 /// One listed task that ended during a report.
@@ -151,6 +156,13 @@ impl Collector {
     /// Everything recorded so far, in the order it happened.
     pub(crate) fn take(&self) -> Vec<Ending> {
         std::mem::take(&mut *lock(&self.ended))
+    }
+
+    /// Marks the collector as no longer wanted, before it is taken out of the listings.
+    pub(crate) fn retire(&self) {
+        // Relaxed: read under a listing's lock that the retiring walk takes after this
+        // store, or not needed (see `add_collector`).
+        self.retired.store(true, Ordering::Relaxed);
     }
 }
 
@@ -296,9 +308,21 @@ impl Listing {
         lock(&self.inner).entries.len()
     }
 
-    /// Starts handing ended tasks to `collector` (once, however often it is added).
+    /// Starts handing ended tasks to `collector` (once, however often it is added), unless
+    /// it is retired already.
+    ///
+    /// A new child set copies its parent's collectors one by one, racing their removal
+    /// (invariant 4): the check is under this listing's lock, which the removal takes here
+    /// after retiring the collector, so a retired collector is either seen retired or
+    /// removed after it was added. (A child listed after the removal walked the parent's
+    /// children does not copy it at all: the walk took it out of the parent's listing
+    /// first.)
     pub(crate) fn add_collector(&self, collector: &Arc<Collector>) {
         let mut inner = lock(&self.inner);
+        // Relaxed: ordered by this lock (see above).
+        if collector.retired.load(Ordering::Relaxed) {
+            return;
+        }
         if !inner.collectors.iter().any(|c| Arc::ptr_eq(c, collector)) {
             inner.collectors.push(Arc::clone(collector));
         }

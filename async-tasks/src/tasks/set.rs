@@ -353,6 +353,8 @@ impl<'a> Collecting<'a> {
     /// Stops collecting and returns the listed tasks still running, with their set:
     /// each task of the subtree is then either in the collector or in this list.
     pub(crate) fn stop(&self) -> Vec<(Arc<Set>, Running)> {
+        // Retired first: a child being created now does not copy it back.
+        self.collector.retire();
         let mut running = Vec::new();
         for set in self.set.subtree() {
             let here = set.listing.stop_collecting(&self.collector);
@@ -364,6 +366,8 @@ impl<'a> Collecting<'a> {
 
 impl Drop for Collecting<'_> {
     fn drop(&mut self) {
+        // Retired first: a child being created now does not copy it back.
+        self.collector.retire();
         self.set.collect(&self.collector, false);
         if self.keep {
             *lock(&self.set.drained) = self.collector.take();

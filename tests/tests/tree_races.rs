@@ -8,6 +8,8 @@
 //! - a drain or report future dropped while a child set is being made leaves nothing
 //!   recording on that child (regression: the child could keep the dropped collector
 //!   forever);
+//! - a drain that ends during a report: the report names each task once (regression: a task
+//!   that ended during both was named twice).
 //!
 //! The races run for 3 s each on real threads (CI); `.ci/soak` runs them for 60 s each
 //! (`soak_*`, ignored here). A race cannot be forced from outside the crate: these make
@@ -21,11 +23,11 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use async_tasks::__private::probes;
-use async_tasks::{Context, Tasks};
+use async_tasks::{Context, Func, Tasks};
 use futures_util::FutureExt;
 use tokio::runtime::{Builder, Runtime};
 
-use support::{LIMIT, Rng, named_stubborn, stubborn};
+use support::{LIMIT, Rng, named_stubborn, named_until_done, stubborn};
 
 /// How long after its last sign of life a racing thread is taken to hang: a failure bound,
 /// never reached when all is well.
@@ -245,4 +247,39 @@ fn dropped_drains_while_children_are_made(period: Duration) {
     until("the aborted drains still record", &|| {
         probes::collectors(&svc) == 0
     });
+}
+
+/// Regression (reliability round 3, defect 5): a report took the drain's list after its
+/// grace period, so a drain that ended during the report had handed it what ended during
+/// both, which the report had collected too: `finished: ["polite", "polite"]`.
+#[tokio::test(start_paused = true)]
+async fn a_drain_that_ends_during_a_report_leaves_each_task_named_once() {
+    let svc = Tasks::new("svc");
+    let ctx = Context::background();
+    // Ends when cancelled: during the report, which ends the drain too.
+    svc.run(&ctx, named_until_done("polite"));
+    // Ends by itself during the drain, before the report.
+    svc.run(
+        &ctx,
+        Func::named("early", |_ctx| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        }),
+    );
+    let drain = tokio::spawn({
+        let svc = svc.clone();
+        async move { svc.drain(Duration::from_secs(3600)).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!drain.is_finished(), "the drain waits for `polite`");
+    let report = svc.shutdown_report(Duration::from_secs(5)).await;
+    assert!(
+        drain.await.unwrap().is_ok(),
+        "the drain ended with the report"
+    );
+    assert_eq!(report.finished, ["early", "polite"], "{report}");
+    assert_eq!(
+        report.to_string(),
+        "2 finished (early, polite), 0 failed, 0 panicked, 0 aborted"
+    );
 }

@@ -146,10 +146,20 @@ pub(crate) struct Collector {
 
 /// One listed task that ended during a report.
 pub(crate) struct Ending {
-    /// The path of the task's set.
+    /// The path of the task's set (the set's own `Arc`: a set's endings share it).
     pub(crate) set: Arc<str>,
+    /// The task's key in its set's listing: with `set`, which task this was.
+    key: u32,
     pub(crate) name: TaskName,
     pub(crate) ended: Ended,
+}
+
+impl Ending {
+    /// Which task this is the ending of: the same for its records in two collectors (a
+    /// drain's and a report's), and for no other task.
+    pub(crate) fn task(&self) -> (*const u8, u32) {
+        (Arc::as_ptr(&self.set).cast::<u8>(), self.key)
+    }
 }
 
 impl Collector {
@@ -230,6 +240,7 @@ impl Listing {
             for collector in &inner.collectors {
                 lock(&collector.ended).push(Ending {
                     set: Arc::clone(path),
+                    key: entry.key,
                     name: entry.name.clone(),
                     ended: ended.clone(),
                 });

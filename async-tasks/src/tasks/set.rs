@@ -19,7 +19,8 @@
 //!    read on the failure path only, under a lock held for a clone.
 //!
 //! Lock order: a set's `children` lock and its listing's lock are never held together, and
-//! a set's locks never while taking another set's.
+//! a set's locks never while taking another set's; a set's `drained` lock may be held
+//! while taking a collector's (never the other way).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -61,8 +62,8 @@ pub(crate) struct Set {
     classes: Mutex<Option<Classifier>>,
     on_failure: AtomicU8,
     on_panic: AtomicU8,
-    /// What ended during the last drain, for the shutdown report that follows it.
-    drained: Mutex<Vec<Ending>>,
+    /// What ended during the drains before a shutdown report, for that report.
+    drained: Mutex<Drained>,
     /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not (so
     /// `Some` also says this set is a pool's).
     pub(crate) failures: Option<Mutex<Vec<TaskError>>>,
@@ -240,9 +241,17 @@ impl Set {
         }
     }
 
-    /// Takes what ended during the last drain (a shutdown report's start).
+    /// Takes what ended during the drains before a shutdown report, at its start: the
+    /// last drain that ended, and the drains still under way, which keep nothing for a
+    /// report after that (what ends from now on is the report's own).
     pub(crate) fn take_drained(&self) -> Vec<Ending> {
-        std::mem::take(&mut *lock(&self.drained))
+        let mut drained = lock(&self.drained);
+        let mut ended = std::mem::take(&mut drained.last);
+        // Lock order: a set's `drained`, then a collector's.
+        for drain in drained.live.drain(..) {
+            ended.extend(drain.take());
+        }
+        ended
     }
 
     /// Takes the failures kept since the last time (a pool's `wait`).
@@ -323,6 +332,15 @@ impl Drop for Set {
     }
 }
 
+/// What ended during drains, for the shutdown report after them.
+#[derive(Default)]
+struct Drained {
+    /// The last drain that ended: what ended meanwhile (the next drain replaces it).
+    last: Vec<Ending>,
+    /// The drains under way, whose collectors a report starting now takes over.
+    live: Vec<Arc<Collector>>,
+}
+
 /// Hands the ended tasks of a set and its descendants to a collector while alive: a
 /// report's (or a drain's) own state, undone on drop however its future ends (a dropped
 /// report leaves nothing behind). A drain's collecting keeps what it collected in the set,
@@ -338,6 +356,9 @@ impl<'a> Collecting<'a> {
     pub(crate) fn start(set: &'a Arc<Set>, keep: bool) -> Self {
         let collector = Arc::new(Collector::default());
         set.collect(&collector, true);
+        if keep {
+            lock(&set.drained).live.push(Arc::clone(&collector));
+        }
         Collecting {
             set,
             collector,
@@ -370,7 +391,19 @@ impl Drop for Collecting<'_> {
         self.collector.retire();
         self.set.collect(&self.collector, false);
         if self.keep {
-            *lock(&self.set.drained) = self.collector.take();
+            let mut drained = lock(&self.set.drained);
+            // Unless a report took it over (and named what it had) when it started.
+            if let Some(at) = drained
+                .live
+                .iter()
+                .position(|drain| Arc::ptr_eq(drain, &self.collector))
+            {
+                drained.live.swap_remove(at);
+                // Lock order: a set's `drained`, then a collector's.
+                let previous = std::mem::replace(&mut drained.last, self.collector.take());
+                drop(drained);
+                drop(previous);
+            }
         }
     }
 }

@@ -247,7 +247,9 @@ impl Tasks {
     /// Cancel safe: the set is closed as soon as this is first polled, and dropping the
     /// future only stops the waiting. What ended while it waited is kept in the set, dropped
     /// or not, for the next [`shutdown_report`](Tasks::shutdown_report) to name; the next
-    /// drain replaces it. (One list per drain, not per run: it does not grow with time.)
+    /// drain replaces it. (One list per drain, not per run: it does not grow with time.) A
+    /// report that starts while the drain still waits takes over what it kept so far, and
+    /// names what ends from then on itself: each task once.
     ///
     /// # Examples
     ///

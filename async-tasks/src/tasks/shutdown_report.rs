@@ -1,12 +1,13 @@
 //! [`Tasks::shutdown_report`]: a shutdown that leaves nothing behind and says who finished,
 //! failed, panicked and was aborted — [`ShutdownReport`] and [`TaskFailure`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Tasks;
-use super::listing::Ticket;
+use super::listing::{Ending, Ticket};
 use super::set::{Collecting, Set};
 use super::shutdown::{qualified, write_names};
 use crate::TaskError;
@@ -144,7 +145,9 @@ impl Tasks {
     /// running, and says who finished, failed, panicked and was aborted, by name — and
     /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
     /// report also names who ended during the drain: with the service idiom
-    /// (`drain` then `shutdown_report`), it tells the whole shutdown.
+    /// (`drain` then `shutdown_report`), it tells the whole shutdown. (A drain still under
+    /// way when the report starts counts as before it: what ended so far is the drain's,
+    /// what ends from then on the report's, and each task is named once.)
     ///
     /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
     /// (see [`Snapshot`](crate::Snapshot)) still running after `grace` are aborted with
@@ -200,16 +203,25 @@ impl Tasks {
     /// ```
     pub async fn shutdown_report(&self, grace: Duration) -> ShutdownReport {
         let collecting = Collecting::start(&self.set, false);
+        // What ended during a drain before: taken now, so that a drain that ends during
+        // this report hands over nothing this report names from its own collecting.
+        let drained = self.set.take_drained();
         let listed: usize = self.set.subtree().iter().map(|set| set.listing.len()).sum();
         let unlisted_before = self.running().saturating_sub(listed);
         self.cancel_all();
         let _ = tokio::time::timeout(grace, self.wait_checked("shutdown_report")).await;
 
         let running = collecting.stop();
-        // What ended during a drain just before, then during this report.
-        let mut ended = self.set.take_drained();
-        ended.extend(collecting.take());
+        // What ended during a drain just before, then during this report: a drain still
+        // under way when this report started recorded what ended after that too, once.
+        let own = collecting.take();
         drop(collecting);
+        let mine: HashSet<_> = own.iter().map(Ending::task).collect();
+        let mut ended: Vec<Ending> = drained
+            .into_iter()
+            .filter(|ending| !mine.contains(&ending.task()))
+            .collect();
+        ended.extend(own);
         let unlisted_running = self.running().saturating_sub(running.len());
         let base = self.path();
         let mut report = ShutdownReport {

@@ -11,8 +11,11 @@
 //!
 //! 1. A task is listed from just before it is spawned until its future is dropped (it
 //!    ended, was aborted, or went with its runtime), by the `Member` that the future owns
-//!    ([`Listing::finish`] is called exactly once per [`Ticket`]): a snapshot or a report
-//!    never misses a task that is running, and never names one that is gone.
+//!    ([`Listing::finish`] unlists once per [`Ticket`]): a snapshot or a report never
+//!    misses a task that is running, and never names one that is gone. A task that ends
+//!    by itself is unlisted as it ends, unless a report named it aborted and waits for it
+//!    to go ([`Listing::gone`]): then it is unlisted last, when its future drops, after
+//!    everything it held (its `Member` is the last thing its future drops).
 //! 2. An entry's slot is reused only after its task has left, and every entry carries a key
 //!    unique in its listing, so a late [`Listing::set_abort`] can never reach the next
 //!    tenant of the slot.
@@ -90,6 +93,11 @@ struct Entry {
     /// A report ended while the task was being spawned, before its abort handle came: it
     /// named the task aborted, and the handle aborts it as soon as it comes (invariant 5).
     abort_asked: bool,
+    /// A report named the task aborted, and waits for it to go: it stays listed until its
+    /// future is dropped, even if it ends by itself meanwhile (invariant 1).
+    reported: bool,
+    /// How the task ended was handed to the collectors: only once.
+    recorded: bool,
 }
 
 /// What a loop tells the listing as it goes.
@@ -203,6 +211,8 @@ impl Listing {
             stats,
             abort: None,
             abort_asked: false,
+            reported: false,
+            recorded: false,
         });
         drop(inner);
         Ticket::new(slot, key)
@@ -222,22 +232,35 @@ impl Listing {
         }
     }
 
-    /// Unlists a task that ended, and hands how it ended (`ended` is called only if a
-    /// report is being collected) and the set's `path` to every collector (invariant 3).
-    /// Returns the name it was listed by.
+    /// The task of `ticket` ended as `ended`: hands that and the set's `path` to every
+    /// collector (once, invariant 3), and unlists the task — unless a report named it
+    /// aborted and this is not the `last` call, which its `Member` makes when it drops
+    /// (the report waits for the task to go, invariant 1). Returns the name it was listed
+    /// by, and whether it was unlisted.
     pub(crate) fn finish(
         &self,
         ticket: Ticket,
         path: &Arc<str>,
         ended: impl FnOnce() -> Ended,
-    ) -> Option<TaskName> {
+        last: bool,
+    ) -> Option<(TaskName, bool)> {
+        // Made before the lock: it may call the user's code (an error's `Display`), which
+        // may reach this listing (a snapshot).
+        let ended = ended();
         let mut inner = lock(&self.inner);
-        let entry = inner.entries.try_remove(ticket.slot())?;
-        debug_assert_eq!(entry.key, ticket.key, "a ticket is finished once");
-        if !inner.collectors.is_empty() {
-            let ended = ended();
+        let Inner {
+            entries,
+            collectors,
+            watching,
+            ..
+        } = &mut *inner;
+        let entry = entries
+            .get_mut(ticket.slot())
+            .filter(|entry| entry.key == ticket.key)?;
+        if !entry.recorded {
+            entry.recorded = true;
             // Lock order: a listing, then its collectors' (never the other way).
-            for collector in &inner.collectors {
+            for collector in collectors.iter() {
                 lock(&collector.ended).push(Ending {
                     set: Arc::clone(path),
                     key: entry.key,
@@ -246,12 +269,16 @@ impl Listing {
                 });
             }
         }
-        let watched = inner.watching > 0;
+        if !last && entry.reported {
+            return Some((entry.name.clone(), false));
+        }
+        let watched = *watching > 0;
+        let entry = entries.remove(ticket.slot());
         drop(inner);
         if watched {
             self.left.notify_waiters();
         }
-        Some(entry.name)
+        Some((entry.name, true))
     }
 
     /// Whether the task of `ticket` is still listed.
@@ -263,7 +290,8 @@ impl Listing {
     }
 
     /// Resolves once none of the tasks of `tickets` is listed any more (the aborted tasks of
-    /// a report are gone, not only asked to go).
+    /// a report are gone, not only asked to go): a task is unlisted, when its future drops,
+    /// after everything else the future held (invariant 1).
     ///
     /// # Cancel safety
     ///
@@ -355,9 +383,14 @@ impl Listing {
         inner
             .entries
             .iter_mut()
+            // Ended already, only not gone yet (another report waits for it): in the
+            // collectors, if this one was there then.
+            .filter(|(_, entry)| !entry.recorded)
             .map(|(slot, entry)| {
                 // Being spawned: aborted as soon as its handle comes (invariant 5).
                 entry.abort_asked |= entry.abort.is_none();
+                // Waited for until it goes, whether it is aborted or ends by itself now.
+                entry.reported = true;
                 (slot, &*entry)
             })
             .map(|(slot, entry)| Running {
@@ -390,7 +423,7 @@ mod tests {
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
         let b = listing.insert(TaskName::Static("b"), TaskKind::Loop, Some(Arc::default()));
         assert_eq!(listing.len(), 2);
-        listing.finish(a, &svc, || unreachable!("no report is being made"));
+        listing.finish(a, &svc, || Ended::Finished, false);
         let listed: Vec<_> = listing
             .snapshot(&svc)
             .into_iter()
@@ -404,8 +437,8 @@ mod tests {
         assert_eq!(c.slot, a.slot, "the freed slot is reused");
         // A late abort handle for the slot's former tenant does not reach the new one.
         assert_ne!(c.key, a.key);
-        listing.finish(b, &svc, || Ended::Finished);
-        listing.finish(c, &svc, || Ended::Finished);
+        listing.finish(b, &svc, || Ended::Finished, false);
+        listing.finish(c, &svc, || Ended::Finished, false);
         assert_eq!(listing.len(), 0);
     }
 
@@ -418,7 +451,7 @@ mod tests {
         listing.add_collector(&collector);
         listing.add_collector(&collector);
         let failed = listing.insert(TaskName::Static("failed"), TaskKind::Run, None);
-        listing.finish(failed, &svc, || Ended::Failed("boom".into()));
+        listing.finish(failed, &svc, || Ended::Failed("boom".into()), false);
         let ended = collector.take();
         assert_eq!(ended.len(), 1);
         assert_eq!(
@@ -431,7 +464,7 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(running, [TaskName::Static("before")]);
-        listing.finish(before, &svc, || Ended::Finished);
+        listing.finish(before, &svc, || Ended::Finished, false);
         assert!(
             collector.take().is_empty(),
             "a removed collector gets nothing"

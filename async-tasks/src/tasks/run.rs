@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use super::supervise::{
-    Member, Next, Run, Supervised, Who, conclude_run, drop_runner, runner_name, task_span,
+    Member, Next, Run, Supervised, Task, Who, conclude_run, drop_runner, runner_name, task_span,
 };
 use super::{TaskKind, TaskName, Tasks, listing};
 use crate::{Context, Runner};
@@ -46,14 +46,20 @@ impl Tasks {
         span: tracing::Span,
         ticket: Option<listing::Ticket>,
     ) {
-        let mut run = Run {
-            ctx,
-            span,
-            member: Member::new(&self.set, ticket, name),
+        let task = Task {
+            owned: runner,
+            run: Run {
+                ctx,
+                span,
+                member: Member::new(&self.set, ticket, name),
+            },
         };
         let handle = self.spawn_tracked(name, async move {
+            // Moved in whole: the runner drops before the membership (see `Task`).
+            let mut task = task;
+            let Task { owned: runner, run } = &mut task;
             run.member.meter().start();
-            let outcome = Supervised::new(&runner, &mut run).await;
+            let outcome = Supervised::new(&*runner, run).await;
             run.member.meter().finish(outcome.label());
             let _ = run.member.finish(|| outcome.ended());
             let who = || {
@@ -62,21 +68,23 @@ impl Tasks {
                     set,
                     // Asked again rather than kept: every byte the future holds is copied
                     // on spawn.
-                    name: runner_name(&runner).unwrap_or(&set.name),
+                    name: runner_name(&*runner).unwrap_or(&set.name),
                     iteration: None,
                     attempt: None,
                 }
             };
             // Reported there; nobody waits for a runner's result.
             conclude_run(outcome, &run.span, who, Next::Ends);
-            drop_runner(runner, run.member.set());
+            drop_runner(task.owned, task.run.member.set());
         });
         if let Some(ticket) = ticket {
             self.set.listing.set_abort(ticket, handle.abort_handle());
         }
     }
 
-    /// Spawns `task` on the current runtime, counted by this set's tracker.
+    /// Spawns `task` on the current runtime. It counts in this set's `running()` through
+    /// the `Member` it owns, which lets go of the count when the task's future drops it,
+    /// last: a tracker's own token, outside the future, would go after the task is unlisted.
     #[track_caller]
     pub(super) fn spawn_tracked<F>(&self, name: Option<&str>, task: F) -> JoinHandle<F::Output>
     where
@@ -89,7 +97,7 @@ impl Tasks {
         #[cfg(not(tokio_unstable))]
         {
             let _ = name;
-            self.set.tracker.spawn(task)
+            tokio::spawn(task)
         }
         // With tokio_unstable, tokio-console shows each task under its runner's name.
         #[cfg(tokio_unstable)]
@@ -97,7 +105,7 @@ impl Tasks {
             let name = name.unwrap_or(&self.set.name);
             tokio::task::Builder::new()
                 .name(name)
-                .spawn(self.set.tracker.track_future(task))
+                .spawn(task)
                 .expect("spawning a named tokio task")
         }
     }

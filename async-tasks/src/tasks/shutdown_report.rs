@@ -153,8 +153,8 @@ impl Tasks {
     /// (see [`Snapshot`](crate::Snapshot)) still running after `grace` are aborted with
     /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort), and the report waits until
     /// they are dropped (at their next `.await`; for at most `grace` again, in case one
-    /// blocks its thread), so that [`running`](Tasks::running) counts none of them when it
-    /// returns. Their [`TaskHandle`](crate::TaskHandle)s say
+    /// blocks its thread) — whole: runner, future and, for a pool's run, its slot — so that
+    /// [`running`](Tasks::running) counts none of them when it returns. Their [`TaskHandle`](crate::TaskHandle)s say
     /// [`is_aborted`](crate::TaskError::is_aborted). Unnamed one-shot runs of
     /// [`Tasks::run`] are only counted, and cannot be aborted.
     ///

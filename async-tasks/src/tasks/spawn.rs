@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::Tasks;
 use super::listing::TaskName;
 use super::snapshot::TaskKind;
-use super::supervise::{Member, Next, Run, Who, conclude, named_task_span, supervise_once};
+use super::supervise::{Member, Next, Run, Task, Who, conclude, named_task_span, supervise_once};
 use crate::outcome::panic_message;
 use crate::{BoxError, Context, TaskError};
 
@@ -116,12 +116,19 @@ impl Tasks {
             TaskName::Static(name) => Some(*name),
             TaskName::Shared(_) => None,
         };
-        let mut run = Run {
-            ctx: ctx.join(&self.set.ctx),
-            span: named_task_span(&self.set, &name),
-            member: Member::new(&self.set, Some(ticket), metered),
+        let task = Task {
+            owned: f,
+            run: Run {
+                ctx: ctx.join(&self.set.ctx),
+                span: named_task_span(&self.set, &name),
+                member: Member::new(&self.set, Some(ticket), metered),
+            },
         };
         let handle = self.spawn_tracked(Some(&name), async move {
+            // Moved in whole: `f`, and the future it makes, drop before the membership (see
+            // `Task`).
+            let task = task;
+            let (f, mut run) = (task.owned, task.run);
             run.member.meter().start();
             let outcome = supervise_once(f, &mut run).await;
             run.member.meter().finish(outcome.label());

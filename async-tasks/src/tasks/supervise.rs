@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -119,23 +120,40 @@ fn take_stashed(at: Option<usize>) -> Option<Span> {
 }
 
 /// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
-/// set), its place in the listing, its metrics and its count in the ancestors' trackers.
+/// set), its place in the listing, its metrics and its count in its set's tracker and its
+/// ancestors'.
+///
+/// The last thing a task's future drops (see [`Task`]), and when dropped it lets go of the
+/// count first and unlists the task last: whoever sees the task unlisted (a report waiting
+/// for the tasks it aborted, `Listing::gone`) sees everything the task held dropped —
+/// runner, future, pool slot — and `running()` not counting it.
 pub(crate) struct Member {
     /// `None` only while the task is polled: then it is in `CURRENT`.
     set: Option<Arc<Set>>,
     ticket: Option<Ticket>,
     meter: TaskMeter,
+    /// Taken by `Drop`, before the task is unlisted.
+    counted: Option<Counted>,
+}
+
+/// A task's tokens in its set's tracker and its ancestors'.
+struct Counted {
+    _own: TaskTrackerToken,
     _ancestors: Option<Box<Ancestors>>,
 }
 
 impl Member {
     /// A task of `set`, listed with `ticket` if it is, metered under `name` (the runner's;
-    /// `None` for the set's).
+    /// `None` for the set's), and counted in `set`'s `running()` and its ancestors' from
+    /// now on.
     #[inline]
     pub(crate) fn new(set: &Arc<Set>, ticket: Option<Ticket>, name: Option<&str>) -> Member {
         Member {
             meter: set.metrics.spawned(&set.path, name),
-            _ancestors: set.ancestor_tokens(),
+            counted: Some(Counted {
+                _own: set.tracker.token(),
+                _ancestors: set.ancestor_tokens(),
+            }),
             set: Some(Arc::clone(set)),
             ticket,
         }
@@ -151,12 +169,17 @@ impl Member {
         &mut self.meter
     }
 
-    /// The task ended as `ended` (computed only if a report is being collected): unlists it.
-    /// Returns the name it was listed by (`None` if it was not).
+    /// The task ended as `ended`: hands that to the reports being collected and unlists
+    /// it — unless a report named it aborted and waits for it to go, which it does only
+    /// when this drops, last. Returns the name it was listed by (`None` if it was not).
     pub(crate) fn finish(&mut self, ended: impl FnOnce() -> Ended) -> Option<TaskName> {
-        let ticket = self.ticket.take()?;
+        let ticket = self.ticket?;
         let set = self.set();
-        set.listing.finish(ticket, &set.path, ended)
+        let (name, gone) = set.listing.finish(ticket, &set.path, ended, false)?;
+        if gone {
+            self.ticket = None;
+        }
+        Some(name)
     }
 
     /// Runs `f` as the task: in `span`, with the thread marked, catching a panic.
@@ -177,9 +200,27 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
-        // Dropped before it finished: aborted, or gone with its runtime.
-        let _ = self.finish(|| Ended::Aborted);
+        // Everything else the task held is gone (see `Task`): no longer running, then no
+        // longer listed.
+        drop(self.counted.take());
+        if let (Some(ticket), Some(set)) = (self.ticket.take(), &self.set) {
+            // Dropped before it finished (aborted, or gone with its runtime), or finished
+            // while a report that named it aborted waits for it to go.
+            let _ = set
+                .listing
+                .finish(ticket, &set.path, || Ended::Aborted, true);
+        }
     }
+}
+
+/// What a task's future owns, in the order it drops it: `owned` (the runner, the closure
+/// and the future it made, whatever else the task keeps) before `run`, whose membership
+/// goes last (see [`Member`]). The future moves it whole into a local first thing, so that
+/// the order holds however the future ends: finished, or dropped (aborted) before or after
+/// its first poll.
+pub(crate) struct Task<T> {
+    pub(crate) owned: T,
+    pub(crate) run: Run,
 }
 
 /// A task's state: its membership, and its run in flight — the context to hand it (taken

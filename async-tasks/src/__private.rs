@@ -254,11 +254,14 @@ where
         |meter, ending, span| match ending {
             Ending::Returned(result, failed) => {
                 if let (Err(err), true) = (result, failed) {
+                    // Its run's report says the error, in this span.
+                    crate::call::mark_reported(span);
                     crate::tasks::stash_failed_call(span, crate::tasks::address(&**err));
                 }
                 meter.finish(result);
             }
             Ending::Panicked(payload) => {
+                crate::call::mark_reported(span);
                 crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
                 meter.panicked();
             }

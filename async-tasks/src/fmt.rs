@@ -18,15 +18,17 @@ use tracing_subscriber::field::{RecordFields, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use tracing_subscriber::fmt::{FormatFields, FormattedFields};
 
+use crate::call::is_reported;
+
 /// Formats span and event fields as `tracing-subscriber`'s default formatter does, but
 /// leaves out the `otel.*` fields (meant for OpenTelemetry, which reads them from the spans
 /// whatever the console shows) and writes a string with no spaces or quotes in it without
 /// quotes (`task.name=jobs`).
 ///
-/// It also leaves out the `error` and `panic` fields that a span records once it fails (a
-/// run's or an `#[async_task]` call's): the failure's report, an event in that span, says
-/// them already, and a line should say them once. Fields a span is created with are all
-/// shown.
+/// It also leaves out the `error` and `panic` fields that an `#[async_task]` call's span
+/// records once it fails: the failure's report, an event in that span, says them already,
+/// and a line should say them once. Only those: fields a span is created with are all
+/// shown, and the program's own spans keep every field, recorded later or not.
 ///
 /// With stock `tracing-subscriber` (features `fmt` and `env-filter`), a service's console
 /// is three lines of setup (compiled here, not run: it installs the process's subscriber):
@@ -130,7 +132,8 @@ impl<'writer> FormatFields<'writer> for Fields {
     }
 }
 
-/// Forwards every field but the `otel.*` ones (and a span's recorded failure fields) to
+/// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call span
+/// whose report says them, see [`is_reported`]) to
 /// tracing-subscriber's own visitor.
 struct Visitor<'a> {
     inner: DefaultVisitor<'a>,
@@ -141,7 +144,9 @@ struct Visitor<'a> {
 impl Visitor<'_> {
     fn shown(&self, field: &Field) -> bool {
         let name = field.name();
-        !(name.starts_with("otel.") || self.recorded && matches!(name, "error" | "panic"))
+        let reported = || self.recorded && matches!(name, "error" | "panic");
+        // The callsite is looked up only for a recorded `error` or `panic`.
+        !(name.starts_with("otel.") || reported() && is_reported(&field.callsite()))
     }
 }
 
@@ -221,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn otel_fields_and_a_spans_recorded_failure_are_left_out() {
+    fn otel_fields_are_left_out_and_the_programs_own_failure_fields_kept() {
         let text = lines(|| {
             let span = tracing::info_span!(
                 "task",
@@ -239,7 +244,26 @@ mod tests {
         });
         assert_eq!(
             text.trim(),
-            r#"ERROR task{task.name=jobs iteration=3 note=kept}: task "jobs" failed error="disk full""#
+            r#"ERROR task{task.name=jobs iteration=3 error="disk full" note=kept}: task "jobs" failed error="disk full""#
+        );
+    }
+
+    #[test]
+    fn a_reported_callsites_recorded_failure_fields_are_left_out() {
+        let text = lines(|| {
+            let span = tracing::info_span!(
+                "import",
+                job = 7,
+                error = tracing::field::Empty,
+                panic = tracing::field::Empty,
+            );
+            crate::call::mark_reported(&span);
+            span.record("error", "disk full");
+            span.in_scope(|| tracing::error!(error = "disk full", "failed"));
+        });
+        assert_eq!(
+            text.trim(),
+            r#"ERROR import{job=7}: failed error="disk full""#
         );
     }
 

@@ -281,6 +281,13 @@ impl Listing {
         Some((entry.name, true))
     }
 
+    /// The name the task of `ticket` is listed by, if it still is.
+    pub(crate) fn name(&self, ticket: Ticket) -> Option<TaskName> {
+        let inner = lock(&self.inner);
+        let entry = inner.entries.get(ticket.slot())?;
+        (entry.key == ticket.key).then(|| entry.name.clone())
+    }
+
     /// Whether the task of `ticket` is still listed.
     fn contains(inner: &Inner, ticket: Ticket) -> bool {
         inner

@@ -31,6 +31,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::escalation::OnFailure;
 use super::listing::{Collector, Ending, Listing, Running};
+use super::raised::claim as claim_panic_location;
 use crate::context::Why;
 use crate::error_class::{Classifier, ErrorClass};
 use crate::loom::{AtomicUsize, Mutex, lock};
@@ -211,10 +212,13 @@ impl Set {
         };
         // Called outside the lock: a classifier may do anything, even start tasks.
         catch_sync(|| classify(err)).unwrap_or_else(|payload| {
+            // Reported here (the hook kept it for this report, when a run is polled).
+            let location = claim_panic_location(&*payload);
             tracing::error!(
                 target: "async_tasks",
                 tasks = &*self.path,
                 panic = panic_message(&*payload),
+                location,
                 "the error classifier of tasks \"{}\" panicked: {}",
                 self.path,
                 panic_message(&*payload),

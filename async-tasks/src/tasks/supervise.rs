@@ -33,6 +33,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::listing::{TaskName, Ticket};
+use super::raised::{self, CALL, PANICS, STASHED};
 use super::set::{Ancestors, Set};
 use crate::error_class::ErrorClass;
 use crate::metrics::TaskMeter;
@@ -47,12 +48,6 @@ thread_local! {
     /// The span of an `#[async_task]` call that just failed on this thread, and the address
     /// of its error (invariant 4).
     static FAILED_CALL: Cell<Option<(Span, usize)>> = const { Cell::new(None) };
-    /// Whether `FAILED_CALL` holds a span: a flag with no destructor is the cheaper check on
-    /// every poll.
-    static STASHED: Cell<bool> = const { Cell::new(false) };
-    /// Where the last panic of a supervised poll on this thread was raised, when
-    /// [`quiet_task_panics`](crate::quiet_task_panics)' hook is installed: for its report.
-    static PANIC_LOCATION: Cell<Option<String>> = const { Cell::new(None) };
 }
 
 /// Whether a supervised run is being polled on this thread: a panic here is caught by its
@@ -66,12 +61,16 @@ fn supervised() -> bool {
     })
 }
 
-/// Called by the panic hook: keeps where a panic was raised (`location()` is called only
-/// then) for the report of the run it unwinds, and says whether there is one.
-pub(crate) fn keep_panic_location(location: impl FnOnce() -> Option<String>) -> bool {
+/// Called by the panic hook: keeps where the panic of `payload` was raised (`location()`
+/// is called only then) for its report, if a run is polled on this thread, and says
+/// whether one is (see `raised.rs`).
+pub(crate) fn keep_panic_location(
+    payload: &(dyn Any + Send),
+    location: impl FnOnce() -> Option<String>,
+) -> bool {
     let supervised = supervised();
     if supervised {
-        PANIC_LOCATION.set(location());
+        raised::keep(payload, location());
     }
     supervised
 }
@@ -98,25 +97,38 @@ pub(crate) fn address<T: ?Sized>(boxed: &T) -> usize {
 pub(crate) fn stash_failed_call(span: &Span, at: usize) {
     if supervised() {
         FAILED_CALL.with(|stash| stash.set(Some((span.clone(), at))));
-        STASHED.set(true);
+        STASHED.set(STASHED.get() | CALL);
     }
 }
 
 /// Takes the kept call span, if it failed with the error (or panicked with the payload) at
 /// `at` itself.
-#[inline]
 fn take_failed_call(at: Option<usize>) -> Option<Span> {
-    if !STASHED.get() {
+    if STASHED.get() & CALL == 0 {
         return None;
     }
-    take_stashed(at)
-}
-
-#[cold]
-fn take_stashed(at: Option<usize>) -> Option<Span> {
-    STASHED.set(false);
+    STASHED.set(STASHED.get() & !CALL);
     let (span, stashed) = FAILED_CALL.with(Cell::take)?;
     (Some(stashed) == at).then_some(span)
+}
+
+/// After a supervised poll (`polled`) that left something on the thread: drops a failed
+/// call's span unless the run just failed (its report takes it, invariant 4), and reports
+/// the panics raised in the poll that did not end the run, caught inside it (`raised.rs`;
+/// `task()` names the task, asked only then).
+#[cold]
+fn settle<T>(polled: &Polled<T>, run: &Run, task: impl FnOnce() -> String) {
+    let (failed, ending) = match polled {
+        Err(payload) | Ok(Poll::Ready(Outcome::Panicked(payload))) => (true, Some(&**payload)),
+        Ok(Poll::Ready(Outcome::Failed(_))) => (true, None),
+        Ok(_) => (false, None),
+    };
+    if !failed {
+        take_failed_call(None);
+    }
+    if STASHED.get() & PANICS != 0 {
+        raised::settle(ending, &run.span, &run.member.set().path, task);
+    }
 }
 
 /// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
@@ -163,6 +175,12 @@ impl Member {
         self.set
             .as_ref()
             .expect("a task's set is only away while it is polled")
+    }
+
+    /// The name the task is listed by, if it is (read from the listing: for a rare report).
+    fn listed_name(&self) -> Option<String> {
+        let (ticket, set) = (self.ticket?, self.set.as_ref()?);
+        set.listing.name(ticket).map(|name| name.to_string())
     }
 
     pub(crate) fn meter(&mut self) -> &mut TaskMeter {
@@ -344,12 +362,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             }
             polled.map(Outcome::from)
         });
+        // One flag read: a failed call or a panic left on the thread is the rare case.
+        if STASHED.get() != 0 {
+            let set = this.run.member.set();
+            let name = || runner_name(runner).map_or_else(|| set.name.to_string(), Into::into);
+            settle(&polled, this.run, name);
+        }
         match polled {
             // The common case, kept short: the run finished.
-            Ok(Poll::Ready(Outcome::Finished(()))) => {
-                take_failed_call(None);
-                Poll::Ready(Outcome::Finished(()))
-            }
+            Ok(Poll::Ready(Outcome::Finished(()))) => Poll::Ready(Outcome::Finished(())),
             polled => ended(polled),
         }
     }
@@ -359,23 +380,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
 /// calls the error's `source()`), or the payload of its panic.
 type Polled<T> = Result<Poll<Outcome<T>>, Box<dyn Any + Send>>;
 
-/// How a supervised poll ended: pending, or the outcome. A failed call's span is left for
-/// the report (`conclude`, called next in the same poll) only with a failure; otherwise it
-/// goes now (invariant 4).
+/// How a supervised poll ended: pending, or the outcome. (What the poll left on the thread
+/// was settled already: a failed call's span is left for the report, `conclude`, called
+/// next in the same poll, only with a failure, invariant 4.)
 #[inline]
 fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
-    let outcome = match polled {
-        Ok(Poll::Ready(outcome)) => outcome,
-        Ok(Poll::Pending) => {
-            take_failed_call(None);
-            return Poll::Pending;
-        }
-        Err(payload) => Outcome::Panicked(payload),
-    };
-    if !matches!(outcome, Outcome::Failed(_) | Outcome::Panicked(_)) {
-        take_failed_call(None);
+    match polled {
+        Ok(polled) => polled,
+        Err(payload) => Poll::Ready(Outcome::Panicked(payload)),
     }
-    Poll::Ready(outcome)
 }
 
 /// One run of a closure that is called once (a spawned task): calls `f` with the run's
@@ -410,6 +423,10 @@ where
             }
             polled.map(|result| Outcome::from(result.map_err(Into::into)))
         });
+        if STASHED.get() != 0 {
+            let name = || run.member.listed_name().unwrap_or_default();
+            settle(&polled, run, name);
+        }
         ended(polled)
     })
     .await
@@ -560,7 +577,7 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
         }
         Outcome::Panicked(payload) => {
             let message = panic_message(&**payload);
-            let location = PANIC_LOCATION.take();
+            let location = raised::claim(&**payload);
             tracing::error!(
                 target: "async_tasks", parent: at,
                 task, tasks, iteration, attempt, { fields::PANIC } = message,

@@ -198,7 +198,10 @@ impl Set {
 
     /// Replaces this set's classifier.
     pub(crate) fn set_classes(&self, classes: Classifier) {
-        *lock(&self.classes) = Some(classes);
+        // The one replaced is dropped after the lock: it is the user's closure, and its
+        // `Drop` may do anything (even set this set's classes again).
+        let replaced = lock(&self.classes).replace(classes);
+        drop(replaced);
     }
 
     /// The class of `err` in this set: its own classifier's, or the nearest parent's, or

@@ -147,3 +147,66 @@ async fn a_pool_spawned_task_and_its_slot() {
     let shown = format!("{pool:?}");
     assert!(shown.contains("free_slots: 1"), "{shown}");
 }
+
+/// Done when dropped, after [`DROP`]: a runner's cleanup that says when it is over.
+struct SlowCleanup(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SlowCleanup {
+    fn drop(&mut self) {
+        std::thread::sleep(DROP);
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Found by the sweep of defect 2's class: a task's count in its parent sets went with its
+/// membership, which the task's future dropped before its runner. Aborted (here by its
+/// runtime going away), a child's run stopped counting in its parent's `running()` and
+/// `wait()` while its runner was still being dropped.
+#[test]
+fn a_parents_wait_returns_once_a_childs_aborted_run_is_dropped() {
+    let svc = Tasks::new("svc");
+    let jobs = svc.child("jobs");
+    let cleaned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Gate::new();
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    {
+        let (cleanup, started) = (
+            SlowCleanup(std::sync::Arc::clone(&cleaned)),
+            started.clone(),
+        );
+        let _runtime = doomed.enter();
+        jobs.run(
+            &Context::background(),
+            Func::named("slow", move |_ctx| {
+                let _keep = &cleanup;
+                started.open();
+                std::future::pending::<Result<(), BoxError>>()
+            }),
+        );
+    }
+    let waiter = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    waiter.block_on(async {
+        tokio::time::timeout(LIMIT, started.wait())
+            .await
+            .expect("the run started");
+    });
+    // Drops the run's future on another thread, while this one waits for the parent.
+    let dropper = std::thread::spawn(move || drop(doomed));
+    waiter.block_on(async {
+        tokio::time::timeout(LIMIT, svc.wait())
+            .await
+            .expect("the parent's wait returned");
+    });
+    assert!(
+        cleaned.load(std::sync::atomic::Ordering::SeqCst),
+        "the parent's wait returned while its child's run was still being dropped"
+    );
+    dropper.join().unwrap();
+}

@@ -22,6 +22,7 @@
 //! a set's locks never while taking another set's; a set's `drained` lock may be held
 //! while taking a collector's (never the other way).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -34,7 +35,7 @@ use super::listing::{Collector, Ending, Listing, Running};
 use super::raised::claim as claim_panic_location;
 use crate::context::Why;
 use crate::error_class::{Classifier, ErrorClass};
-use crate::loom::{AtomicUsize, Mutex, lock};
+use crate::loom::{AtomicUsize, Mutex, interleave, lock};
 use crate::outcome::{catch_sync, panic_message};
 use crate::{Cause, Context, ContextError, TaskError};
 
@@ -141,7 +142,12 @@ impl Set {
                 // handle may be gone meanwhile, and its drop takes this same lock.
                 let upgraded: Vec<Arc<Set>> = lock(&set.children)
                     .iter()
-                    .filter_map(|(_, child)| child.upgrade())
+                    .filter_map(|(_, child)| {
+                        let child = child.upgrade();
+                        // The child's last other handle may go now (see the loom models).
+                        interleave();
+                        child
+                    })
                     .collect();
                 let children: usize = upgraded.iter().map(|child| child.tracker.len()).sum();
                 let own = set.tracker.len().saturating_sub(children);
@@ -339,6 +345,9 @@ impl Drop for Set {
     }
 }
 
+#[cfg(all(test, async_tasks_loom))]
+mod loom_models;
+
 /// What ended during drains, for the shutdown report after them.
 #[derive(Default)]
 struct Drained {
@@ -373,9 +382,18 @@ impl<'a> Collecting<'a> {
         }
     }
 
-    /// What was collected so far.
-    pub(crate) fn take(&self) -> Vec<Ending> {
-        self.collector.take()
+    /// What was collected so far, after `before` (what ended during the drains before the
+    /// report, taken when it started): a drain still under way then recorded what ended
+    /// after that too, and each task is in the list once.
+    pub(crate) fn take_after(&self, before: Vec<Ending>) -> Vec<Ending> {
+        let own = self.collector.take();
+        let mine: HashSet<_> = own.iter().map(Ending::task).collect();
+        let mut ended: Vec<Ending> = before
+            .into_iter()
+            .filter(|ending| !mine.contains(&ending.task()))
+            .collect();
+        ended.extend(own);
+        ended
     }
 
     /// Stops collecting and returns the listed tasks still running, with their set:

@@ -1,13 +1,12 @@
 //! [`Tasks::shutdown_report`]: a shutdown that leaves nothing behind and says who finished,
 //! failed, panicked and was aborted — [`ShutdownReport`] and [`TaskFailure`].
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Tasks;
-use super::listing::{Ending, Ticket};
+use super::listing::Ticket;
 use super::set::{Collecting, Set};
 use super::shutdown::{qualified, write_names};
 use crate::TaskError;
@@ -212,16 +211,9 @@ impl Tasks {
         let _ = tokio::time::timeout(grace, self.wait_checked("shutdown_report")).await;
 
         let running = collecting.stop();
-        // What ended during a drain just before, then during this report: a drain still
-        // under way when this report started recorded what ended after that too, once.
-        let own = collecting.take();
+        // What ended during a drain just before, then during this report.
+        let ended = collecting.take_after(drained);
         drop(collecting);
-        let mine: HashSet<_> = own.iter().map(Ending::task).collect();
-        let mut ended: Vec<Ending> = drained
-            .into_iter()
-            .filter(|ending| !mine.contains(&ending.task()))
-            .collect();
-        ended.extend(own);
         let unlisted_running = self.running().saturating_sub(running.len());
         let base = self.path();
         let mut report = ShutdownReport {

@@ -36,6 +36,7 @@ use super::listing::{TaskName, Ticket};
 use super::raised::{self, CALL, PANICS, STASHED};
 use super::set::{Ancestors, Set};
 use crate::error_class::ErrorClass;
+use crate::loom::interleave;
 use crate::metrics::TaskMeter;
 use crate::outcome::{
     Ended, Outcome, catch_sync, fields, mark_span_failed, message, panic_message,
@@ -219,8 +220,11 @@ impl Member {
 impl Drop for Member {
     fn drop(&mut self) {
         // Everything else the task held is gone (see `Task`): no longer running, then no
-        // longer listed.
+        // longer listed. (The counts are tokio-util's, which loom does not see change: its
+        // models may look on both sides.)
+        interleave();
         drop(self.counted.take());
+        interleave();
         if let (Some(ticket), Some(set)) = (self.ticket.take(), &self.set) {
             // Dropped before it finished (aborted, or gone with its runtime), or finished
             // while a report that named it aborted waits for it to go.

@@ -183,8 +183,7 @@ fn run_chain(sets: &[Option<usize>], program: Vec<Hop>, hops: usize) -> Vec<usiz
         tokio::time::timeout(Duration::from_secs(60), all_done)
             .await
             .expect("the chain of hops did not end");
-        let held = chain.held.lock().unwrap().clone();
-        held
+        chain.held.lock().unwrap().clone()
     })
 }
 

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_tasks::{BoxError, Context, Func, Runner, Tasks};
@@ -42,13 +41,11 @@ fn slow_runner(started: &Gate) -> impl Runner + use<> {
 }
 
 /// A future that opens `started`, then never ends, and takes [`DROP`] to drop.
-fn slow_future(started: Gate) -> impl Future<Output = Result<(), BoxError>> + Send {
-    async move {
-        let _slow = SlowDrop;
-        started.open();
-        std::future::pending::<()>().await;
-        Ok(())
-    }
+async fn slow_future(started: Gate) -> Result<(), BoxError> {
+    let _slow = SlowDrop;
+    started.open();
+    std::future::pending::<()>().await;
+    Ok(())
 }
 
 /// Starts one slow run on a child set of `svc` (with `start`), reports on `svc`, and checks

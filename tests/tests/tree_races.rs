@@ -9,11 +9,16 @@
 //!   recording on that child (regression: the child could keep the dropped collector
 //!   forever);
 //! - a drain that ends during a report: the report names each task once (regression: a task
-//!   that ended during both was named twice).
+//!   that ended during both was named twice);
+//! - all of it at once, on trees made anew every 200 ms: child sets and grandchildren made
+//!   and dropped, named runs, drains (awaited, timed out, dropped) and reports (awaited,
+//!   dropped), from four threads: nothing hangs, and once a tree is reported on, nothing
+//!   runs and nothing records there.
 //!
-//! The races run for 3 s each on real threads (CI); `.ci/soak` runs them for 60 s each
-//! (`soak_*`, ignored here). A race cannot be forced from outside the crate: these make
-//! each one likely, and the loom models in `set/loom_models.rs` check every interleaving.
+//! The races run for 3 s each on real threads (CI); `.ci/soak` runs them for 30 s each
+//! (`soak_*`, ignored here), from its seed (`ASYNC_TASKS_SOAK_SEED`; CI's is fixed). A race
+//! cannot be forced from outside the crate: these make each one likely, and the loom models
+//! in `async-tasks/src/tasks/set/loom_models.rs` check every interleaving.
 
 mod support;
 
@@ -27,7 +32,7 @@ use async_tasks::{Context, Func, Tasks};
 use futures_util::FutureExt;
 use tokio::runtime::{Builder, Runtime};
 
-use support::{LIMIT, Rng, named_stubborn, named_until_done, stubborn};
+use support::{LIMIT, Rng, named_stubborn, named_until_done, soak_seed, stubborn};
 
 /// How long after its last sign of life a racing thread is taken to hang: a failure bound,
 /// never reached when all is well.
@@ -65,7 +70,7 @@ fn a_drain_that_times_out_while_children_come_and_go_returns() {
 #[test]
 #[ignore = "soak: run with --release, see .ci/soak"]
 fn soak_drains_while_children_come_and_go() {
-    drains_while_children_come_and_go(Duration::from_secs(60));
+    drains_while_children_come_and_go(Duration::from_secs(30));
 }
 
 /// For `period`, shuts `svc` down with no time to spare, over and over (so that each time
@@ -85,7 +90,7 @@ fn drains_while_children_come_and_go(period: Duration) {
         .map(|churner| {
             let (parents, stop) = (Arc::clone(&parents), Arc::clone(&stop));
             std::thread::spawn(move || {
-                let mut rng = Rng(churner);
+                let mut rng = Rng(soak_seed(1) + churner);
                 while !stop.load(Ordering::Relaxed) {
                     let parent = &parents[rng.below(PARENTS as u64) as usize];
                     drop(parent.child("grandchild"));
@@ -143,7 +148,7 @@ fn drains_and_reports_dropped_while_children_are_made_leave_nothing_recording() 
 #[test]
 #[ignore = "soak: run with --release, see .ci/soak"]
 fn soak_dropped_drains_while_children_are_made() {
-    dropped_drains_while_children_are_made(Duration::from_secs(60));
+    dropped_drains_while_children_are_made(Duration::from_secs(30));
 }
 
 /// For `period`, in rounds: one thread makes a child set of `svc` while another starts a
@@ -181,7 +186,7 @@ fn dropped_drains_while_children_are_made(period: Duration) {
         let (svc, stop, barrier) = (svc.clone(), Arc::clone(&stop), Arc::clone(&barrier));
         std::thread::spawn(move || {
             let (mut made, mut recording) = (0usize, 0usize);
-            let mut rng = Rng(1);
+            let mut rng = Rng(soak_seed(1));
             loop {
                 barrier.wait();
                 if stop.load(Ordering::Relaxed) {
@@ -212,7 +217,7 @@ fn dropped_drains_while_children_are_made(period: Duration) {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                if rounds % 2 == 0 {
+                if rounds.is_multiple_of(2) {
                     assert!(svc.drain(LIMIT).now_or_never().is_none());
                 } else {
                     assert!(svc.shutdown_report(LIMIT).now_or_never().is_none());
@@ -282,4 +287,134 @@ async fn a_drain_that_ends_during_a_report_leaves_each_task_named_once() {
         report.to_string(),
         "2 finished (early, polite), 0 failed, 0 panicked, 0 aborted"
     );
+}
+
+/// The whole tree at once, for 3 s (see the module docs).
+#[test]
+fn drains_reports_and_children_all_at_once_leave_nothing_behind() {
+    all_at_once(Duration::from_secs(3));
+}
+
+#[test]
+#[ignore = "soak: run with --release, see .ci/soak"]
+fn soak_drains_reports_and_children_all_at_once() {
+    all_at_once(Duration::from_secs(30));
+}
+
+/// How long one tree of [`all_at_once`] lives.
+const EPOCH: Duration = Duration::from_millis(200);
+
+/// For `period`, a tree made anew every [`EPOCH`], raced by four threads (each with its
+/// own generator, from the soak's seed): one makes and drops child sets and grandchildren,
+/// one starts named runs on them, one drains them, one reports on them. At the end of each
+/// tree: a report on its root, then nothing may run and nothing may record.
+fn all_at_once(period: Duration) {
+    let rt = runtime();
+    let seed = soak_seed(7);
+    let start = std::time::Instant::now();
+    let mut trees = 0;
+    while start.elapsed() < period {
+        one_tree(&rt, seed + trees * 4);
+        trees += 1;
+    }
+    println!("{trees} trees raced (seed {seed})");
+}
+
+/// One tree of [`all_at_once`].
+fn one_tree(rt: &Runtime, seed: u64) {
+    let svc = Tasks::new("svc");
+    let sets = Arc::new(std::sync::Mutex::new(vec![svc.clone()]));
+    let pick = |sets: &std::sync::Mutex<Vec<Tasks>>, rng: &mut Rng| {
+        let sets = sets.lock().unwrap();
+        sets[rng.below(sets.len() as u64) as usize].clone()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (alive, heartbeat) = mpsc::channel::<()>();
+    let racers: Vec<std::thread::JoinHandle<()>> = (0..4u64)
+        .map(|racer| {
+            let (sets, stop, alive, handle) = (
+                Arc::clone(&sets),
+                Arc::clone(&stop),
+                alive.clone(),
+                rt.handle().clone(),
+            );
+            std::thread::spawn(move || {
+                let _runtime = handle.enter();
+                let mut rng = Rng(seed + racer);
+                while !stop.load(Ordering::Relaxed) {
+                    let set = pick(&sets, &mut rng);
+                    match racer {
+                        // Children and grandchildren, made and dropped (at most 16 held).
+                        0 => {
+                            let mut held = sets.lock().unwrap();
+                            if held.len() > 16 || (held.len() > 1 && rng.below(3) == 0) {
+                                let at = 1 + rng.below(held.len() as u64 - 1) as usize;
+                                held.swap_remove(at);
+                            } else {
+                                drop(held);
+                                let child = set.child("child");
+                                sets.lock().unwrap().push(child);
+                            }
+                        }
+                        // Named runs: some end soon, some when cancelled, some never.
+                        1 => match rng.below(3) {
+                            0 => set.run(&Context::background(), named_until_done("polite")),
+                            1 => set.run(
+                                &Context::background(),
+                                Func::named("quick", |_ctx| async {
+                                    tokio::task::yield_now().await;
+                                    Ok(())
+                                }),
+                            ),
+                            _ => set.run(&Context::background(), named_stubborn("stubborn")),
+                        },
+                        // Drains: timed out at once, or started and dropped.
+                        2 => {
+                            if rng.below(2) == 0 {
+                                let _ = handle.block_on(set.drain(Duration::ZERO));
+                            } else {
+                                drop(set.drain(LIMIT).now_or_never());
+                            }
+                        }
+                        // Reports: short, or started and dropped; seldom on the root.
+                        _ => {
+                            if set.path() == "svc" && rng.below(8) != 0 {
+                                continue;
+                            }
+                            if rng.below(2) == 0 {
+                                let _ =
+                                    handle.block_on(set.shutdown_report(Duration::from_millis(1)));
+                            } else {
+                                drop(set.shutdown_report(LIMIT).now_or_never());
+                            }
+                        }
+                    }
+                    let _ = alive.send(());
+                }
+            })
+        })
+        .collect();
+    drop(alive);
+    let epoch = std::time::Instant::now();
+    while epoch.elapsed() < EPOCH {
+        heartbeat
+            .recv_timeout(HANG)
+            .expect("a racer did not come back: something hangs");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for racer in racers {
+        racer.join().unwrap();
+    }
+    let report = rt.block_on(async {
+        tokio::time::timeout(LIMIT, svc.shutdown_report(Duration::from_millis(50)))
+            .await
+            .expect("the last report returned")
+    });
+    // The unnamed runs are none; the stubborn ones were aborted, and are gone.
+    assert_eq!(report.unlisted_running, 0, "{report}");
+    assert_eq!(svc.running(), 0, "{report}");
+    assert_eq!(probes::collectors(&svc), 0, "something still records");
+    for set in sets.lock().unwrap().iter() {
+        assert_eq!(probes::collectors(set), 0, "{} still records", set.path());
+    }
 }

@@ -25,6 +25,7 @@ use tracing::Span;
 
 use crate::call::{Ending, ErrorView};
 use crate::runner::forward_runner;
+use crate::tasks::FailedWith;
 use crate::{BoxError, Context, Runner};
 
 pub use tracing;
@@ -256,13 +257,13 @@ where
                 if let (Err(err), true) = (result, failed) {
                     // Its run's report says the error, in this span.
                     crate::call::mark_reported(span);
-                    crate::tasks::stash_failed_call(span, crate::tasks::address(&**err));
+                    crate::tasks::stash_failed_call(span, FailedWith::error(&**err));
                 }
                 meter.finish(result);
             }
             Ending::Panicked(payload) => {
                 crate::call::mark_reported(span);
-                crate::tasks::stash_failed_call(span, crate::tasks::address(payload));
+                crate::tasks::stash_failed_call(span, FailedWith::panic(payload));
                 meter.panicked();
             }
         },

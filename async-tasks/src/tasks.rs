@@ -34,7 +34,9 @@ pub use self::shutdown::{ShutdownTimeout, ShuttingDown};
 pub use self::shutdown_report::{ShutdownReport, TaskFailure};
 pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
 pub use self::spawn::TaskHandle;
-pub(crate) use self::supervise::{address, keep_panic_location, stash_failed_call, with_current};
+pub(crate) use self::supervise::{
+    FailedWith, keep_panic_location, stash_failed_call, with_current,
+};
 
 use self::set::Set;
 use self::supervise::{root_task_span, task_span};

@@ -46,9 +46,9 @@ use crate::{BoxError, Context, Runner, TaskError};
 thread_local! {
     /// The set of the run being polled on this thread (invariant 2).
     static CURRENT: Cell<Option<Arc<Set>>> = const { Cell::new(None) };
-    /// The span of an `#[async_task]` call that just failed on this thread, and the address
-    /// of its error (invariant 4).
-    static FAILED_CALL: Cell<Option<(Span, usize)>> = const { Cell::new(None) };
+    /// The span of an `#[async_task]` call that just failed on this thread, and what it
+    /// failed with (invariant 4).
+    static FAILED_CALL: Cell<Option<(Span, FailedWith)>> = const { Cell::new(None) };
 }
 
 /// Whether a supervised run is being polled on this thread: a panic here is caught by its
@@ -86,31 +86,53 @@ pub(crate) fn with_current<T>(f: impl FnOnce(Option<&Arc<Set>>) -> T) -> T {
     })
 }
 
-/// Where a boxed error or panic payload lives, to recognise the same one after it was moved
-/// or resumed (a `Box` keeps its heap address). Never dereferenced.
-pub(crate) fn address<T: ?Sized>(boxed: &T) -> usize {
-    std::ptr::from_ref::<T>(boxed).cast::<()>() as usize
+/// What a call failed with, to recognise the same error (or panic payload) after it was
+/// moved or resumed: a pointer to it, with its address (a `Box` keeps its heap address) and
+/// its type's vtable, so that an error of another type, made where a dropped one lived, is
+/// not taken for it. Never dereferenced.
+#[derive(Clone, Copy)]
+pub(crate) enum FailedWith {
+    Error(*const (dyn std::error::Error + Send + Sync)),
+    Panic(*const (dyn Any + Send)),
 }
 
-/// Keeps the span of an `#[async_task]` call that failed (or panicked) with the error (or
-/// payload) at `at`, for the report of the run it is the runner of (invariant 4). Only
-/// under a supervisor.
-pub(crate) fn stash_failed_call(span: &Span, at: usize) {
+impl FailedWith {
+    pub(crate) fn error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> FailedWith {
+        FailedWith::Error(std::ptr::from_ref(err))
+    }
+
+    pub(crate) fn panic(payload: &(dyn Any + Send)) -> FailedWith {
+        FailedWith::Panic(std::ptr::from_ref(payload))
+    }
+
+    /// Whether both point at the same value, of the same type.
+    fn is(self, other: FailedWith) -> bool {
+        match (self, other) {
+            // Address and vtable both (`ptr::eq` compares a wide pointer whole).
+            (FailedWith::Error(a), FailedWith::Error(b)) => std::ptr::eq(a, b),
+            (FailedWith::Panic(a), FailedWith::Panic(b)) => std::ptr::eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Keeps the span of an `#[async_task]` call that failed (or panicked) with `at`, for the
+/// report of the run it is the runner of (invariant 4). Only under a supervisor.
+pub(crate) fn stash_failed_call(span: &Span, at: FailedWith) {
     if supervised() {
         FAILED_CALL.with(|stash| stash.set(Some((span.clone(), at))));
         STASHED.set(STASHED.get() | CALL);
     }
 }
 
-/// Takes the kept call span, if it failed with the error (or panicked with the payload) at
-/// `at` itself.
-fn take_failed_call(at: Option<usize>) -> Option<Span> {
+/// Takes the kept call span, if it failed with `at` itself.
+fn take_failed_call(at: Option<FailedWith>) -> Option<Span> {
     if STASHED.get() & CALL == 0 {
         return None;
     }
     STASHED.set(STASHED.get() & !CALL);
     let (span, stashed) = FAILED_CALL.with(Cell::take)?;
-    (Some(stashed) == at).then_some(span)
+    at.is_some_and(|at| at.is(stashed)).then_some(span)
 }
 
 /// After a supervised poll (`polled`) that left something on the thread: drops a failed
@@ -528,8 +550,8 @@ pub(crate) fn drop_runner<R>(runner: R, set: &Set) {
 #[cold]
 fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
     let call = take_failed_call(match &outcome {
-        Outcome::Failed(err) => Some(address(&**err)),
-        Outcome::Panicked(payload) => Some(address(&**payload)),
+        Outcome::Failed(err) => Some(FailedWith::error(&**err)),
+        Outcome::Panicked(payload) => Some(FailedWith::panic(&**payload)),
         _ => None,
     });
     let at = call.as_ref().unwrap_or(span);

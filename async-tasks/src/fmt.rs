@@ -132,9 +132,8 @@ impl<'writer> FormatFields<'writer> for Fields {
     }
 }
 
-/// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call span
-/// whose report says them, see [`is_reported`]) to
-/// tracing-subscriber's own visitor.
+/// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call
+/// span whose report says them, see [`is_reported`]) to tracing-subscriber's own visitor.
 struct Visitor<'a> {
     inner: DefaultVisitor<'a>,
     /// Fields recorded on a span after it was made.

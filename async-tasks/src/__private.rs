@@ -28,6 +28,7 @@ use crate::context::Context;
 use crate::outcome::{Verdict, labels};
 use crate::runner::forward_runner;
 use crate::runner::{BoxError, Runner};
+use crate::task::FailedWith;
 
 pub use tracing;
 
@@ -38,6 +39,29 @@ pub use crate::runner::ErrInto;
 /// The names of the span fields a failure is recorded in, which every call span declares.
 pub mod fields {
     pub use crate::fields::{ERROR, PANIC, STATUS_CODE, STATUS_DESCRIPTION};
+}
+
+/// Test probes: internal state that the workspace's reliability tests check and the public
+/// API does not show. Not an API: they may change or go in any release, and cost nothing
+/// unless called.
+pub mod probes {
+    use crate::context::Context;
+    use crate::task::Tasks;
+
+    /// How many context nodes `ctx` keeps alive: its own and every ancestor's, each once (0
+    /// for the background context). A task's context that joins other contexts over and
+    /// over must keep this bounded.
+    #[must_use]
+    pub fn context_nodes(ctx: &Context) -> usize {
+        ctx.held_nodes()
+    }
+
+    /// How many reports and drains the sets of `tasks`' subtree are recording the ended
+    /// tasks for, summed over the sets: 0 whenever no report or drain is under way.
+    #[must_use]
+    pub fn collectors(tasks: &Tasks) -> usize {
+        tasks.collectors_held()
+    }
 }
 
 /// Clones one argument of an `#[async_task]` fn for a run.
@@ -235,12 +259,15 @@ where
         |meter, ending, span| match ending {
             Ending::Returned(result, verdict) => {
                 if let (Err(err), Some(Verdict::Failed)) = (result, verdict) {
-                    crate::task::stash_failed_call(span, crate::task::address(&**err));
+                    // Its run's report says the error, in this span.
+                    crate::call::mark_reported(span);
+                    crate::task::stash_failed_call(span, FailedWith::error(&**err));
                 }
                 meter.finish(verdict.map_or(labels::OK, Verdict::label));
             }
             Ending::Panicked(payload) => {
-                crate::task::stash_failed_call(span, crate::task::address(payload));
+                crate::call::mark_reported(span);
+                crate::task::stash_failed_call(span, FailedWith::panic(payload));
                 meter.panicked();
             }
         },

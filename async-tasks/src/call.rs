@@ -68,8 +68,9 @@ pub(crate) enum Ending<'a, T, E> {
 /// `M` (a meter); the body runs in the span, `output` turns what it returned into the call's
 /// result, and a failure or panic is recorded on the span (see the module docs). `view`
 /// shows an error the call returned (`ctx` is the call's context, if it has one). `ended` is
-/// told how the call ended, with the state and the span, before the result is returned or
-/// the panic resumed.
+/// told how the call ended, with the state and the span, before the failure is recorded on
+/// the span (so that it can mark the span's failure fields as said elsewhere, see
+/// [`mark_reported`]) and before the result is returned or the panic resumed.
 ///
 /// One state machine for the whole call, its body made here and moved once, into its span's
 /// `Instrumented`: a call's future is copied whenever it moves, so each layer around it (and
@@ -96,18 +97,22 @@ where
     let result = match AssertUnwindSafe(body.as_mut()).catch_unwind().await {
         Ok(returned) => output(returned),
         Err(payload) => {
-            record_panic(body.span(), &*payload);
             ended(state, Ending::Panicked(&*payload), body.span());
+            record_panic(body.span(), &*payload);
             std::panic::resume_unwind(payload)
         }
     };
     let span = body.span();
-    let verdict = match &result {
-        Ok(_) => None,
+    // How the call ended, and what to record of a failure (the message, and whether the
+    // span fails).
+    let (verdict, record) = match &result {
+        Ok(_) => (None, None),
         Err(err) => {
             let seen = view(err);
             let verdict = seen.verdict(ctx);
-            if verdict == Verdict::Failed {
+            if verdict != Verdict::Failed {
+                (Some(verdict), None)
+            } else {
                 // As the set running the call classes the error: `Warn` records it without
                 // failing the span, `Ignore` records nothing.
                 let class = match seen {
@@ -116,17 +121,62 @@ where
                     }
                     ErrorView::Opaque(_) => ErrorClass::Error,
                 };
-                if class != ErrorClass::Ignore {
+                let record = (class != ErrorClass::Ignore).then(|| {
                     let message = match seen {
                         ErrorView::Chain(err) => message(err),
                         ErrorView::Opaque(err) => display(err),
                     };
-                    record_error(span, &message, class == ErrorClass::Error);
-                }
+                    (message, class == ErrorClass::Error)
+                });
+                (Some(verdict), record)
             }
-            Some(verdict)
         }
     };
+    // Told first, so that a call span the report will speak for is marked before its
+    // failure is recorded (see `mark_reported`).
     ended(state, Ending::Returned(&result, verdict), span);
+    if let Some((message, fail)) = record {
+        record_error(span, &message, fail);
+    }
     result
+}
+
+/// The callsites of the spans whose `error` and `panic` fields say what an event in the
+/// span says already: an `#[async_task]` call's, whose run's report is an event in it.
+/// `fmt::Fields` leaves those fields out of a console line, and only those (the program's
+/// own spans keep theirs). One entry per callsite that ever failed, added on the failure
+/// path only; with the `fmt` feature only.
+#[cfg(feature = "fmt")]
+static REPORTED: std::sync::RwLock<Vec<tracing::callsite::Identifier>> =
+    std::sync::RwLock::new(Vec::new());
+
+/// Marks the callsite of `span` as one whose failure fields an event in it says already
+/// (see [`REPORTED`]). Called before the fields are recorded, so that a console formatter
+/// formatting the record sees the mark.
+#[inline]
+pub(crate) fn mark_reported(span: &Span) {
+    #[cfg(feature = "fmt")]
+    if let Some(metadata) = span.metadata() {
+        let callsite = metadata.callsite();
+        if !is_reported(&callsite) {
+            let mut reported = REPORTED
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !reported.contains(&callsite) {
+                reported.push(callsite);
+            }
+        }
+    }
+    #[cfg(not(feature = "fmt"))]
+    let _ = span;
+}
+
+/// Whether the spans of `callsite` have their failure fields said by an event in them
+/// (see [`REPORTED`]).
+#[cfg(feature = "fmt")]
+pub(crate) fn is_reported(callsite: &tracing::callsite::Identifier) -> bool {
+    REPORTED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(callsite)
 }

@@ -174,16 +174,17 @@ impl Context {
     /// of their deadlines: a task's context, made from its caller's and its set's.
     ///
     /// Allocates nothing when one side already stands for both: the background context, the
-    /// same context twice, or a context of which the other is a parent (a task that runs
-    /// itself again, from its own context, on its own set). Otherwise the new node hangs on
-    /// the fewest parents that stand for both sides (see the node's invariant 9), so that a
-    /// chain of such runs keeps a constant depth.
+    /// same context twice, or a context of which the other is an ancestor through joins (a
+    /// task that runs itself again, from its own context, on its own set; or work handed
+    /// from set to set and back). Otherwise the new node hangs on the fewest parents that
+    /// stand for both sides (see the node's invariant 9), so that a chain of such runs
+    /// keeps a bounded depth, whatever the order of the sets.
     pub(crate) fn join(&self, other: &Context) -> Context {
         match (&self.node, &other.node) {
             (None, _) => other.clone(),
             (_, None) => self.clone(),
-            (Some(a), Some(b)) if Arc::ptr_eq(a, b) || a.has_parent(b) => self.clone(),
-            (Some(a), Some(b)) if b.has_parent(a) => other.clone(),
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) || a.stands_for(b) => self.clone(),
+            (Some(a), Some(b)) if b.stands_for(a) => other.clone(),
             (Some(a), Some(b)) => Context {
                 node: Some(Node::join(a, b)),
             },
@@ -478,6 +479,14 @@ impl Context {
         let node = self.node.as_ref()?;
         let err = node.err()?;
         Some(node.cause().unwrap_or_else(|| Arc::new(err)))
+    }
+}
+
+impl Context {
+    /// How many context nodes this context keeps alive (0 for the background context): for
+    /// `__private::probes` only.
+    pub(crate) fn held_nodes(&self) -> usize {
+        self.node.as_ref().map_or(0, Node::held)
     }
 }
 

@@ -32,6 +32,8 @@ pub(crate) const ATTEMPT: &str = "attempt";
 pub(crate) const FAILURES: &str = "failures";
 /// The pause before a loop's next attempt.
 pub(crate) const RETRY_IN: &str = "retry_in";
+/// How many more panics a poll raised than it kept, each caught inside the run.
+pub(crate) const PANICS: &str = "panics";
 /// Where a task's panic was raised (`src/jobs.rs:42:9`).
 pub(crate) const LOCATION: &str = "location";
 

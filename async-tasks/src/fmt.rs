@@ -18,6 +18,7 @@ use tracing_subscriber::field::{RecordFields, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use tracing_subscriber::fmt::{FormatFields, FormattedFields};
 
+use crate::call::is_reported;
 use crate::fields;
 
 /// Formats span and event fields as `tracing-subscriber`'s default formatter does, but
@@ -25,10 +26,10 @@ use crate::fields;
 /// whatever the console shows) and writes a string with no spaces or quotes in it without
 /// quotes (`task.name=jobs`).
 ///
-/// It also leaves out the `error` and `panic` fields that a span records once it fails (a
-/// run's or an `#[async_task]` call's): the failure's report, an event in that span, says
-/// them already, and a line should say them once. Fields a span is created with are all
-/// shown.
+/// It also leaves out the `error` and `panic` fields that an `#[async_task]` call's span
+/// records once it fails: the failure's report, an event in that span, says them already,
+/// and a line should say them once. Only those: fields a span is created with are all
+/// shown, and the program's own spans keep every field, recorded later or not.
 ///
 /// With stock `tracing-subscriber` (features `fmt` and `env-filter`), a service's console
 /// is three lines of setup (compiled here, not run: it installs the process's subscriber):
@@ -132,8 +133,8 @@ impl<'writer> FormatFields<'writer> for Fields {
     }
 }
 
-/// Forwards every field but the `otel.*` ones (and a span's recorded failure fields) to
-/// tracing-subscriber's own visitor.
+/// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call
+/// span whose report says them, see [`is_reported`]) to tracing-subscriber's own visitor.
 struct Visitor<'a> {
     inner: DefaultVisitor<'a>,
     /// Fields recorded on a span after it was made.
@@ -143,8 +144,9 @@ struct Visitor<'a> {
 impl Visitor<'_> {
     fn shown(&self, field: &Field) -> bool {
         let name = field.name();
-        !(name.starts_with(fields::OTEL_PREFIX)
-            || self.recorded && (name == fields::ERROR || name == fields::PANIC))
+        let reported = || self.recorded && (name == fields::ERROR || name == fields::PANIC);
+        // The callsite is looked up only for a recorded `error` or `panic`.
+        !(name.starts_with(fields::OTEL_PREFIX) || reported() && is_reported(&field.callsite()))
     }
 }
 
@@ -224,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn otel_fields_and_a_spans_recorded_failure_are_left_out() {
+    fn otel_fields_are_left_out_and_the_programs_own_failure_fields_kept() {
         let text = lines(|| {
             let span = tracing::info_span!(
                 "task",
@@ -242,7 +244,26 @@ mod tests {
         });
         assert_eq!(
             text.trim(),
-            r#"ERROR task{task.name=jobs iteration=3 note=kept}: task "jobs" failed error="disk full""#
+            r#"ERROR task{task.name=jobs iteration=3 error="disk full" note=kept}: task "jobs" failed error="disk full""#
+        );
+    }
+
+    #[test]
+    fn a_reported_callsites_recorded_failure_fields_are_left_out() {
+        let text = lines(|| {
+            let span = tracing::info_span!(
+                "import",
+                job = 7,
+                error = tracing::field::Empty,
+                panic = tracing::field::Empty,
+            );
+            crate::call::mark_reported(&span);
+            span.record("error", "disk full");
+            span.in_scope(|| tracing::error!(error = "disk full", "failed"));
+        });
+        assert_eq!(
+            text.trim(),
+            r#"ERROR import{job=7}: failed error="disk full""#
         );
     }
 

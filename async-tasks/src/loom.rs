@@ -22,3 +22,14 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Where a loom model may run another thread, next to a change loom does not see: std's
+/// reference counts (`Arc`, `Weak`) and tokio-util's tracker counts, at which loom switches
+/// nothing. A model of a race with such a change (another thread letting go of the last
+/// count but ours; a task's counts going before it is unlisted) needs a switch there.
+/// Nothing at all outside the models.
+#[inline(always)]
+pub(crate) fn interleave() {
+    #[cfg(async_tasks_loom)]
+    loom::thread::yield_now();
+}

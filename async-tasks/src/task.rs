@@ -23,6 +23,8 @@ mod listing;
 mod looping;
 mod panic_hook;
 mod policy;
+mod probe;
+mod raised;
 mod report;
 mod set;
 mod shutdown;
@@ -55,6 +57,6 @@ pub use self::snapshot::{Snapshot, TaskInfo, TaskKind};
 pub use self::task_error::TaskError;
 pub use self::tasks::Tasks;
 
-pub(crate) use self::current::{address, keep_panic_location, stash_failed_call, with_current};
-pub(crate) use self::error_class::Classifier;
+pub(crate) use self::current::{FailedWith, keep_panic_location, stash_failed_call, with_current};
 pub(crate) use self::listing::LoopStats;
+pub(crate) use self::raised::{claim as claim_panic_location, resume as resume_panic};

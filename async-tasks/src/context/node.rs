@@ -31,8 +31,11 @@
 //!    million times) cannot overflow the stack.
 //! 9. **A join node is never a parent of a join node it could be replaced by.** A node made
 //!    by [`Node::join`] has no handle and no deadline of its own: nobody can cancel it but
-//!    its parents. A join of it hangs on its parents instead (or is the node itself, when
-//!    the other side is already one of its parents), so chains of joins do not grow.
+//!    its parents. A join of it hangs on its parents instead, and a join with a node it
+//!    already stands for — one of its ancestors through join nodes ([`Node::stands_for`]),
+//!    however many sets the chain went through — is the node itself, so chains of joins do
+//!    not grow: a context handed from set to set holds at most one join node per context
+//!    it joined, whatever the order of the hops.
 //!
 //! # Lock order
 //!
@@ -261,6 +264,54 @@ impl Node {
             .iter()
             .flatten()
             .any(|link| Arc::ptr_eq(&link.parent, parent))
+    }
+
+    /// Whether `other` is one of this node's ancestors through join nodes only: a direct
+    /// parent, or a parent of a join node it hangs on, and so on (invariant 9). This node is
+    /// then done (and closing) whenever `other` is, and its deadline is no later: a join of
+    /// the two is this node.
+    ///
+    /// A walk up the chain of joins, which holds one join node per context it stands for
+    /// (a task's context handed from set to set), never through a node with a handle (a
+    /// user's chain of `with_cancel` can be as long as the program made it). Where a join
+    /// node hangs on two join nodes (no public way makes one), only the first is followed:
+    /// an answer of `false` costs a node, never correctness.
+    pub(crate) fn stands_for(&self, other: &Arc<Node>) -> bool {
+        let mut node = self;
+        loop {
+            let mut up = None;
+            for link in node.parents.iter().flatten() {
+                if Arc::ptr_eq(&link.parent, other) {
+                    return true;
+                }
+                if link.parent.joined && up.is_none() {
+                    up = Some(&link.parent);
+                }
+            }
+            match up {
+                Some(join) => node = join,
+                None => return false,
+            }
+        }
+    }
+
+    /// How many nodes this one keeps alive: itself and every ancestor, each once. For the
+    /// reliability tests (`__private::probes`), which check that joins do not pile up; a walk
+    /// of the whole ancestry, never called by the crate itself.
+    pub(crate) fn held(self: &Arc<Node>) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let mut pending = vec![Arc::clone(self)];
+        while let Some(node) = pending.pop() {
+            if seen.insert(Arc::as_ptr(&node)) {
+                pending.extend(
+                    node.parents
+                        .iter()
+                        .flatten()
+                        .map(|link| Arc::clone(&link.parent)),
+                );
+            }
+        }
+        seen.len()
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::panic;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -13,6 +12,7 @@ use crate::context::{Cause, Why};
 use crate::context::{Context, ContextError};
 use crate::fields;
 use crate::outcome::{Outcome, catch, message, panic_message};
+use crate::task::{claim_panic_location, resume_panic};
 
 /// Runs `runners` concurrently as one [`Runner`], as Go's `async.RunGroup`.
 ///
@@ -82,7 +82,9 @@ impl fmt::Debug for Group {
 enum Stop {
     /// Returned an error; `quiet` when it is a cancellation (reported by nobody).
     Failed(Arc<RunGroupFailed>, bool),
-    Panicked(Box<dyn Any + Send>),
+    /// Panicked, and where (kept by `quiet_task_panics`' hook, taken when it was caught so
+    /// that no other report takes it, given back when the panic is resumed).
+    Panicked(Box<dyn Any + Send>, Option<String>),
 }
 
 #[async_trait::async_trait]
@@ -105,7 +107,10 @@ impl Runner for Group {
                         Outcome::Canceled(err) => {
                             Some(Stop::Failed(Arc::new(RunGroupFailed(err)), true))
                         }
-                        Outcome::Panicked(payload) => Some(Stop::Panicked(payload)),
+                        Outcome::Panicked(payload) => {
+                            let location = claim_panic_location(&*payload);
+                            Some(Stop::Panicked(payload, location))
+                        }
                     };
                     match &stop {
                         None => {}
@@ -113,7 +118,7 @@ impl Runner for Group {
                             reason: ContextError::Canceled,
                             cause: Some(Arc::clone(failed) as Cause),
                         }),
-                        Some(Stop::Panicked(payload)) => cancel_group.cancel_with(format!(
+                        Some(Stop::Panicked(payload, _)) => cancel_group.cancel_with(format!(
                             "a runner of the group panicked: {}",
                             panic_message(&**payload)
                         )),
@@ -138,12 +143,13 @@ impl Runner for Group {
                         "run_group: a runner failed after the group was stopped: {error}"
                     );
                 }
-                (Some(_), Some(Stop::Panicked(payload))) => {
+                (Some(_), Some(Stop::Panicked(payload, location))) => {
                     let message = panic_message(&*payload);
                     tracing::event!(
                         target: "async_tasks",
                         tracing::Level::ERROR,
                         { fields::PANIC } = message,
+                        { fields::LOCATION } = location,
                         "run_group: a runner panicked after the group was stopped: {message}"
                     );
                 }
@@ -161,7 +167,7 @@ impl Runner for Group {
                 // A runner kept its context (and with it the cause) past its run.
                 Err(shared) => Box::new(shared),
             }),
-            Some(Stop::Panicked(payload)) => panic::resume_unwind(payload),
+            Some(Stop::Panicked(payload, location)) => resume_panic(payload, location),
         }
     }
 }
@@ -233,10 +239,12 @@ async fn close(ctx: &Context, runner: &dyn Runner) {
         }
         Outcome::Panicked(payload) => {
             let message = panic_message(&*payload);
+            let location = claim_panic_location(&*payload);
             tracing::event!(
                 target: "async_tasks",
                 tracing::Level::ERROR,
                 { fields::PANIC } = message,
+                { fields::LOCATION } = location,
                 "run_group: closing a runner panicked: {message}"
             );
         }

@@ -64,6 +64,10 @@ impl RetryableOnce {
 
     /// Runs `f` unless an earlier call succeeded; returns whether the once is now done.
     ///
+    /// Calls at once wait for each other: `f` runs under the once's lock, as Go's
+    /// `sync.Once` runs its function. So, as there, `f` must not call `call` on the same
+    /// once (directly, or through anything it drops): that waits for itself forever.
+    ///
     /// # Panics
     ///
     /// If `f` panics, the panic propagates and the once counts as done.

@@ -11,8 +11,11 @@
 //!
 //! 1. A task is listed from just before it is spawned until its future is dropped (it
 //!    ended, was aborted, or went with its runtime), by the `Member` that the future owns
-//!    ([`Listing::finish`] is called exactly once per [`Ticket`]): a snapshot or a report
-//!    never misses a task that is running, and never names one that is gone.
+//!    ([`Listing::finish`] unlists once per [`Ticket`]): a snapshot or a report never
+//!    misses a task that is running, and never names one that is gone. A task that ends
+//!    by itself is unlisted as it ends, unless a report named it aborted and waits for it
+//!    to go ([`Listing::gone`]): then it is unlisted last, when its future drops, after
+//!    everything it held (its `Member` is the last thing its future drops).
 //! 2. An entry's slot is reused only after its task has left, and every entry carries a key
 //!    unique in its listing, so a late [`Listing::set_abort`] can never reach the next
 //!    tenant of the slot.
@@ -22,14 +25,16 @@
 //!    collector, never neither and never both.
 //! 4. A collector is added to a set before the set's children are visited, and a new child
 //!    set copies its parent's collectors after it is listed as a child: a set created
-//!    during a report is covered by it (see `Set::new`).
+//!    during a report is covered by it (see `Set::new`). A collector is retired before it
+//!    is taken out of the sets, and a retired collector is never added: a child created
+//!    while a report or drain goes away does not copy it back, to record for nobody.
 //! 5. A task a report names aborted is aborted: one still being spawned when the report
 //!    ends (listed, its abort handle not yet there) is marked, and aborted by
 //!    [`Listing::set_abort`] the moment its handle comes.
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use slab::Slab;
 use tokio::sync::Notify;
@@ -38,7 +43,7 @@ use tokio::time::Instant;
 
 use super::snapshot::{TaskInfo, TaskKind};
 use crate::lease::Term;
-use crate::loom::{Mutex, lock};
+use crate::loom::{AtomicBool, Mutex, lock};
 use crate::outcome::Ended;
 
 /// A task's name: a runner's `&'static str`, or a name made at run time (a spawned task's
@@ -89,6 +94,11 @@ struct Entry {
     /// A report ended while the task was being spawned, before its abort handle came: it
     /// named the task aborted, and the handle aborts it as soon as it comes (invariant 5).
     abort_asked: bool,
+    /// A report named the task aborted, and waits for it to go: it stays listed until its
+    /// future is dropped, even if it ends by itself meanwhile (invariant 1).
+    reported: bool,
+    /// How the task ended was handed to the collectors: only once.
+    recorded: bool,
 }
 
 /// What a task tells the listing as it goes: a loop its iteration and last error, a
@@ -174,20 +184,40 @@ impl Ticket {
 #[derive(Default)]
 pub(crate) struct Collector {
     ended: Mutex<Vec<Ending>>,
+    /// Set once its report (or drain) stops collecting, before it is taken out of the
+    /// listings: no listing adds it again (invariant 4).
+    retired: AtomicBool,
 }
 
 /// One listed task that ended during a report.
 pub(crate) struct Ending {
-    /// The path of the task's set.
+    /// The path of the task's set (the set's own `Arc`: a set's endings share it).
     pub(crate) set: Arc<str>,
+    /// The task's key in its set's listing: with `set`, which task this was.
+    key: u32,
     pub(crate) name: TaskName,
     pub(crate) ended: Ended,
+}
+
+impl Ending {
+    /// Which task this is the ending of: the same for its records in two collectors (a
+    /// drain's and a report's), and for no other task.
+    pub(crate) fn task(&self) -> (*const u8, u32) {
+        (Arc::as_ptr(&self.set).cast::<u8>(), self.key)
+    }
 }
 
 impl Collector {
     /// Everything recorded so far, in the order it happened.
     pub(crate) fn take(&self) -> Vec<Ending> {
         std::mem::take(&mut *lock(&self.ended))
+    }
+
+    /// Marks the collector as no longer wanted, before it is taken out of the listings.
+    pub(crate) fn retire(&self) {
+        // Relaxed: read under a listing's lock that the retiring walk takes after this
+        // store, or not needed (see `add_collector`).
+        self.retired.store(true, Ordering::Relaxed);
     }
 }
 
@@ -218,6 +248,8 @@ impl Listing {
             stats,
             abort: None,
             abort_asked: false,
+            reported: false,
+            recorded: false,
         });
         drop(inner);
         Ticket::new(slot, key)
@@ -237,35 +269,60 @@ impl Listing {
         }
     }
 
-    /// Unlists a task that ended, and hands how it ended (`ended` is called only if a
-    /// report is being collected) and the set's `path` to every collector (invariant 3).
-    /// Returns the name it was listed by.
+    /// The task of `ticket` ended as `ended`: hands that and the set's `path` to every
+    /// collector (once, invariant 3), and unlists the task — unless a report named it
+    /// aborted and this is not the `last` call, which its `Member` makes when it drops
+    /// (the report waits for the task to go, invariant 1). Returns the name it was listed
+    /// by, and whether it was unlisted.
     pub(crate) fn finish(
         &self,
         ticket: Ticket,
         path: &Arc<str>,
         ended: impl FnOnce() -> Ended,
-    ) -> Option<TaskName> {
+        last: bool,
+    ) -> Option<(TaskName, bool)> {
+        // Made before the lock: it may call the user's code (an error's `Display`), which
+        // may reach this listing (a snapshot).
+        let ended = ended();
         let mut inner = lock(&self.inner);
-        let entry = inner.entries.try_remove(ticket.slot())?;
-        debug_assert_eq!(entry.key, ticket.key, "a ticket is finished once");
-        if !inner.collectors.is_empty() {
-            let ended = ended();
+        let Inner {
+            entries,
+            collectors,
+            watching,
+            ..
+        } = &mut *inner;
+        let entry = entries
+            .get_mut(ticket.slot())
+            .filter(|entry| entry.key == ticket.key)?;
+        if !entry.recorded {
+            entry.recorded = true;
             // Lock order: a listing, then its collectors' (never the other way).
-            for collector in &inner.collectors {
+            for collector in collectors.iter() {
                 lock(&collector.ended).push(Ending {
                     set: Arc::clone(path),
+                    key: entry.key,
                     name: entry.name.clone(),
                     ended: ended.clone(),
                 });
             }
         }
-        let watched = inner.watching > 0;
+        if !last && entry.reported {
+            return Some((entry.name.clone(), false));
+        }
+        let watched = *watching > 0;
+        let entry = entries.remove(ticket.slot());
         drop(inner);
         if watched {
             self.left.notify_waiters();
         }
-        Some(entry.name)
+        Some((entry.name, true))
+    }
+
+    /// The name the task of `ticket` is listed by, if it still is.
+    pub(crate) fn name(&self, ticket: Ticket) -> Option<TaskName> {
+        let inner = lock(&self.inner);
+        let entry = inner.entries.get(ticket.slot())?;
+        (entry.key == ticket.key).then(|| entry.name.clone())
     }
 
     /// Whether the task of `ticket` is still listed.
@@ -277,7 +334,8 @@ impl Listing {
     }
 
     /// Resolves once none of the tasks of `tickets` is listed any more (the aborted tasks of
-    /// a report are gone, not only asked to go).
+    /// a report are gone, not only asked to go): a task is unlisted, when its future drops,
+    /// after everything else the future held (invariant 1).
     ///
     /// # Cancel safety
     ///
@@ -342,9 +400,21 @@ impl Listing {
         lock(&self.inner).entries.len()
     }
 
-    /// Starts handing ended tasks to `collector` (once, however often it is added).
+    /// Starts handing ended tasks to `collector` (once, however often it is added), unless
+    /// it is retired already.
+    ///
+    /// A new child set copies its parent's collectors one by one, racing their removal
+    /// (invariant 4): the check is under this listing's lock, which the removal takes here
+    /// after retiring the collector, so a retired collector is either seen retired or
+    /// removed after it was added. (A child listed after the removal walked the parent's
+    /// children does not copy it at all: the walk took it out of the parent's listing
+    /// first.)
     pub(crate) fn add_collector(&self, collector: &Arc<Collector>) {
         let mut inner = lock(&self.inner);
+        // Relaxed: ordered by this lock (see above).
+        if collector.retired.load(Ordering::Relaxed) {
+            return;
+        }
         if !inner.collectors.iter().any(|c| Arc::ptr_eq(c, collector)) {
             inner.collectors.push(Arc::clone(collector));
         }
@@ -366,9 +436,14 @@ impl Listing {
         inner
             .entries
             .iter_mut()
+            // Ended already, only not gone yet (another report waits for it): in the
+            // collectors, if this one was there then.
+            .filter(|(_, entry)| !entry.recorded)
             .map(|(slot, entry)| {
                 // Being spawned: aborted as soon as its handle comes (invariant 5).
                 entry.abort_asked |= entry.abort.is_none();
+                // Waited for until it goes, whether it is aborted or ends by itself now.
+                entry.reported = true;
                 (slot, &*entry)
             })
             .map(|(slot, entry)| Running {
@@ -405,7 +480,7 @@ mod tests {
             Some(Arc::new(LoopStats::looping())),
         );
         assert_eq!(listing.len(), 2);
-        listing.finish(a, &svc, || unreachable!("no report is being made"));
+        listing.finish(a, &svc, || Ended::Finished, false);
         let listed: Vec<_> = listing
             .snapshot(&svc)
             .into_iter()
@@ -419,8 +494,8 @@ mod tests {
         assert_eq!(c.slot, a.slot, "the freed slot is reused");
         // A late abort handle for the slot's former tenant does not reach the new one.
         assert_ne!(c.key, a.key);
-        listing.finish(b, &svc, || Ended::Finished);
-        listing.finish(c, &svc, || Ended::Finished);
+        listing.finish(b, &svc, || Ended::Finished, false);
+        listing.finish(c, &svc, || Ended::Finished, false);
         assert_eq!(listing.len(), 0);
     }
 
@@ -433,7 +508,7 @@ mod tests {
         listing.add_collector(&collector);
         listing.add_collector(&collector);
         let failed = listing.insert(TaskName::Static("failed"), TaskKind::Run, None);
-        listing.finish(failed, &svc, || Ended::Failed("boom".into()));
+        listing.finish(failed, &svc, || Ended::Failed("boom".into()), false);
         let ended = collector.take();
         assert_eq!(ended.len(), 1);
         assert_eq!(
@@ -446,7 +521,7 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(running, [TaskName::Static("before")]);
-        listing.finish(before, &svc, || Ended::Finished);
+        listing.finish(before, &svc, || Ended::Finished, false);
         assert!(
             collector.take().is_empty(),
             "a removed collector gets nothing"

@@ -14,7 +14,7 @@ use super::set::Set;
 use super::snapshot::TaskKind;
 use super::span::iteration_span;
 use super::start::{Listed, start, task_name};
-use super::supervise::{Member, Run};
+use super::supervise::{Member, Run, Task};
 use crate::context::Context;
 use crate::fields;
 use crate::outcome::{Ended, Outcome, catch_sync, labels, message, panic_message};
@@ -35,17 +35,30 @@ pub(super) fn start_loop<R: Runner + 'static>(
     let ctx = ctx.join(&set.ctx);
     let parent = tracing::Span::current();
     start(set, Some(listed), name, |ticket| {
-        let run = Run {
-            ctx: Context::background(),
-            span: tracing::Span::none(),
-            member: Member::new(set, ticket, name),
+        let task = Task {
+            owned: (looping, ctx, parent),
+            run: Run {
+                ctx: Context::background(),
+                span: tracing::Span::none(),
+                member: Member::new(set, ticket, name),
+            },
         };
         // Boxed: a loop's state (policy, counters, the iteration in flight) is a few
         // hundred bytes, which tokio would copy several times on spawn; one allocation per
         // loop is cheaper, and a loop lives long.
         Box::pin(async move {
-            let (mut run, mut looping) = (run, looping);
-            let ended = looping.iterate(&mut run, &ctx, &parent).await;
+            // Moved in whole: the runner and the rest drop before the membership (see
+            // `Task`).
+            let mut task = task;
+            let Task {
+                owned: (looping, ctx, parent),
+                run,
+            } = &mut task;
+            let ended = looping.iterate(run, ctx, parent).await;
+            let Task {
+                owned: (looping, ..),
+                run,
+            } = task;
             looping.end(run, ended);
         })
     });

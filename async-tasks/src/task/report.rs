@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tracing::Span;
 
-use super::current::{address, take_failed_call, take_panic_location};
+use super::current::{FailedWith, take_failed_call};
 use super::error_class::ErrorClass;
+use super::raised;
 use super::set::Set;
 use super::task_error::TaskError;
 use crate::fields;
@@ -111,8 +112,8 @@ pub(crate) fn drop_runner<R>(runner: R, set: &Set) {
 #[cold]
 fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Result<T, TaskError> {
     let call = take_failed_call(match &outcome {
-        Outcome::Failed(err) => Some(address(&**err)),
-        Outcome::Panicked(payload) => Some(address(&**payload)),
+        Outcome::Failed(err) => Some(FailedWith::error(&**err)),
+        Outcome::Panicked(payload) => Some(FailedWith::panic(&**payload)),
         _ => None,
     });
     // The innermost enabled span of the run: the call's, unless the subscriber filtered it
@@ -181,7 +182,7 @@ fn report<T>(outcome: Outcome<T>, span: &Span, who: &Who<'_>, next: Next) -> Res
         }
         Outcome::Panicked(payload) => {
             let message = panic_message(&**payload);
-            let location = take_panic_location();
+            let location = raised::claim(&**payload);
             tracing::event!(
                 target: "async_tasks", parent: at,
                 tracing::Level::ERROR,

@@ -19,8 +19,10 @@
 //!    read on the failure path only, under a lock held for a clone.
 //!
 //! Lock order: a set's `children` lock and its listing's lock are never held together, and
-//! a set's locks never while taking another set's.
+//! a set's locks never while taking another set's; a set's `drained` lock may be held
+//! while taking a collector's (never the other way).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -28,16 +30,17 @@ use slab::Slab;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use super::error_class::{Classifier, ErrorClass};
 use super::escalation::OnFailure;
 use super::listing::{Collector, Ending, Listing, Running};
+use super::raised::claim as claim_panic_location;
 use super::snapshot::{Snapshot, TaskInfo};
 use super::task_error::TaskError;
 use crate::context::Why;
 use crate::context::{Cause, Context, ContextError};
 use crate::fields;
-use crate::loom::{AtomicUsize, Mutex, lock};
+use crate::loom::{AtomicUsize, Mutex, interleave, lock};
 use crate::outcome::{catch_sync, panic_message};
-use crate::task::{Classifier, ErrorClass};
 
 /// A task's tokens in its set's ancestors' trackers, held for its whole life. The parent's
 /// inline: one allocation for a child set's task (a pool's), the common nesting.
@@ -66,8 +69,8 @@ pub(crate) struct Set {
     on_panic: AtomicU8,
     /// Whether each run of this set (and of its descendants) starts a trace of its own.
     root_spans: AtomicBool,
-    /// What ended during the last drain, for the shutdown report that follows it.
-    drained: Mutex<Vec<Ending>>,
+    /// What ended during the drains before a shutdown report, for that report.
+    drained: Mutex<Drained>,
     /// A pool's set keeps its runs' failures here for `Pool::wait`; other sets do not (so
     /// `Some` also says this set is a pool's).
     pub(crate) failures: Option<Mutex<Vec<TaskError>>>,
@@ -154,11 +157,18 @@ impl Set {
         self.subtree()
             .into_iter()
             .map(|set| {
-                let children: usize = lock(&set.children)
+                // Upgraded under the lock, counted and let go of after it: a child's last
+                // handle may be gone meanwhile, and its drop takes this same lock.
+                let upgraded: Vec<Arc<Set>> = lock(&set.children)
                     .iter()
-                    .filter_map(|(_, child)| child.upgrade())
-                    .map(|child| child.tracker.len())
-                    .sum();
+                    .filter_map(|(_, child)| {
+                        let child = child.upgrade();
+                        // The child's last other handle may go now (see the loom models).
+                        interleave();
+                        child
+                    })
+                    .collect();
+                let children: usize = upgraded.iter().map(|child| child.tracker.len()).sum();
                 let own = set.tracker.len().saturating_sub(children);
                 let unlisted = own.saturating_sub(set.listing.len());
                 (set, unlisted)
@@ -213,7 +223,10 @@ impl Set {
 
     /// Replaces this set's classifier.
     pub(crate) fn set_classes(&self, classes: Classifier) {
-        *lock(&self.classes) = Some(classes);
+        // The one replaced is dropped after the lock: it is the user's closure, and its
+        // `Drop` may do anything (even set this set's classes again).
+        let replaced = lock(&self.classes).replace(classes);
+        drop(replaced);
     }
 
     /// The class of `err` in this set: its own classifier's, or the nearest parent's, or
@@ -227,11 +240,14 @@ impl Set {
         };
         // Called outside the lock: a classifier may do anything, even start tasks.
         catch_sync(|| classify(err)).unwrap_or_else(|payload| {
+            // Reported here (the hook kept it for this report, when a run is polled).
+            let location = claim_panic_location(&*payload);
             tracing::event!(
                 target: "async_tasks",
                 tracing::Level::ERROR,
                 { fields::TASKS } = &*self.path,
                 { fields::PANIC } = panic_message(&*payload),
+                { fields::LOCATION } = location,
                 "the error classifier of tasks \"{}\" panicked: {}",
                 self.path,
                 panic_message(&*payload),
@@ -272,9 +288,17 @@ impl Set {
         }
     }
 
-    /// Takes what ended during the last drain (a shutdown report's start).
+    /// Takes what ended during the drains before a shutdown report, at its start: the
+    /// last drain that ended, and the drains still under way, which keep nothing for a
+    /// report after that (what ends from now on is the report's own).
     pub(crate) fn take_drained(&self) -> Vec<Ending> {
-        std::mem::take(&mut *lock(&self.drained))
+        let mut drained = lock(&self.drained);
+        let mut ended = std::mem::take(&mut drained.last);
+        // Lock order: a set's `drained`, then a collector's.
+        for drain in drained.live.drain(..) {
+            ended.extend(drain.take());
+        }
+        ended
     }
 
     /// Takes the failures kept since the last time (a pool's `wait`).
@@ -355,6 +379,18 @@ impl Drop for Set {
     }
 }
 
+#[cfg(all(test, async_tasks_loom))]
+mod loom_models;
+
+/// What ended during drains, for the shutdown report after them.
+#[derive(Default)]
+struct Drained {
+    /// The last drain that ended: what ended meanwhile (the next drain replaces it).
+    last: Vec<Ending>,
+    /// The drains under way, whose collectors a report starting now takes over.
+    live: Vec<Arc<Collector>>,
+}
+
 /// Hands the ended tasks of a set and its descendants to a collector while alive: a
 /// report's (or a drain's) own state, undone on drop however its future ends (a dropped
 /// report leaves nothing behind). A drain's collecting keeps what it collected in the set,
@@ -370,6 +406,9 @@ impl<'a> Collecting<'a> {
     pub(crate) fn start(set: &'a Arc<Set>, keep: bool) -> Self {
         let collector = Arc::new(Collector::default());
         set.collect(&collector, true);
+        if keep {
+            lock(&set.drained).live.push(Arc::clone(&collector));
+        }
         Collecting {
             set,
             collector,
@@ -377,14 +416,25 @@ impl<'a> Collecting<'a> {
         }
     }
 
-    /// What was collected so far.
-    pub(crate) fn take(&self) -> Vec<Ending> {
-        self.collector.take()
+    /// What was collected so far, after `before` (what ended during the drains before the
+    /// report, taken when it started): a drain still under way then recorded what ended
+    /// after that too, and each task is in the list once.
+    pub(crate) fn take_after(&self, before: Vec<Ending>) -> Vec<Ending> {
+        let own = self.collector.take();
+        let mine: HashSet<_> = own.iter().map(Ending::task).collect();
+        let mut ended: Vec<Ending> = before
+            .into_iter()
+            .filter(|ending| !mine.contains(&ending.task()))
+            .collect();
+        ended.extend(own);
+        ended
     }
 
     /// Stops collecting and returns the listed tasks still running, with their set:
     /// each task of the subtree is then either in the collector or in this list.
     pub(crate) fn stop(&self) -> Vec<(Arc<Set>, Running)> {
+        // Retired first: a child being created now does not copy it back.
+        self.collector.retire();
         let mut running = Vec::new();
         for set in self.set.subtree() {
             let here = set.listing.stop_collecting(&self.collector);
@@ -396,9 +446,23 @@ impl<'a> Collecting<'a> {
 
 impl Drop for Collecting<'_> {
     fn drop(&mut self) {
+        // Retired first: a child being created now does not copy it back.
+        self.collector.retire();
         self.set.collect(&self.collector, false);
         if self.keep {
-            *lock(&self.set.drained) = self.collector.take();
+            let mut drained = lock(&self.set.drained);
+            // Unless a report took it over (and named what it had) when it started.
+            if let Some(at) = drained
+                .live
+                .iter()
+                .position(|drain| Arc::ptr_eq(drain, &self.collector))
+            {
+                drained.live.swap_remove(at);
+                // Lock order: a set's `drained`, then a collector's.
+                let previous = std::mem::replace(&mut drained.last, self.collector.take());
+                drop(drained);
+                drop(previous);
+            }
         }
     }
 }

@@ -155,6 +155,9 @@ impl fmt::Display for ShutdownReport {
 /// stops collecting when dropped).
 pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
     let collecting = Collecting::start(set, false);
+    // What ended during a drain before: taken now, so that a drain that ends during this
+    // report hands over nothing this report names from its own collecting.
+    let drained = set.take_drained();
     let listed: usize = set.subtree().iter().map(|set| set.listing.len()).sum();
     let unlisted_before = set.tracker.len().saturating_sub(listed);
     cancel_all(set);
@@ -162,8 +165,7 @@ pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
 
     let running = collecting.stop();
     // What ended during a drain just before, then during this report.
-    let mut ended = set.take_drained();
-    ended.extend(collecting.take());
+    let ended = collecting.take_after(drained);
     drop(collecting);
     let unlisted_running = set.tracker.len().saturating_sub(running.len());
     let base: &str = &set.path;

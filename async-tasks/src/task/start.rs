@@ -22,7 +22,7 @@ use super::report::{Next, drop_runner, runner_name};
 use super::set::Set;
 use super::snapshot::TaskKind;
 use super::span::named_task_span;
-use super::supervise::{Member, Run};
+use super::supervise::{Member, Run, Task};
 use crate::context::Context;
 use crate::runner::{BoxError, Runner};
 
@@ -81,7 +81,9 @@ where
     handle
 }
 
-/// Spawns `task` on the current runtime, counted by `set`'s tracker.
+/// Spawns `task` on the current runtime. It counts in `set`'s `running()` through the
+/// `Member` it owns, which lets go of the count when the task's future drops it, last: a
+/// tracker's own token, outside the future, would go after the task is unlisted.
 #[track_caller]
 #[inline]
 fn spawn_tracked<F>(set: &Set, name: Option<&str>, task: F) -> JoinHandle<F::Output>
@@ -91,8 +93,8 @@ where
 {
     #[cfg(not(tokio_unstable))]
     {
-        let _ = name;
-        set.tracker.spawn(task)
+        let _ = (name, set);
+        tokio::spawn(task)
     }
     // With tokio_unstable, tokio-console shows each task under its runner's name.
     #[cfg(tokio_unstable)]
@@ -100,7 +102,7 @@ where
         let name = name.unwrap_or(&set.name);
         tokio::task::Builder::new()
             .name(name)
-            .spawn(set.tracker.track_future(task))
+            .spawn(task)
             .expect("spawning a named tokio task")
     }
 }
@@ -119,21 +121,27 @@ pub(super) fn start_runner<R: Runner + 'static>(
     span: Span,
 ) {
     start(set, listed, name, |ticket| {
-        let mut run = Run {
-            ctx,
-            span,
-            member: Member::new(set, ticket, name),
+        let task = Task {
+            owned: runner,
+            run: Run {
+                ctx,
+                span,
+                member: Member::new(set, ticket, name),
+            },
         };
         async move {
-            let outcome = run.once(&runner).await;
+            // Moved in whole: the runner drops before the membership (see `Task`).
+            let mut task = task;
+            let Task { owned: runner, run } = &mut task;
+            let outcome = run.once(&*runner).await;
             // Its name asked again rather than kept: every byte the future holds is copied
             // on spawn.
             run.end_run(
                 outcome,
-                |_, set| runner_name(&runner).unwrap_or(&set.name),
+                |_, set| runner_name(&*runner).unwrap_or(&set.name),
                 Next::Ends,
             );
-            drop_runner(runner, run.member.set());
+            drop_runner(task.owned, task.run.member.set());
         }
     });
 }
@@ -172,12 +180,19 @@ where
         stats,
     };
     let handle = start(set, Some(listed), Some(&name), |ticket| {
-        let mut run = Run {
-            ctx: ctx.join(&set.ctx),
-            span: named_task_span(set, &name),
-            member: Member::new(set, ticket, metered),
+        let task = Task {
+            owned: f,
+            run: Run {
+                ctx: ctx.join(&set.ctx),
+                span: named_task_span(set, &name),
+                member: Member::new(set, ticket, metered),
+            },
         };
         async move {
+            // Moved in whole: `f`, and the future it makes, drop before the membership (see
+            // `Task`).
+            let task = task;
+            let (f, mut run) = (task.owned, task.run);
             let outcome = run.call(f).await;
             // Its name comes back from the listing: a future that keeps less is copied less.
             run.end(outcome, |listed, _| listed.unwrap_or_default(), Next::Ends)

@@ -9,7 +9,9 @@
 //!    dropping it, a spawned closure — happens inside `catch_unwind`, with the run's span
 //!    entered and the thread marked.
 //! 2. **A failed call's span is left on the thread only for a failure's report**, taken in
-//!    the same poll (`current.rs`, invariant 2).
+//!    the same poll (`current.rs`, invariant 2); a panic raised in a poll and not claimed
+//!    by its report is reported at the poll's end as caught inside the run (`raised.rs`).
+//! 3. **A task's membership is the last thing its future drops** (see [`Task`]).
 
 use std::any::Any;
 use std::future::{Future, poll_fn};
@@ -17,39 +19,84 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Span;
 
-use super::current::{mark, take_failed_call};
+use super::current::{mark, panics_kept, stashed, take_failed_call};
 use super::listing::{TaskName, Ticket};
-use super::report::{Next, Who, conclude, conclude_run};
+use super::raised;
+use super::report::{Next, Who, conclude, conclude_run, runner_name};
 use super::set::{Ancestors, Set};
 use super::task_error::TaskError;
 use crate::context::Context;
+use crate::loom::interleave;
 use crate::metrics::TaskMeter;
 use crate::outcome::{Ended, Outcome, catch_sync};
 use crate::runner::{BoxError, Runner};
 
+/// After a supervised poll (`polled`) that left something on the thread: drops a failed
+/// call's span unless the run just failed (its report takes it, invariant 2), and reports
+/// the panics raised in the poll that did not end the run, caught inside it (`raised.rs`;
+/// `task()` names the task, asked only then).
+#[cold]
+fn settle<T>(polled: &Polled<T>, run: &Run, task: impl FnOnce() -> String) {
+    let (failed, ending) = match polled {
+        Err(payload) | Ok(Poll::Ready(Outcome::Panicked(payload))) => (true, Some(&**payload)),
+        Ok(Poll::Ready(Outcome::Failed(_))) => (true, None),
+        Ok(_) => (false, None),
+    };
+    if !failed {
+        take_failed_call(None);
+    }
+    if panics_kept() {
+        raised::settle(ending, &run.span, &run.member.set().path, task);
+    }
+}
+
 /// A task's membership of its set, for its whole life: the set (held, invariant 3 of the
-/// set), its place in the listing, its metrics and its count in the ancestors' trackers.
+/// set), its place in the listing, its metrics and its count in its set's tracker and its
+/// ancestors'.
+///
+/// The last thing a task's future drops (see [`Task`]), and when dropped it lets go of the
+/// count first and unlists the task last: whoever sees the task unlisted (a report waiting
+/// for the tasks it aborted, `Listing::gone`) sees everything the task held dropped —
+/// runner, future, pool slot — and `running()` not counting it.
 pub(crate) struct Member {
     /// `None` only while the task is polled: then it is in `CURRENT`.
     set: Option<Arc<Set>>,
     ticket: Option<Ticket>,
     meter: TaskMeter,
+    /// Taken by `Drop`, before the task is unlisted.
+    counted: Option<Counted>,
+}
+
+/// A task's tokens in its set's tracker and its ancestors'.
+struct Counted {
+    _own: TaskTrackerToken,
     _ancestors: Option<Box<Ancestors>>,
 }
 
 impl Member {
     /// A task of `set`, listed with `ticket` if it is, metered under `name` (the runner's;
-    /// `None` for the set's).
+    /// `None` for the set's), and counted in `set`'s `running()` and its ancestors' from
+    /// now on.
     #[inline]
     pub(crate) fn new(set: &Arc<Set>, ticket: Option<Ticket>, name: Option<&str>) -> Member {
         Member {
             meter: set.metrics.spawned(&set.path, name),
-            _ancestors: set.ancestor_tokens(),
+            counted: Some(Counted {
+                _own: set.tracker.token(),
+                _ancestors: set.ancestor_tokens(),
+            }),
             set: Some(Arc::clone(set)),
             ticket,
         }
+    }
+
+    /// The name the task is listed by, if it is (read from the listing: for a rare report).
+    fn listed_name(&self) -> Option<String> {
+        let (ticket, set) = (self.ticket?, self.set.as_ref()?);
+        set.listing.name(ticket).map(|name| name.to_string())
     }
 
     pub(crate) fn set(&self) -> &Arc<Set> {
@@ -62,12 +109,17 @@ impl Member {
         &mut self.meter
     }
 
-    /// The task ended as `ended` (computed only if a report is being collected): unlists it.
-    /// Returns the name it was listed by (`None` if it was not).
+    /// The task ended as `ended`: hands that to the reports being collected and unlists
+    /// it — unless a report named it aborted and waits for it to go, which it does only
+    /// when this drops, last. Returns the name it was listed by (`None` if it was not).
     pub(crate) fn finish(&mut self, ended: impl FnOnce() -> Ended) -> Option<TaskName> {
-        let ticket = self.ticket.take()?;
+        let ticket = self.ticket?;
         let set = self.set();
-        set.listing.finish(ticket, &set.path, ended)
+        let (name, gone) = set.listing.finish(ticket, &set.path, ended, false)?;
+        if gone {
+            self.ticket = None;
+        }
+        Some(name)
     }
 
     /// Runs `f` as the task: in `span`, with the thread marked, catching a panic.
@@ -81,9 +133,30 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
-        // Dropped before it finished: aborted, or gone with its runtime.
-        let _ = self.finish(|| Ended::Aborted);
+        // Everything else the task held is gone (see `Task`): no longer running, then no
+        // longer listed. (The counts are tokio-util's, which loom does not see change: its
+        // models may look on both sides.)
+        interleave();
+        drop(self.counted.take());
+        interleave();
+        if let (Some(ticket), Some(set)) = (self.ticket.take(), &self.set) {
+            // Dropped before it finished (aborted, or gone with its runtime), or finished
+            // while a report that named it aborted waits for it to go.
+            let _ = set
+                .listing
+                .finish(ticket, &set.path, || Ended::Aborted, true);
+        }
     }
+}
+
+/// What a task's future owns, in the order it drops it: `owned` (the runner, the closure
+/// and the future it made, whatever else the task keeps) before `run`, whose membership
+/// goes last (see [`Member`]). The future moves it whole into a local first thing, so that
+/// the order holds however the future ends: finished, or dropped (aborted) before or after
+/// its first poll.
+pub(crate) struct Task<T> {
+    pub(crate) owned: T,
+    pub(crate) run: Run,
 }
 
 /// A task's state: its membership, and its run in flight — the context to hand it (taken
@@ -225,12 +298,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             }
             polled.map(Outcome::from)
         });
+        // One flag read: a failed call or a panic left on the thread is the rare case.
+        if stashed() {
+            let set = this.run.member.set();
+            let name = || runner_name(runner).map_or_else(|| set.name.to_string(), Into::into);
+            settle(&polled, this.run, name);
+        }
         match polled {
             // The common case, kept short: the run finished.
-            Ok(Poll::Ready(Outcome::Finished(()))) => {
-                take_failed_call(None);
-                Poll::Ready(Outcome::Finished(()))
-            }
+            Ok(Poll::Ready(Outcome::Finished(()))) => Poll::Ready(Outcome::Finished(())),
             polled => ended(polled),
         }
     }
@@ -240,23 +316,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
 /// calls the error's `source()`), or the payload of its panic.
 type Polled<T> = Result<Poll<Outcome<T>>, Box<dyn Any + Send>>;
 
-/// How a supervised poll ended: pending, or the outcome. A failed call's span is left for
-/// the report (`conclude`, called next in the same poll) only with a failure; otherwise it
-/// goes now (invariant 2).
+/// How a supervised poll ended: pending, or the outcome. (What the poll left on the thread
+/// was settled already: a failed call's span is left for the report, `conclude`, called
+/// next in the same poll, only with a failure, invariant 2.)
 #[inline]
 fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
-    let outcome = match polled {
-        Ok(Poll::Ready(outcome)) => outcome,
-        Ok(Poll::Pending) => {
-            take_failed_call(None);
-            return Poll::Pending;
-        }
-        Err(payload) => Outcome::Panicked(payload),
-    };
-    if !matches!(outcome, Outcome::Failed(_) | Outcome::Panicked(_)) {
-        take_failed_call(None);
+    match polled {
+        Ok(polled) => polled,
+        Err(payload) => Poll::Ready(Outcome::Panicked(payload)),
     }
-    Poll::Ready(outcome)
 }
 
 /// One run of a closure that is called once (a spawned task): calls `f` with the run's
@@ -291,6 +359,10 @@ where
             }
             polled.map(|result| Outcome::from(result.map_err(Into::into)))
         });
+        if stashed() {
+            let name = || run.member.listed_name().unwrap_or_default();
+            settle(&polled, run, name);
+        }
         ended(polled)
     })
     .await

@@ -759,7 +759,9 @@ impl Tasks {
     /// Cancel safe: the set is closed as soon as this is first polled, and dropping the
     /// future only stops the waiting. What ended while it waited is kept in the set, dropped
     /// or not, for the next [`shutdown_report`](Tasks::shutdown_report) to name; the next
-    /// drain replaces it. (One list per drain, not per run: it does not grow with time.)
+    /// drain replaces it. (One list per drain, not per run: it does not grow with time.) A
+    /// report that starts while the drain still waits takes over what it kept so far, and
+    /// names what ends from then on itself: each task once.
     ///
     /// # Examples
     ///
@@ -839,14 +841,16 @@ impl Tasks {
     /// name — and
     /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
     /// report also names who ended during the drain: with the service idiom
-    /// (`drain` then `shutdown_report`), it tells the whole shutdown.
+    /// (`drain` then `shutdown_report`), it tells the whole shutdown. (A drain still under
+    /// way when the report starts counts as before it: what ended so far is the drain's,
+    /// what ends from then on the report's, and each task is named once.)
     ///
     /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
     /// (see [`Snapshot`]) still running after `grace` are aborted with
     /// [`AbortHandle::abort`](tokio::task::AbortHandle::abort), and the report waits until
     /// they are dropped (at their next `.await`; for at most `grace` again, in case one
-    /// blocks its thread), so that [`running`](Tasks::running) counts none of them when it
-    /// returns. Their [`TaskHandle`]s say
+    /// blocks its thread) — whole: runner, future and, for a pool's run, its slot — so that
+    /// [`running`](Tasks::running) counts none of them when it returns. Their [`TaskHandle`]s say
     /// [`is_aborted`](crate::task::TaskError::is_aborted). Unnamed one-shot runs of
     /// [`Tasks::run`] are only counted, and cannot be aborted.
     ///

@@ -82,6 +82,32 @@ fn a_join_hangs_on_the_parents_it_stands_for() {
 }
 
 #[test]
+fn a_join_stands_for_its_ancestors_through_joins_only() {
+    let (user, a, b, c) = (
+        Node::root(None),
+        Node::root(None),
+        Node::root(None),
+        Node::root(None),
+    );
+    // A chain of joins through three sets, as work handed from set to set makes it.
+    let on_a = Node::join(&user, &a);
+    let on_b = Node::join(&on_a, &b);
+    let on_c = Node::join(&on_b, &c);
+    for stood_for in [&user, &a, &b, &c, &on_a, &on_b] {
+        assert!(on_c.stands_for(stood_for));
+    }
+    assert!(
+        !on_a.stands_for(&b),
+        "a join does not stand for what it never joined"
+    );
+    // Not through a node with a handle: a child of the chain can be cancelled on its own.
+    let own = Node::child(Some(&on_c), None);
+    let on_d = Node::join(&own, &Node::root(None));
+    assert!(on_d.stands_for(&own));
+    assert!(!on_d.stands_for(&a));
+}
+
+#[test]
 fn a_child_of_a_done_parent_is_born_done_with_its_reason() {
     let parent = Node::root(None);
     parent.cancel(Why::DEADLINE);

@@ -1,0 +1,114 @@
+//! `async_tasks::fmt::Fields` on a console line: which fields it leaves out, and that it
+//! leaves the program's own spans alone.
+//!
+//! Covers:
+//! - the program's own spans keep their `error` and `panic` fields, recorded late or not
+//!   (regression: any span's recorded `error` / `panic` was hidden);
+//! - a failed `#[async_task]` call's span does not repeat the `error` (or `panic`) its
+//!   task's report says on the same line; the `otel.*` fields are left out.
+
+use std::sync::{Arc, Mutex};
+
+use async_tasks::{BoxError, Context, Tasks, async_task};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// What the subscriber wrote.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+impl Buffer {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A console subscriber with `Fields`, writing to a buffer, the current thread's default
+/// until the guard drops.
+fn console() -> (Buffer, tracing::subscriber::DefaultGuard) {
+    let out = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(out.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .fmt_fields(async_tasks::fmt::Fields::new())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (out, guard)
+}
+
+/// Regression (reliability round 3, defect 8): `Fields` hid an `error` or `panic` recorded
+/// on any span, not only on the library's own.
+#[test]
+fn the_programs_own_spans_keep_their_error_and_panic_fields() {
+    let (out, _guard) = console();
+    let request = tracing::info_span!(
+        "request",
+        id = 7,
+        n = 3,
+        error = tracing::field::Empty,
+        panic = tracing::field::Empty,
+    );
+    request.record("error", "upstream timeout");
+    request.in_scope(|| tracing::info!("responded 504"));
+    request.record("panic", "oops");
+    request.in_scope(|| tracing::info!("responded 500"));
+    let made_with = tracing::info_span!("batch", error = "bad row");
+    made_with.in_scope(|| tracing::warn!("skipped"));
+    assert_eq!(
+        out.lines(),
+        [
+            r#" INFO request{id=7 n=3 error="upstream timeout"}: responded 504"#,
+            r#" INFO request{id=7 n=3 error="upstream timeout" panic=oops}: responded 500"#,
+            r#" WARN batch{error="bad row"}: skipped"#,
+        ]
+    );
+}
+
+#[async_task(fields(job = id))]
+async fn import(_ctx: Context, id: u32) -> Result<(), BoxError> {
+    Err("disk full".into())
+}
+
+#[async_task]
+async fn crash(_ctx: Context) {
+    panic!("index out of bounds")
+}
+
+/// The library's own call spans still leave out what their task's report says.
+#[tokio::test]
+async fn a_failed_calls_span_does_not_repeat_its_reports_error_or_panic() {
+    let (out, _guard) = console();
+    let tasks = Tasks::new("jobs");
+    tasks.run(&Context::background(), import(7));
+    tasks.wait().await;
+    tasks.run(&Context::background(), crash());
+    tasks.wait().await;
+    assert_eq!(
+        out.lines(),
+        [
+            r#"ERROR task{task.name=jobs}:import{job=7}: task "import" failed: disk full task=import tasks=jobs error="disk full""#,
+            r#"ERROR task{task.name=jobs}:crash: task "crash" panicked: index out of bounds task=crash tasks=jobs panic="index out of bounds""#,
+        ]
+    );
+}

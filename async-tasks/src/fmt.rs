@@ -26,10 +26,16 @@ use crate::fields;
 /// whatever the console shows) and writes a string with no spaces or quotes in it without
 /// quotes (`task.name=jobs`).
 ///
-/// It also leaves out the `error` and `panic` fields that an `#[async_task]` call's span
-/// records once it fails: the failure's report, an event in that span, says them already,
-/// and a line should say them once. Only those: fields a span is created with are all
-/// shown, and the program's own spans keep every field, recorded later or not.
+/// A line says each thing once. So it also leaves out the `error` and `panic` fields that
+/// an `#[async_task]` call's span records once it fails (the failure's report, an event in
+/// that span, says them already), and, on that report, the `task`, `error` and `panic`
+/// fields its message says (they stay on the event for what reads fields: a JSON log,
+/// OpenTelemetry). Only those: fields a span is created with are all shown, and the
+/// program's own spans and events keep every field. A failure reads:
+///
+/// ```text
+/// ERROR task{task.name=mailer}:send-mail{to=ada}: async_tasks: task "send-mail" failed: mailbox full tasks=mailer
+/// ```
 ///
 /// With stock `tracing-subscriber` (features `fmt` and `env-filter`), a service's console
 /// is three lines of setup (compiled here, not run: it installs the process's subscriber):
@@ -102,9 +108,14 @@ impl Fields {
 
 impl<'writer> FormatFields<'writer> for Fields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        // A first look, for the library's own failure events: what their message says
+        // already is not said again.
+        let mut said = Said::default();
+        fields.record(&mut said);
         let mut visitor = Visitor {
             inner: DefaultVisitor::new(writer, true),
             recorded: false,
+            said: said.repeated(),
         };
         fields.record(&mut visitor);
         visitor.inner.finish()
@@ -120,6 +131,7 @@ impl<'writer> FormatFields<'writer> for Fields {
         let mut visitor = Visitor {
             inner: DefaultVisitor::new(Writer::new(&mut added), true),
             recorded: true,
+            said: Repeated::default(),
         };
         fields.record(&mut visitor);
         visitor.inner.finish()?;
@@ -133,20 +145,92 @@ impl<'writer> FormatFields<'writer> for Fields {
     }
 }
 
+/// What the fields of one event or span say, as far as [`Said::repeated`] needs: the
+/// message, and the `task`, `tasks`, `error` and `panic` fields, as text.
+#[derive(Default)]
+struct Said {
+    message: Option<String>,
+    task: Option<String>,
+    tasks: bool,
+    error: Option<String>,
+    panic: Option<String>,
+}
+
+impl Said {
+    /// Which fields a failure report of the library repeats from its message: on an event
+    /// with `task` and `tasks` fields whose message names the task (`task "X" failed: ..`,
+    /// `task "X" panicked: ..`), the `task` field, and the `error` or `panic` field the
+    /// message says too. Nothing for anything else: the program's own events keep every
+    /// field.
+    fn repeated(self) -> Repeated {
+        let (Some(message), Some(task), true) = (&self.message, &self.task, self.tasks) else {
+            return Repeated::default();
+        };
+        if !message.starts_with(&format!("task \"{task}\" ")) {
+            return Repeated::default();
+        }
+        let says = |value: &Option<String>| value.as_ref().is_some_and(|v| message.contains(v));
+        Repeated {
+            task: true,
+            error: says(&self.error),
+            panic: says(&self.panic),
+        }
+    }
+}
+
+impl Visit for Said {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let slot = match field.name() {
+            "message" => &mut self.message,
+            fields::TASK => &mut self.task,
+            fields::ERROR => &mut self.error,
+            fields::PANIC => &mut self.panic,
+            fields::TASKS => {
+                self.tasks = true;
+                return;
+            }
+            _ => return,
+        };
+        *slot = Some(value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // A message made with format arguments comes as its `Debug`, which writes it as is.
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// The fields of an event that its message says already: left out of the line.
+#[derive(Default, Clone, Copy)]
+struct Repeated {
+    task: bool,
+    error: bool,
+    panic: bool,
+}
+
 /// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call
-/// span whose report says them, see [`is_reported`]) to tracing-subscriber's own visitor.
+/// span whose report says them, see [`is_reported`], and what a failure report's message
+/// says already, see [`Said::repeated`]) to tracing-subscriber's own visitor.
 struct Visitor<'a> {
     inner: DefaultVisitor<'a>,
     /// Fields recorded on a span after it was made.
     recorded: bool,
+    said: Repeated,
 }
 
 impl Visitor<'_> {
     fn shown(&self, field: &Field) -> bool {
         let name = field.name();
         let reported = || self.recorded && (name == fields::ERROR || name == fields::PANIC);
+        let repeated = (name == fields::TASK && self.said.task)
+            || (name == fields::ERROR && self.said.error)
+            || (name == fields::PANIC && self.said.panic);
         // The callsite is looked up only for a recorded `error` or `panic`.
-        !(name.starts_with(fields::OTEL_PREFIX) || reported() && is_reported(&field.callsite()))
+        !(name.starts_with(fields::OTEL_PREFIX)
+            || repeated
+            || reported() && is_reported(&field.callsite()))
     }
 }
 

@@ -107,8 +107,41 @@ async fn a_failed_calls_span_does_not_repeat_its_reports_error_or_panic() {
     assert_eq!(
         out.lines(),
         [
-            r#"ERROR task{task.name=jobs}:import{job=7}: task "import" failed: disk full task=import tasks=jobs error="disk full""#,
-            r#"ERROR task{task.name=jobs}:crash: task "crash" panicked: index out of bounds task=crash tasks=jobs panic="index out of bounds""#,
+            // The task once and the error once: the message says both.
+            r#"ERROR task{task.name=jobs}:import{job=7}: task "import" failed: disk full tasks=jobs"#,
+            r#"ERROR task{task.name=jobs}:crash: task "crash" panicked: index out of bounds tasks=jobs"#,
+        ]
+    );
+}
+
+/// A failure report's own fields stay for what reads them (a JSON log, OpenTelemetry), and
+/// the program's events keep theirs even when they look alike.
+#[tokio::test]
+async fn only_the_librarys_failure_events_leave_out_what_their_message_says() {
+    let (out, _guard) = console();
+    tracing::error!(
+        task = "sync",
+        tasks = "svc",
+        error = "timeout",
+        "sync failed: timeout"
+    );
+    tracing::error!(
+        task = "sync",
+        error = "timeout",
+        "task \"sync\" failed: timeout"
+    );
+    let tasks = Tasks::new("jobs");
+    tasks.run(
+        &Context::background(),
+        async_tasks::Func::named("retry", |_ctx| async { Err("boom".into()) }),
+    );
+    tasks.wait().await;
+    assert_eq!(
+        out.lines(),
+        [
+            r#"ERROR sync failed: timeout task=sync tasks=svc error=timeout"#,
+            r#"ERROR task "sync" failed: timeout task=sync error=timeout"#,
+            r#"ERROR task{task.name=jobs}: task "retry" failed: boom tasks=jobs"#,
         ]
     );
 }

@@ -466,3 +466,94 @@ async fn a_job_a_shutdown_cut_off_is_canceled_not_finished() {
         "{line}"
     );
 }
+
+/// A two-step shutdown — the HTTP child drained first (stop accepting), then the jobs,
+/// then a report on the root — is reported whole: the report covers what ended since the
+/// first close of any set of the tree, not only since its own drain.
+#[tokio::test(start_paused = true)]
+async fn a_report_covers_the_whole_shutdown_from_the_first_close_in_the_tree() {
+    let svc = Tasks::new("svc");
+    let http = svc.child("http");
+    let jobs = svc.child("jobs");
+    let ctx = Context::background();
+    http.run(&ctx, named_until_closing("server"));
+    jobs.run(&ctx, named_until_closing("dispatcher"));
+    svc.run(&ctx, named_until_closing("poller"));
+    // A child closed alone, then dropped before the report: what ended there still counts.
+    let scratch = svc.child("scratch");
+    scratch.run(&ctx, named_until_closing("warmup"));
+
+    timeout(LIMIT, http.drain(Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .unwrap();
+    scratch.close();
+    wait_bounded(&scratch).await;
+    drop(scratch);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    jobs.close(); // closed, not drained: the dispatcher ends on its own afterwards
+    wait_bounded(&jobs).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let mut finished = report.finished.clone();
+    finished.sort();
+    assert_eq!(
+        finished,
+        ["http/server", "jobs/dispatcher", "poller", "scratch/warmup"],
+        "{report}"
+    );
+    // Taken by the report: a later report starts afresh.
+    let again = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert!(again.finished.is_empty(), "{again}");
+}
+
+/// A child's report names what ended in it since its parent's close too, which the
+/// parent's own report still names.
+#[tokio::test(start_paused = true)]
+async fn a_childs_report_sees_what_its_parents_close_recorded() {
+    let svc = Tasks::new("svc");
+    let jobs = svc.child("jobs");
+    let ctx = Context::background();
+    jobs.run(&ctx, named_until_closing("early"));
+    svc.close();
+    wait_bounded(&jobs).await;
+    let child = timeout(LIMIT, jobs.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(child.finished, ["early"], "{child}");
+    let parent = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(parent.finished, ["jobs/early"], "{parent}");
+}
+
+/// A closed set may go on running one-shot work for long: its record names a bounded
+/// number of endings and counts the rest.
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_record_is_bounded_and_counts_what_it_cannot_name() {
+    let svc = Tasks::new("svc");
+    svc.close();
+    let ctx = Context::background();
+    const RUNS: usize = 16_384 + 100;
+    for _ in 0..RUNS {
+        svc.run(&ctx, Func::named("job", |_ctx| async { Ok(()) }));
+    }
+    wait_bounded(&svc).await;
+    let report = timeout(LIMIT, svc.shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(report.finished.len(), 16_384);
+    assert_eq!(report.unlisted_finished, 100, "counted, not named");
+}
+
+/// A named runner that returns once its set starts to close.
+fn named_until_closing(name: &'static str) -> impl Runner {
+    Func::named(name, |ctx| async move {
+        ctx.closing().await;
+        Ok(())
+    })
+}

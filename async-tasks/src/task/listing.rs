@@ -184,12 +184,15 @@ impl Ticket {
 #[derive(Default)]
 pub(crate) struct Collector {
     ended: Mutex<Vec<Ending>>,
+    /// How many more tasks ended than [`Collector::KEEPS`]: counted, not named.
+    overflow: AtomicU64,
     /// Set once its report (or drain) stops collecting, before it is taken out of the
     /// listings: no listing adds it again (invariant 4).
     retired: AtomicBool,
 }
 
 /// One listed task that ended during a report.
+#[derive(Clone)]
 pub(crate) struct Ending {
     /// The path of the task's set (the set's own `Arc`: a set's endings share it).
     pub(crate) set: Arc<str>,
@@ -208,9 +211,35 @@ impl Ending {
 }
 
 impl Collector {
+    /// How many endings a collector names at most: a set's shutdown record lives from its
+    /// first close to the report that takes it, and a closed set may still run one-shot
+    /// work, so it is bounded; the rest are counted ([`Collector::overflow`]).
+    pub(crate) const KEEPS: usize = 16_384;
+
     /// Everything recorded so far, in the order it happened.
     pub(crate) fn take(&self) -> Vec<Ending> {
         std::mem::take(&mut *lock(&self.ended))
+    }
+
+    /// A copy of what was recorded of the tasks of the set at `path` and its descendants,
+    /// left in place (an ancestor's record, for a child set's report).
+    pub(crate) fn copy_within(&self, path: &str) -> Vec<Ending> {
+        lock(&self.ended)
+            .iter()
+            .filter(|ending| {
+                ending
+                    .set
+                    .strip_prefix(path)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// How many tasks ended past [`Collector::KEEPS`], and were only counted (taken).
+    pub(crate) fn take_overflow(&self) -> u64 {
+        // Relaxed: a count, read once the collector is retired.
+        self.overflow.swap(0, Ordering::Relaxed)
     }
 
     /// Marks the collector as no longer wanted, before it is taken out of the listings.
@@ -298,12 +327,18 @@ impl Listing {
             entry.recorded = true;
             // Lock order: a listing, then its collectors' (never the other way).
             for collector in collectors.iter() {
-                lock(&collector.ended).push(Ending {
-                    set: Arc::clone(path),
-                    key: entry.key,
-                    name: entry.name.clone(),
-                    ended: ended.clone(),
-                });
+                let mut kept = lock(&collector.ended);
+                if kept.len() < Collector::KEEPS {
+                    kept.push(Ending {
+                        set: Arc::clone(path),
+                        key: entry.key,
+                        name: entry.name.clone(),
+                        ended: ended.clone(),
+                    });
+                } else {
+                    // Relaxed: a count, read once the collector is retired.
+                    collector.overflow.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         if !last && entry.reported {

@@ -17,9 +17,14 @@
 //!    a set with no handle and no run is freed.
 //! 5. **Configuration lives here**, never in a process-wide map: classes and escalation are
 //!    read on the failure path only, under a lock held for a clone.
+//! 6. **A shutdown is recorded from its first close**: the first close of a set that no
+//!    ancestor's close covers starts its shutdown record (a collector on its subtree,
+//!    bounded), which a report on it or an ancestor takes, and which a dropped child hands
+//!    to its parent: a report names what ended since its tree started to shut down.
 //!
 //! Lock order: a set's `children` lock and its listing's lock are never held together, and
-//! a set's locks never while taking another set's; a set's `drained` lock may be held
+//! a set's locks never while taking another set's (but for a dropped set, which holds no
+//! lock of its own, taking its parent's `drained`); a set's `drained` lock may be held
 //! while taking a collector's (never the other way).
 
 use std::collections::HashSet;
@@ -288,17 +293,57 @@ impl Set {
         }
     }
 
-    /// Takes what ended during the drains before a shutdown report, at its start: the
-    /// last drain that ended, and the drains still under way, which keep nothing for a
-    /// report after that (what ends from now on is the report's own).
-    pub(crate) fn take_drained(&self) -> Vec<Ending> {
+    /// Takes what ended since this set started to shut down, at a shutdown report's start:
+    /// its shutdown record (which stops recording), the records of its dropped children,
+    /// the last drain that ended, and the drains still under way, which keep nothing for a
+    /// report after that (what ends from now on is the report's own). Also how many
+    /// endings were counted and not named.
+    pub(crate) fn take_drained(self: &Arc<Set>) -> (Vec<Ending>, u64) {
         let mut drained = lock(&self.drained);
         let mut ended = std::mem::take(&mut drained.last);
+        let mut overflow = std::mem::take(&mut drained.orphans_overflow);
+        ended.append(&mut drained.orphans);
         // Lock order: a set's `drained`, then a collector's.
         for drain in drained.live.drain(..) {
             ended.extend(drain.take());
         }
-        ended
+        let record = drained.record.take();
+        drop(drained);
+        if let Some(record) = record {
+            // Retired first: a child being created now does not copy it back.
+            record.retire();
+            self.collect(&record, false);
+            ended.extend(record.take());
+            overflow += record.take_overflow();
+        }
+        (ended, overflow)
+    }
+
+    /// A copy of what this set's shutdown record holds of the tasks of the set at `path`
+    /// (a descendant's report), left for this set's own report.
+    pub(crate) fn copy_record_within(&self, path: &str) -> Vec<Ending> {
+        let record = lock(&self.drained).record.clone();
+        record.map_or_else(Vec::new, |record| record.copy_within(path))
+    }
+
+    /// This set's shutdown record, if it keeps one now.
+    pub(crate) fn record(&self) -> Option<Arc<Collector>> {
+        lock(&self.drained).record.clone()
+    }
+
+    /// Starts this set's shutdown record (see `Drained::record`), unless it has one.
+    fn start_record(self: &Arc<Set>) {
+        let record = Arc::new(Collector::default());
+        {
+            let mut drained = lock(&self.drained);
+            if drained.record.is_some() {
+                return;
+            }
+            drained.record = Some(Arc::clone(&record));
+        }
+        // Added to the subtree's listings after its lock is let go (lock order); a task
+        // that ends in between is the close's to race, as for any collector.
+        self.collect(&record, true);
     }
 
     /// Takes the failures kept since the last time (a pool's `wait`).
@@ -337,13 +382,20 @@ impl Set {
 
     /// Closes this set and its descendants: loops stop after the iteration in flight,
     /// pools admit nothing, contexts say `is_closing`.
-    pub(crate) fn close(&self) {
+    ///
+    /// The first close of a set that no ancestor's close covers starts its shutdown
+    /// record, so that a report later names what ended since: a shutdown in two steps (a
+    /// child drained first, then the rest) is reported whole.
+    pub(crate) fn close(self: &Arc<Set>) {
+        if !self.ctx.is_closing() {
+            self.start_record();
+        }
         self.ctx.close();
     }
 
     /// Closes and cancels this set and its descendants, with `cause` (the first cause
     /// wins).
-    pub(crate) fn shut_down(&self, cause: Option<Cause>) {
+    pub(crate) fn shut_down(self: &Arc<Set>, cause: Option<Cause>) {
         self.close();
         self.ctx.cancel_because(Why {
             reason: ContextError::Canceled,
@@ -366,6 +418,30 @@ impl Set {
 
 impl Drop for Set {
     fn drop(&mut self) {
+        // A shutdown record no report took yet goes to the parent, for its report: what
+        // ended in this set since it closed is part of the tree's shutdown. (Its
+        // collector is in no other listing: the children, which hold this set, are gone.)
+        if let Some(parent) = &self.parent {
+            let drained = self
+                .drained
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut ended = std::mem::take(&mut drained.orphans);
+            let mut overflow = drained.orphans_overflow;
+            if let Some(record) = drained.record.take() {
+                ended.extend(record.take());
+                overflow += record.take_overflow();
+            }
+            if !ended.is_empty() || overflow > 0 {
+                let mut theirs = lock(&parent.drained);
+                // Bounded as a record is: past it, counted.
+                let room = Collector::KEEPS.saturating_sub(theirs.orphans.len());
+                overflow += ended.len().saturating_sub(room) as u64;
+                ended.truncate(room);
+                theirs.orphans.extend(ended);
+                theirs.orphans_overflow += overflow;
+            }
+        }
         // Letting go of the parent may drop it, and its parent, and so on: a chain of
         // children as deep as the program made it. Each set freed here gives up its parent
         // first, so that its own `Drop` has nothing left to do (no recursion, as for the
@@ -382,13 +458,20 @@ impl Drop for Set {
 #[cfg(all(test, async_tasks_loom))]
 mod loom_models;
 
-/// What ended during drains, for the shutdown report after them.
+/// What ended since this set started to shut down, for the shutdown report after it.
 #[derive(Default)]
 struct Drained {
     /// The last drain that ended: what ended meanwhile (the next drain replaces it).
     last: Vec<Ending>,
     /// The drains under way, whose collectors a report starting now takes over.
     live: Vec<Arc<Collector>>,
+    /// The set's shutdown record: what ended in its subtree since its first close (unless
+    /// an ancestor's close came first, whose record covers it), until a report takes it.
+    record: Option<Arc<Collector>>,
+    /// The records of child sets dropped before a report took them, and how many endings
+    /// they counted without naming.
+    orphans: Vec<Ending>,
+    orphans_overflow: u64,
 }
 
 /// Hands the ended tasks of a set and its descendants to a collector while alive: a

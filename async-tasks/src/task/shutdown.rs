@@ -171,7 +171,7 @@ impl std::error::Error for ShuttingDown {}
 
 /// Closes `set` and cancels every task of it and its descendants, now and to come, with
 /// [`ShuttingDown`] as the cause (unless something cancelled it first).
-pub(super) fn cancel_all(set: &Set) {
+pub(super) fn cancel_all(set: &Arc<Set>) {
     set.shut_down(Some(Arc::new(ShuttingDown {
         tasks: set.path.to_string(),
     })));

@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::listing::Ticket;
+use std::collections::HashSet;
+
+use super::listing::{Ending, Ticket};
 use super::set::{Collecting, Set};
 use super::shutdown::{cancel_all, qualified, write_names};
 use super::task_error::TaskError;
@@ -44,13 +46,16 @@ impl std::error::Error for TaskFailure {}
 /// the [`Tasks::drain`](super::Tasks::drain) just before it, if there was one), by name, and what shut the set
 /// down if a failure did.
 ///
-/// It covers the shutdown, not the service's life: a run that ended before the drain (or the
-/// report) began is not in it — its failure was reported when it happened, as an ERROR
-/// event — except the failure that shut the set down (see
-/// [`Tasks::on_failure`](crate::task::Tasks::on_failure)), which is the [`cause`](Self::cause).
-/// After an escalation, the tasks the failure cancelled that ended before `main` asked for
-/// the report are not in it either: the cause says why they stopped, and
-/// [`snapshot`](super::Tasks::snapshot) says who is still there.
+/// It covers the whole shutdown, not the service's life: every task of the set's tree that
+/// ended since the first close, drain or shutdown of the set or of any set in its tree (a
+/// shutdown in two steps — a child drained first, then the rest — is reported whole, child
+/// sets dropped meanwhile included). A run that ended before that is not in it — its
+/// failure was reported when it happened, as an ERROR event — except the failure that shut
+/// the set down (see [`Tasks::on_failure`](crate::task::Tasks::on_failure)), which is the
+/// [`cause`](Self::cause) (its escalation shut the set down, so what ended since is in it).
+/// A closed set may go on running one-shot work for long: the names kept for the report are
+/// bounded (16,384 per set), the rest counted in `unlisted_finished`. A report takes what it
+/// names: a later report starts afresh.
 ///
 /// Tasks are named as in a [`Snapshot`](crate::task::Snapshot), and a task of a child set after
 /// the child's path from the reported set: `poller` for the set's own task, `jobs/import`
@@ -154,10 +159,15 @@ impl fmt::Display for ShutdownReport {
 /// out, it skips the aborts and the report, and leaves nothing behind (its `Collecting`
 /// stops collecting when dropped).
 pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
+    // Closed first: a set not closed yet starts its shutdown record, taken right below
+    // (its own collecting is on before the records go, so nothing falls in between).
+    set.close();
     let collecting = Collecting::start(set, false);
-    // What ended during a drain before: taken now, so that a drain that ends during this
-    // report hands over nothing this report names from its own collecting.
-    let drained = set.take_drained();
+    // What ended since the tree started to shut down — the shutdown records of this set
+    // and its descendants, and what the records of its ancestors hold of it — and during
+    // the drains before: taken now, so that a drain that ends during this report hands
+    // over nothing this report names from its own collecting.
+    let (drained, not_named) = since_the_shutdown_began(set);
     let listed: usize = set.subtree().iter().map(|set| set.listing.len()).sum();
     let unlisted_before = set.tracker.len().saturating_sub(listed);
     cancel_all(set);
@@ -171,7 +181,7 @@ pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
     let base: &str = &set.path;
     let mut report = ShutdownReport {
         cause: shutdown_cause(set),
-        unlisted_finished: unlisted_before.saturating_sub(unlisted_running),
+        unlisted_finished: unlisted_before.saturating_sub(unlisted_running) + not_named,
         unlisted_running,
         ..ShutdownReport::default()
     };
@@ -207,6 +217,23 @@ pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {
     };
     let _ = tokio::time::timeout(grace, gone).await;
     report
+}
+
+/// What ended in `set`'s subtree since its shutdown began, each task once, and how many
+/// more ended than the records could name (see `Collector::KEEPS`).
+fn since_the_shutdown_began(set: &Arc<Set>) -> (Vec<Ending>, usize) {
+    let (mut ended, mut overflow) = (Vec::new(), 0);
+    for set in set.subtree() {
+        let (here, counted) = set.take_drained();
+        ended.extend(here);
+        overflow += counted;
+    }
+    for ancestor in std::iter::successors(set.parent.as_deref(), |set| set.parent.as_deref()) {
+        ended.extend(ancestor.copy_record_within(&set.path));
+    }
+    let mut seen = HashSet::new();
+    ended.retain(|ending| seen.insert(ending.task()));
+    (ended, usize::try_from(overflow).unwrap_or(usize::MAX))
 }
 
 /// The failure that shut `set` down, if one did.

@@ -839,11 +839,11 @@ impl Tasks {
     /// for them all (together, not one after another), aborts the listed tasks still
     /// running, and says who finished, was canceled, failed, panicked and was aborted, by
     /// name — and
-    /// what shut the set down, if a failure did. After a [`drain`](Tasks::drain), the
-    /// report also names who ended during the drain: with the service idiom
-    /// (`drain` then `shutdown_report`), it tells the whole shutdown. (A drain still under
-    /// way when the report starts counts as before it: what ended so far is the drain's,
-    /// what ends from then on the report's, and each task is named once.)
+    /// what shut the set down, if a failure did. The report also names who ended since
+    /// the first [`close`](Tasks::close), [`drain`](Tasks::drain) or shutdown of this set or
+    /// of any set in its tree: with the service idiom (`drain` then `shutdown_report`, or
+    /// children drained one after another first), it tells the whole shutdown, each task
+    /// once (see [`ShutdownReport`]).
     ///
     /// Like [`shutdown`](Tasks::shutdown), but it leaves no straggler behind: listed tasks
     /// (see [`Snapshot`]) still running after `grace` are aborted with

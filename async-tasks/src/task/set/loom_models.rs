@@ -90,7 +90,7 @@ fn loom_a_drain_ending_during_a_report_leaves_the_task_named_once() {
         let report = Collecting::start(&svc, false);
         // Still listed once the report collects: the report must name it.
         let listed = svc.listing.len() == 1;
-        let drained = svc.take_drained();
+        let (drained, _) = svc.take_drained();
         ender.join().unwrap();
         let running = report.stop();
         let ended = report.take_after(drained);

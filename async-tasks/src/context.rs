@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use self::cancel::{CancelGuard, CancelHandle};
-pub use self::done::{Closing, Done, DoneOwned};
+pub use self::done::{Closing, ClosingOwned, Done, DoneOwned};
 pub use self::error::{Cause, ContextError};
 use self::node::Node;
 pub(crate) use self::node::Why;
@@ -331,8 +331,8 @@ impl Context {
     /// [`Context::background`].
     ///
     /// The future borrows the context. Where a `'static` future is wanted — a server's
-    /// graceful shutdown signal, such as axum's `with_graceful_shutdown` — move the context
-    /// into one: `async move { ctx.closing().await }`.
+    /// graceful shutdown signal, such as axum's `with_graceful_shutdown` — use
+    /// [`closing_owned`](Context::closing_owned).
     ///
     /// # Cancel safety
     ///
@@ -369,6 +369,32 @@ impl Context {
     /// ```
     pub fn closing(&self) -> Closing<'_> {
         Closing::new(self)
+    }
+
+    /// [`closing`](Context::closing), as a future that owns the context: a `'static`
+    /// signal to stop taking work, such as a server's graceful shutdown.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`closing`](Context::closing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_tasks::Tasks;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tasks = Tasks::new("http");
+    /// // What `axum::serve(..).with_graceful_shutdown(..)` takes: a `'static` future.
+    /// let stop = tasks.context().closing_owned();
+    /// let server = tokio::spawn(stop);
+    /// tasks.close();
+    /// server.await.unwrap();
+    /// # }
+    /// ```
+    pub fn closing_owned(self) -> ClosingOwned {
+        ClosingOwned::new(self)
     }
 
     /// Runs `fut` until it completes or this context is done, whichever comes first; if the

@@ -71,8 +71,10 @@ pub use self::pool_errors::PoolErrors;
 /// pool's own set down: the runs in flight see their context cancelled, and no run is
 /// admitted any more.
 ///
-/// `Pool` is not `Clone`: share it by reference, or in an [`Arc`] when a task must start
-/// more runs on it.
+/// `Pool` is a cheap handle, as [`Tasks`] is: clones share the same slots, queue and set
+/// (hand one to a task, or to a web framework's state). Configure it
+/// ([`max_concurrency`](Pool::max_concurrency), [`queue`](Pool::queue), ...) before cloning:
+/// a builder method called on a clone makes a pool of its own.
 ///
 /// # Examples
 ///
@@ -102,6 +104,7 @@ pub use self::pool_errors::PoolErrors;
 /// assert_eq!(errors.errors()[0].name(), "fetch");
 /// # }
 /// ```
+#[derive(Clone)]
 pub struct Pool {
     /// The pool's own set, which keeps its runs' failures.
     tasks: Tasks,

@@ -250,7 +250,7 @@ async fn serve(svc: Tasks, listener: TcpListener, stop: Context, limits: Limits)
     // stops accepting, answers the requests in flight, and ends.
     svc.spawn(&Context::background(), "http", move |ctx| async move {
         axum::serve(listener, router)
-            .with_graceful_shutdown(async move { ctx.closing().await })
+            .with_graceful_shutdown(ctx.closing_owned())
             .await
     });
 

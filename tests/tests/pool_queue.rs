@@ -206,3 +206,31 @@ async fn a_refused_job_is_dropped_unrun_and_an_aborted_queued_job_gives_its_plac
     timeout(LIMIT, pool.tasks().wait()).await.unwrap();
     assert_eq!(*started.lock().unwrap(), [1], "job-2 and job-3 never ran");
 }
+
+#[tokio::test]
+async fn clones_of_a_pool_share_its_slots_and_queue() {
+    let pool = Pool::new("jobs").max_concurrency(1).queue(1);
+    let handle = pool.clone();
+    let ctx = Context::background();
+    let started = Started::default();
+    let (go, release) = oneshot::channel();
+    let first = handle
+        .try_spawn(&ctx, "job-1", job(1, &started, release))
+        .unwrap();
+    let (_go2, release2) = oneshot::channel();
+    let second = pool
+        .try_spawn(&ctx, "job-2", job(2, &started, release2))
+        .unwrap();
+    assert_eq!((pool.running(), handle.queued()), (2, 1));
+    let (_go3, release3) = oneshot::channel();
+    assert_eq!(
+        handle
+            .try_spawn(&ctx, "job-3", job(3, &started, release3))
+            .unwrap_err(),
+        AdmitError::Full
+    );
+    go.send(()).unwrap();
+    assert_eq!(timeout(LIMIT, first).await.unwrap().unwrap(), 1);
+    second.abort();
+    timeout(LIMIT, handle.wait()).await.unwrap().unwrap();
+}

@@ -1,5 +1,6 @@
-//! The futures of [`Context::done`], [`Context::closing`] and [`Context::done_owned`],
-//! named so that a struct can hold one and poll it in a hand-written `select!` loop.
+//! The futures of [`Context::done`], [`Context::closing`] and their owning forms
+//! ([`Context::done_owned`], [`Context::closing_owned`]), named so that a struct can hold
+//! one and poll it in a hand-written `select!` loop, or hand it on as a `'static` signal.
 
 use std::fmt;
 use std::future::Future;
@@ -91,8 +92,7 @@ impl fmt::Debug for Closing<'_> {
 }
 
 /// The future returned by [`Context::done_owned`]: [`Done`] that owns its context, so that
-/// a struct can keep it beside nothing else (`Pin<Box<DoneOwned>>` is not needed: it is
-/// [`Unpin`]).
+/// a struct can keep it beside nothing else (it is [`Unpin`]).
 ///
 /// It holds its wait in one allocation, made when it is created.
 ///
@@ -101,23 +101,70 @@ impl fmt::Debug for Closing<'_> {
 /// Cancel safe: it only observes. Dropping it loses nothing.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct DoneOwned {
+    owned: Owned,
+}
+
+/// The future returned by [`Context::closing_owned`]: [`Closing`] that owns its context,
+/// for a `'static` signal such as a server's graceful shutdown (axum's
+/// `with_graceful_shutdown(ctx.closing_owned())`).
+///
+/// It holds its wait in one allocation, made when it is created.
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only observes. Dropping it loses nothing.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ClosingOwned {
+    owned: Owned,
+}
+
+/// A context and a wait on it, owned together.
+struct Owned {
     ctx: Context,
     wait: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
 }
 
-impl DoneOwned {
-    pub(super) fn new(ctx: Context) -> Self {
+impl Owned {
+    fn new(ctx: Context, closing: bool) -> Owned {
         let wait = {
             let ctx = ctx.clone();
-            Box::pin(async move { ctx.done().await })
+            Box::pin(async move {
+                if closing {
+                    ctx.closing().await;
+                } else {
+                    ctx.done().await;
+                }
+            })
         };
-        DoneOwned { ctx, wait }
+        Owned { ctx, wait }
+    }
+}
+
+impl DoneOwned {
+    pub(super) fn new(ctx: Context) -> Self {
+        DoneOwned {
+            owned: Owned::new(ctx, false),
+        }
     }
 
     /// The context this future waits on.
     #[must_use]
     pub fn context(&self) -> &Context {
-        &self.ctx
+        &self.owned.ctx
+    }
+}
+
+impl ClosingOwned {
+    pub(super) fn new(ctx: Context) -> Self {
+        ClosingOwned {
+            owned: Owned::new(ctx, true),
+        }
+    }
+
+    /// The context this future waits on.
+    #[must_use]
+    pub fn context(&self) -> &Context {
+        &self.owned.ctx
     }
 }
 
@@ -125,14 +172,30 @@ impl Future for DoneOwned {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        self.wait.as_mut().poll(cx)
+        self.owned.wait.as_mut().poll(cx)
+    }
+}
+
+impl Future for ClosingOwned {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.owned.wait.as_mut().poll(cx)
     }
 }
 
 impl fmt::Debug for DoneOwned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DoneOwned")
-            .field("ctx", &self.ctx)
+            .field("ctx", &self.owned.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ClosingOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClosingOwned")
+            .field("ctx", &self.owned.ctx)
             .finish_non_exhaustive()
     }
 }

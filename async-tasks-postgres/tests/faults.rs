@@ -222,7 +222,7 @@ async fn the_server_gives_up_on_a_statement_the_store_gave_up_on() {
 
         // The store dropped its connection; without a `statement_timeout` the server would
         // still be waiting for the lock (it does not notice a closed socket while it waits).
-        // With it, the waiting statement is cancelled and its session ends, while the lock is
+        // With it, the waiting statement is canceled and its session ends, while the lock is
         // still held.
         let admin = server.client("stuck-admin").await;
         loop {

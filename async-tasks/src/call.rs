@@ -41,7 +41,7 @@ pub(crate) enum ErrorView<'a> {
 impl ErrorView<'_> {
     /// How the call that returned this error ended, as a set judges a run's end: by the
     /// error's chain ([`Verdict::of`]). An error whose chain cannot be read is judged by the
-    /// context of the call (`ctx`): a cancellation if it was cancelled, else a failure.
+    /// context of the call (`ctx`): a cancellation if it was canceled, else a failure.
     pub(crate) fn verdict(&self, ctx: Option<&Context>) -> Verdict {
         match self {
             ErrorView::Chain(err) => Verdict::of(*err),

@@ -1,4 +1,4 @@
-//! Cancellation, deadlines and closing, carried into every task: [`Context`], cancelled
+//! Cancellation, deadlines and closing, carried into every task: [`Context`], canceled
 //! through a [`CancelHandle`] (or a [`CancelGuard`] when dropped), done with a
 //! [`ContextError`] and a [`Cause`]; the futures that wait for it ([`Done`], [`Closing`],
 //! [`DoneOwned`]); and [`sleep()`] and [`sleep_until`], which a context cuts short.
@@ -27,7 +27,7 @@ pub use self::sleep::{sleep, sleep_until};
 /// Cancellation and a deadline, handed to every [`Runner`](crate::runner::Runner).
 ///
 /// Go's `context.Context` without the values: a context is *done* once it is
-/// cancelled through a [`CancelHandle`], once its deadline passes, or once any of its parents
+/// canceled through a [`CancelHandle`], once its deadline passes, or once any of its parents
 /// is done. Children are made with [`with_cancel`](Context::with_cancel),
 /// [`with_timeout`](Context::with_timeout) and [`with_deadline`](Context::with_deadline);
 /// the root is [`Context::background`], which is never done.
@@ -64,7 +64,7 @@ pub use self::sleep::{sleep, sleep_until};
 /// assert!(!call.is_done());
 /// assert!(call.deadline().is_some());
 ///
-/// // Cancelling a parent reaches every child.
+/// // Canceling a parent reaches every child.
 /// cancel_request.cancel();
 /// call.done().await;
 /// assert_eq!(call.err(), Some(ContextError::Canceled));
@@ -215,7 +215,7 @@ impl Context {
         self.err().is_some()
     }
 
-    /// Resolves once this context is done: cancelled, past its deadline, or a parent done.
+    /// Resolves once this context is done: canceled, past its deadline, or a parent done.
     /// Never resolves for [`Context::background`].
     ///
     /// With a deadline, the returned future holds a tokio timer, so it must be polled inside
@@ -314,7 +314,7 @@ impl Context {
     ///         // ... take one more job ...
     ///         ctx.closing().await; // (a real dispatcher selects on its queue too)
     ///     }
-    ///     assert!(!ctx.is_done()); // closing, not cancelled: in-flight work may finish
+    ///     assert!(!ctx.is_done()); // closing, not canceled: in-flight work may finish
     ///     Ok(())
     /// }));
     /// tasks.drain(std::time::Duration::from_secs(5)).await.unwrap();
@@ -460,14 +460,14 @@ impl Context {
         }
     }
 
-    /// Resolves once this context is cancelled (by a handle or a parent), ignoring deadlines.
+    /// Resolves once this context is canceled (by a handle or a parent), ignoring deadlines.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping it deregisters its waiter.
-    pub(crate) async fn cancelled(&self) {
+    pub(crate) async fn canceled(&self) {
         match &self.node {
-            Some(node) => node.cancelled().await,
+            Some(node) => node.canceled().await,
             None => std::future::pending().await,
         }
     }
@@ -579,7 +579,7 @@ mod tests {
         cancel.cancel();
         assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
 
-        // Cancelled first, then the deadline passes: stays Canceled.
+        // Canceled first, then the deadline passes: stays Canceled.
         let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(1));
         cancel.cancel();
         tokio::time::advance(Duration::from_secs(2)).await;
@@ -587,7 +587,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_child_whose_own_deadline_passed_before_the_parent_was_cancelled() {
+    async fn a_child_whose_own_deadline_passed_before_the_parent_was_canceled() {
         let (parent, cancel) = Context::background().with_cancel();
         let (child, _c) = parent.with_timeout(Duration::from_secs(1));
         tokio::time::advance(Duration::from_secs(2)).await;

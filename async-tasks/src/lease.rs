@@ -13,7 +13,7 @@
 //! - Stores: [`MemoryLeases`] for one process and for tests (with hooks to see the
 //!   holder, take the lease away and simulate an outage), [`FileLeases`] for the
 //!   processes of one host. A store for a fleet (a database) implements [`LeaseStore`].
-//! - [`LeaseLost`]: the cause a singleton's runs are cancelled with when the lease is lost,
+//! - [`LeaseLost`]: the cause a singleton's runs are canceled with when the lease is lost,
 //!   and why ([`LossReason`]).
 //!
 //! # What a lease guarantees, and what it does not

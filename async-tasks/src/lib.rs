@@ -65,7 +65,7 @@
 //! | `RetryableOnce` | [`RetryableOnce`] |
 //! | `RetryableOnce` around an async init | [`RetryableOnceCell`](sync::RetryableOnceCell): single-flight, retried after a failure, context-aware waiting, a span per attempt |
 //! | `pool` (deprecated) | [`Pool`](pool::Pool): starting waits for a free slot (or, with a [`queue`](pool::Pool::queue), [`try_spawn`](pool::Pool::try_spawn) accepts or refuses at once), and [`Pool::wait`](pool::Pool::wait) returns every error by task name; [`Tasks::pool`] puts it in a set |
-//! | a `main` that waits for SIGINT / SIGTERM | [`shutdown_on_signals`] (feature `signal`, on by default): a context cancelled by the first signal; a second one exits |
+//! | a `main` that waits for SIGINT / SIGTERM | [`shutdown_on_signals`] (feature `signal`, on by default): a context canceled by the first signal; a second one exits |
 //! | `go func() { ... }()` with a result channel | [`Tasks::spawn`] and its [`TaskHandle`]: a named task that owns what it uses and returns a value, or a [`TaskError`] |
 //! | — | a supervision tree: [`Tasks::child`], [`Tasks::drain`] with [`Context::is_closing`], [`Tasks::on_failure`] with [`OnFailure`](task::OnFailure), [`Tasks::shutdown_report`], [`Tasks::snapshot`] |
 //!

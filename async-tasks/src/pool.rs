@@ -54,7 +54,7 @@ pub use self::pool_errors::PoolErrors;
 /// A pool is a set of tasks: [`Tasks::pool`] makes it a child of a set, so that its runs
 /// are that set's runs — listed (kind [`TaskKind::Pool`]) in its [`snapshot`](Tasks::snapshot)
 /// and [`shutdown_report`](Tasks::shutdown_report) under their own names, counted in its
-/// [`running`](Tasks::running), closed by its [`drain`](Tasks::drain), cancelled by its
+/// [`running`](Tasks::running), closed by its [`drain`](Tasks::drain), canceled by its
 /// [`shutdown`](Tasks::shutdown) and aborted at the end of a report's grace period; no run
 /// of a pool outlives its set's `shutdown_report`. [`Pool::new`] makes a pool that is a
 /// root set of its own.
@@ -68,7 +68,7 @@ pub use self::pool_errors::PoolErrors;
 /// A failed run escalates as a run of the set the pool was made from does (that set's
 /// [`on_failure`](Tasks::on_failure) and [`on_panic`](Tasks::on_panic)). With
 /// [`cancel_on_error(true)`](Pool::cancel_on_error) instead, the first failure shuts the
-/// pool's own set down: the runs in flight see their context cancelled, and no run is
+/// pool's own set down: the runs in flight see their context canceled, and no run is
 /// admitted any more.
 ///
 /// `Pool` is a cheap handle, as [`Tasks`] is: clones share the same slots, queue and set
@@ -251,7 +251,7 @@ impl Pool {
 
     /// With `true`, the first run that fails (an error of class
     /// [`ErrorClass::Error`](crate::task::ErrorClass::Error), or a panic) shuts the pool's set
-    /// down: every run in flight sees its context cancelled, with that failure (a
+    /// down: every run in flight sees its context canceled, with that failure (a
     /// [`TaskError`](crate::task::TaskError)) as the context's [cause](Context::cause), and runs
     /// waiting for a slot, and every later [`run`](Pool::run), return
     /// [`AdmitError::Closed`]. The pool stays closed; make a new one to start over. (The
@@ -445,7 +445,7 @@ impl Pool {
     /// # async fn main() {
     /// let pool = Pool::new("p").max_concurrency(1);
     /// let ctx = Context::background();
-    /// // Takes the only slot until the context of the run is cancelled.
+    /// // Takes the only slot until the context of the run is canceled.
     /// let (busy, stop) = ctx.with_cancel();
     /// pool.run(&busy, Func::new(|ctx| async move { ctx.done().await; Ok(()) })).await.unwrap();
     ///

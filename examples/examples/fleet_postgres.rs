@@ -84,7 +84,7 @@ async fn main() -> Result<(), BoxError> {
         .or_else(|| args.next())
         .ok_or("set DATABASE_URL (postgres://user@host/db), or pass it after the name")?;
 
-    // Done at the first Ctrl-C / SIGTERM: the relay is cancelled and the lease released.
+    // Done at the first Ctrl-C / SIGTERM: the relay is canceled and the lease released.
     let ctx = shutdown_on_signals();
     let tasks = Tasks::new("fleet");
     start(&tasks, &ctx, &url, &replica).await?;

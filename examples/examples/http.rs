@@ -3,7 +3,7 @@
 //! its id, or `503` when the 4 workers are busy and the queue is full — `GET /jobs/{id}`
 //! says where it is (queued, running, done, failed or canceled), and `DELETE /jobs/{id}`
 //! cancels it. On SIGTERM (or Ctrl-C) the service drains: the server stops accepting, the
-//! jobs accepted finish; then what is left is cancelled, and the report tells the finished
+//! jobs accepted finish; then what is left is canceled, and the report tells the finished
 //! jobs from those the shutdown cut off. A second signal exits at once, naming the jobs it
 //! drops.
 //!
@@ -114,7 +114,7 @@ impl Jobs {
     }
 
     /// Cancels job `id`, if there is one: a job that is queued never starts, one that runs
-    /// sees its context cancelled, one that has ended is left as it is.
+    /// sees its context canceled, one that has ended is left as it is.
     fn cancel(&self, id: u64) -> bool {
         let cancel = self.lock().get(&id).map(|job| job.cancel.clone());
         if let Some(cancel) = &cancel {
@@ -149,7 +149,7 @@ async fn work(ctx: Context, id: u64, job: NewJob, jobs: Jobs) -> Result<(), BoxE
     Ok(())
 }
 
-/// Records how a job ended, from its handle: also a job cancelled before it left the queue,
+/// Records how a job ended, from its handle: also a job canceled before it left the queue,
 /// whose code never ran.
 ///
 /// A plain tokio task rather than one of the set's: it does no work of its own, and ends as
@@ -225,7 +225,7 @@ struct Limits {
     queue: usize,
     /// How long the jobs accepted get to finish once the service stops.
     drain: Duration,
-    /// How long what is left then gets to end once cancelled, before it is aborted.
+    /// How long what is left then gets to end once canceled, before it is aborted.
     grace: Duration,
 }
 
@@ -453,7 +453,7 @@ mod tests {
     }
 
     /// The whole life of the service over HTTP, in about 1.5 s: 4 workers and a queue of 4
-    /// filled until a `503`, a job followed through its states, two cancelled (queued, and
+    /// filled until a `503`, a job followed through its states, two canceled (queued, and
     /// running), one failing, then a stop with two jobs in flight and one long job, which
     /// the report tells apart.
     #[tokio::test]
@@ -470,7 +470,7 @@ mod tests {
         };
         let mut service = tokio::spawn(serve(Tasks::new("jobsvc"), listener, stop, limits));
         let scenario = async {
-            // The 4 workers busy until cancelled: a long job, which only the shutdown ends,
+            // The 4 workers busy until canceled: a long job, which only the shutdown ends,
             // and three that the test cancels.
             let long = api.accepted(30_000).await;
             let mut blockers = Vec::new();
@@ -490,12 +490,12 @@ mod tests {
                 refused,
                 Submitted::Answer(StatusCode::SERVICE_UNAVAILABLE, full.to_owned())
             );
-            // Cancelled while queued: it never runs.
+            // Canceled while queued: it never runs.
             assert_eq!(api.delete(quick[2]).await, StatusCode::ACCEPTED);
             let states = api.states_until(quick[2], "canceled").await;
             assert!(!states.contains(&"running".to_owned()), "{states:?}");
 
-            // Cancelled while it runs: its worker takes the first job of the queue.
+            // Canceled while it runs: its worker takes the first job of the queue.
             assert_eq!(api.state(followed).await, "queued");
             assert_eq!(api.state(blockers[0]).await, "running");
             assert_eq!(api.delete(blockers[0]).await, StatusCode::ACCEPTED);
@@ -571,7 +571,7 @@ mod tests {
             .unwrap();
 
         // The two jobs in flight finished during the drain, as did the server; the long
-        // one ran past the drain, and the shutdown after it cancelled it.
+        // one ran past the drain, and the shutdown after it canceled it.
         let mut finished: BTreeSet<String> = ["http".to_owned()].into();
         let late = accepted_late.iter();
         finished.extend(

@@ -1,5 +1,5 @@
 //! Port of Go's `ExampleLoop`: `run_loop` on the default `Tasks` counts to three, then
-//! parks until its context is cancelled.
+//! parks until its context is canceled.
 //!
 //! ```text
 //! $ cargo run -p async-tasks-examples --example loop

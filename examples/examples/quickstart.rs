@@ -69,7 +69,7 @@ async fn main() {
         .init();
 
     let tasks = Tasks::new("quickstart");
-    // Cancelled by the first Ctrl-C / SIGTERM: the signal to stop. The tasks get a context of
+    // Canceled by the first Ctrl-C / SIGTERM: the signal to stop. The tasks get a context of
     // their own, so that stopping lets the work in flight finish instead of cutting it.
     let signals = shutdown_on_signals();
     let ctx = Context::background();

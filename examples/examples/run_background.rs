@@ -1,5 +1,5 @@
 //! Port of Go's `ExampleTasks_runBackground`: a task started with `run_background` keeps
-//! running with a context of its own when the caller's context is cancelled.
+//! running with a context of its own when the caller's context is canceled.
 //!
 //! ```text
 //! $ cargo run -p async-tasks-examples --example run_background
@@ -16,7 +16,7 @@ async fn example(out: Output) {
     run_background(
         &ctx_main,
         Func::new(move |ctx| {
-            // The task runs with a context of its own: cancelling the one passed to
+            // The task runs with a context of its own: canceling the one passed to
             // `run_background` does not reach it.
             cancel.cancel();
             let out = out.clone();

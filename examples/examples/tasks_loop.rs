@@ -1,5 +1,5 @@
 //! Port of Go's `ExampleTasks_loop`: a loop on a `Tasks` counts to three, then parks
-//! until its context is cancelled.
+//! until its context is canceled.
 //!
 //! ```text
 //! $ cargo run -p async-tasks-examples --example tasks_loop

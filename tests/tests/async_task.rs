@@ -7,7 +7,7 @@
 //!   `fields(...)` given (also ones using the args, and `Empty` ones recorded later);
 //! - the runner's `name()` is the span name, so shutdown reports use it;
 //! - an error sets `error` and the OpenTelemetry status on the call span, without an event
-//!   (the `"task"` span reports it once); a cancelled run leaves the call span clean;
+//!   (the `"task"` span reports it once); a canceled run leaves the call span clean;
 //! - a panic sets `panic` and the status on the call span, then propagates with its
 //!   original payload, and the `Tasks` reports it;
 //! - every run gets its own clone of the arguments (one clone per run), so `run_loop` can
@@ -214,7 +214,7 @@ async fn canceled(ctx: Context) -> Result<(), BoxError> {
 }
 
 #[tokio::test]
-async fn a_cancelled_run_leaves_the_call_span_clean() {
+async fn a_canceled_run_leaves_the_call_span_clean() {
     let recorder = SpanRecorder::install();
     let (ctx, cancel) = Context::background().with_cancel();
     cancel.cancel();

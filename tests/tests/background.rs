@@ -2,9 +2,9 @@
 //!
 //! Covers:
 //! - the runner's context has no deadline, even when the caller's has one, and outlives it;
-//! - cancelling the caller's context does not reach it, nor does an already-done caller's
+//! - canceling the caller's context does not reach it, nor does an already-done caller's
 //!   context (the runner starts live);
-//! - it is cancelled only by this set's `shutdown`, never by another set's;
+//! - it is canceled only by this set's `shutdown`, never by another set's;
 //! - it counts in `running()` from the call, is waited for by `wait()`, and a panic in it
 //!   is caught.
 
@@ -51,7 +51,7 @@ async fn the_callers_deadline_and_cancel_do_not_reach_a_background_task() {
     tasks.run_background(&ctx, observer(&seen, go_rx));
     assert_eq!(tasks.running(), 1);
 
-    // The caller's deadline passes and it is cancelled too.
+    // The caller's deadline passes and it is canceled too.
     tokio::time::sleep(Duration::from_secs(10)).await;
     cancel.cancel();
     assert!(ctx.is_done());

@@ -75,8 +75,8 @@ async fn endless_timeouts_and_sleeps_never_panic_and_end_with_the_context() {
     let mutex = MutexWithContext::new(1);
     assert_eq!(*mutex.lock(&ctx).await.unwrap(), 1);
 
-    // `sleep(MAX)` lasts as long as the context: cancelled after a year here.
-    let canceller = tokio::spawn(async move {
+    // `sleep(MAX)` lasts as long as the context: canceled after a year here.
+    let canceler = tokio::spawn(async move {
         tokio::time::sleep(YEAR).await;
         cancel.cancel();
     });
@@ -85,7 +85,7 @@ async fn endless_timeouts_and_sleeps_never_panic_and_end_with_the_context() {
         Err(ContextError::Canceled)
     );
     assert_eq!(start.elapsed(), YEAR);
-    canceller.await.unwrap();
+    canceler.await.unwrap();
 
     // Under a deadline, `sleep(MAX)` ends at the deadline.
     let (short, _c) = Context::background().with_timeout(Duration::from_secs(5));
@@ -186,8 +186,8 @@ async fn sleep_until_past_present_and_far_future_instants() {
         );
         assert_eq!(at.elapsed(), Duration::from_secs(5));
 
-        let (cancellable, cancel) = ctx.with_cancel();
-        let mut sleeping = tokio_test::task::spawn(sleep_until(&cancellable, far));
+        let (cancelable, cancel) = ctx.with_cancel();
+        let mut sleeping = tokio_test::task::spawn(sleep_until(&cancelable, far));
         tokio_test::assert_pending!(sleeping.poll());
         advance(YEAR).await;
         tokio_test::assert_pending!(sleeping.poll());

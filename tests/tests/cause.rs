@@ -77,9 +77,9 @@ async fn whoever_sees_the_context_done_sees_its_cause() {
             ctx.done().await;
             ctx.cause().unwrap().is::<ClientWentAway>()
         });
-        let canceller = std::thread::spawn(move || cancel.cancel_with(ClientWentAway));
+        let canceler = std::thread::spawn(move || cancel.cancel_with(ClientWentAway));
         assert!(waiter.await.unwrap());
-        canceller.join().unwrap();
+        canceler.join().unwrap();
     }
 }
 

@@ -204,7 +204,7 @@ async fn dropping_every_tasks_handle_neither_cancels_nor_detaches_its_tasks() {
     wait_bounded(&other).await;
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 
-    // With no handle left at all, the task still runs to its end, uncancelled.
+    // With no handle left at all, the task still runs to its end, uncanceled.
     let tasks = Tasks::new("dropped");
     let (tx, rx2) = tokio::sync::oneshot::channel();
     let tx = Arc::new(Mutex::new(Some(tx)));

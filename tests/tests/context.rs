@@ -2,8 +2,8 @@
 //!
 //! Covers:
 //! - the background context: never done, no deadline, `done()` never resolves;
-//! - `with_cancel`: cancelling reaches the child and its children, never the parent;
-//!   cancelling twice is harmless; dropping every `CancelHandle` does **not** cancel;
+//! - `with_cancel`: canceling reaches the child and its children, never the parent;
+//!   canceling twice is harmless; dropping every `CancelHandle` does **not** cancel;
 //! - `with_timeout` / `with_deadline`: the deadline itself, "the earliest deadline wins",
 //!   deadlines in the past, `Duration::ZERO`, `Duration::MAX` and timeouts whose deadline
 //!   would overflow (no deadline of their own), far-future instants that never panic;
@@ -287,7 +287,7 @@ async fn a_far_future_deadline_never_panics() {
 
 #[tokio::test(start_paused = true)]
 async fn err_is_sticky_the_first_reason_wins() {
-    // Cancelled first: the deadline passing later changes nothing.
+    // Canceled first: the deadline passing later changes nothing.
     let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(1));
     cancel.cancel();
     assert_eq!(ctx.err(), Some(ContextError::Canceled));
@@ -309,7 +309,7 @@ async fn err_is_sticky_the_first_reason_wins() {
     assert_eq!(parent.err(), Some(ContextError::Canceled));
     assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
 
-    // A cancelled child stays cancelled when its parent's deadline passes.
+    // A canceled child stays canceled when its parent's deadline passes.
     let (parent, _c) = Context::background().with_timeout(Duration::from_secs(1));
     let (child, cancel_child) = parent.with_cancel();
     cancel_child.cancel();

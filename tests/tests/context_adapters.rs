@@ -3,13 +3,13 @@
 //! Covers:
 //! - `run_until_done` gives the future's output while the context is live (also on the
 //!   background context, and for a future that needs several polls);
-//! - a done context never polls the future (cancelled; deadline passed unnoticed) and
+//! - a done context never polls the future (canceled; deadline passed unnoticed) and
 //!   returns its error; the future is dropped, not leaked;
 //! - a context that ends first (a cancel, a deadline on the paused clock, a set's shutdown)
 //!   returns its error at once and drops the future where it stands;
 //! - the context is checked before the future at every poll;
 //! - `drop_guard` cancels on drop: at the end of a scope, on an early return, while
-//!   unwinding from a panic; `disarm` gives back a handle that has not cancelled and still
+//!   unwinding from a panic; `disarm` gives back a handle that has not canceled and still
 //!   can; `Debug` says whether it is armed.
 
 mod support;
@@ -199,7 +199,7 @@ fn a_guard_cancels_on_an_early_return_and_while_unwinding() {
 }
 
 #[test]
-fn a_disarmed_guard_gives_back_a_handle_that_has_not_cancelled_and_still_can() {
+fn a_disarmed_guard_gives_back_a_handle_that_has_not_canceled_and_still_can() {
     let (ctx, cancel) = Context::background().with_cancel();
     let guard = cancel.drop_guard();
     let handle = guard.disarm();

@@ -7,7 +7,7 @@
 //! steps: cancel a node, advance tokio's paused clock (also exactly onto a deadline), drop
 //! a node's handles. After every step, every live node is checked against the model:
 //!
-//! - `err()` and `is_done()`: done once cancelled (itself or an ancestor) or once its
+//! - `err()` and `is_done()`: done once canceled (itself or an ancestor) or once its
 //!   deadline has passed; the first reason wins and never changes;
 //! - `deadline()`: the earliest of its own deadline and all its ancestors';
 //! - a child made under a done parent is born done, with the parent's reason;
@@ -419,13 +419,13 @@ proptest! {
 
 /// Found by the property above, and kept as a named case.
 ///
-/// A child made under a context that was cancelled, after that context's deadline has also
+/// A child made under a context that was canceled, after that context's deadline has also
 /// passed, must be born `Canceled` like its parent: the parent's first reason wins (as the
 /// docs of `with_deadline` and Go's `propagateCancel` say). It used to be born
 /// `DeadlineExceeded`: `Node::new` made a child of a done parent done through `Node::cancel`,
 /// which judged the reason again by the (inherited, passed) deadline.
 #[test]
-fn a_child_of_a_cancelled_parent_is_born_cancelled_even_after_the_deadline() {
+fn a_child_of_a_canceled_parent_is_born_canceled_even_after_the_deadline() {
     let steps = vec![
         Step::Child(0, Kind::Timeout(Timeout::Ms(10))),
         Step::Cancel(1),

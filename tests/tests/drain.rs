@@ -2,7 +2,7 @@
 //! `Context::closing`.
 //!
 //! Covers:
-//! - `drain(timeout)` lets the work in flight finish without cancelling it (its context is
+//! - `drain(timeout)` lets the work in flight finish without canceling it (its context is
 //!   closing, not done) and returns as soon as it has (exact paused time); on time out,
 //!   `Err(ShutdownTimeout)` naming what is left ("drain of tasks ..."), which runs on, and a
 //!   `shutdown` / `shutdown_report` after it cancels and aborts what is left (the idiom);
@@ -16,7 +16,7 @@
 //! - tasks see it: `is_closing()` and `closing()` on their context, on contexts made from it,
 //!   and on tasks of another set started with a context of the closed set;
 //!   `Tasks::context()` is closing, not done;
-//! - `closing()` resolves also when the context is done (cancelled, or at its deadline);
+//! - `closing()` resolves also when the context is done (canceled, or at its deadline);
 //! - a dropped `drain` future has closed the set already.
 
 mod support;
@@ -53,7 +53,7 @@ fn job(name: &'static str, secs: u64, seen: &Seen) -> impl Runner + use<> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn drain_lets_the_work_in_flight_finish_without_cancelling_it() {
+async fn drain_lets_the_work_in_flight_finish_without_canceling_it() {
     let tasks = Tasks::new("svc");
     let seen = Seen::default();
     let ctx = Context::background();
@@ -97,7 +97,7 @@ async fn a_drain_that_times_out_names_what_is_left_and_a_report_after_it_ends_it
     tasks.run(&ctx, job("quick", 1, &seen));
     tasks.run(&ctx, named_stubborn("stubborn"));
     jobs.run(&ctx, job("import", 100, &seen));
-    // Ignores closing, ends when cancelled.
+    // Ignores closing, ends when canceled.
     tasks.run_background(&ctx, support::named_until_done("listener"));
     tokio::task::yield_now().await;
 
@@ -113,7 +113,7 @@ async fn a_drain_that_times_out_names_what_is_left_and_a_report_after_it_ends_it
         err.to_string(),
         "drain of tasks `svc` timed out with 3 tasks still running: jobs/import, listener, stubborn"
     );
-    // Nothing was cancelled: they run on.
+    // Nothing was canceled: they run on.
     assert_eq!(tasks.running(), 3);
     assert!(!tasks.context().is_done());
     assert_eq!(*seen.lock().unwrap(), [(true, None)]);

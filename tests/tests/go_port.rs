@@ -259,7 +259,7 @@ fn example_tasks_run_background() {
         run_background(&ctx_main, {
             let out = out.clone();
             Func::new(move |ctx: Context| {
-                // Cancelling the caller's context must not reach the task's.
+                // Canceling the caller's context must not reach the task's.
                 if let Some(cancel) = cancel.lock().unwrap().take() {
                     cancel.cancel();
                 }

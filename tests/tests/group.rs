@@ -293,7 +293,7 @@ async fn closes_get_the_callers_ctx_which_the_groups_cancel_does_not_reach() {
     // ...its close did not, and got the caller's deadline.
     for what in ["fails closed", "waiter closed"] {
         let close = log.only(what);
-        assert_eq!(close.err, None, "{what} ran under a cancelled context");
+        assert_eq!(close.err, None, "{what} ran under a canceled context");
         assert_eq!(close.deadline, ctx.deadline());
     }
 }
@@ -423,7 +423,7 @@ impl Closer for PanicsBeforeItsFuture {
 }
 
 /// Regression (reliability round 2): a member whose `run` panicked before returning its
-/// future unwound through the group, dropping the others mid-run, never cancelled or closed.
+/// future unwound through the group, dropping the others mid-run, never canceled or closed.
 #[tokio::test(start_paused = true)]
 async fn a_panic_before_a_members_future_exists_still_stops_and_closes_everyone() {
     let log = Log::new();
@@ -450,7 +450,7 @@ async fn a_panic_before_a_members_future_exists_still_stops_and_closes_everyone(
     assert_eq!(
         waiter.err,
         Some(ContextError::Canceled),
-        "the sibling was cancelled"
+        "the sibling was canceled"
     );
     assert_eq!(log.only("waiter closed").at, secs(2));
 }

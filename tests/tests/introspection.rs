@@ -223,7 +223,7 @@ async fn the_grace_period_is_one_wait_for_everyone() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_task_started_during_the_report_is_cancelled_and_counted() {
+async fn a_task_started_during_the_report_is_canceled_and_counted() {
     let tasks = Tasks::new("svc");
     let inner = tasks.clone();
     tasks.run(
@@ -232,7 +232,7 @@ async fn a_task_started_during_the_report_is_cancelled_and_counted() {
             let inner = inner.clone();
             async move {
                 ctx.done().await;
-                // Started after the shutdown began: born cancelled.
+                // Started after the shutdown began: born canceled.
                 inner.run(&Context::background(), polite("late", Duration::ZERO));
                 let _ = sleep(&ctx, Duration::from_secs(1)).await;
                 Ok(())

@@ -27,7 +27,7 @@ use support::{Rng, paused, wait_bounded};
 enum GiveUp {
     /// Its context times out.
     Timeout,
-    /// Its context is cancelled by another task.
+    /// Its context is canceled by another task.
     Cancel,
     /// Its `lock` future is dropped (by `tokio::time::timeout`).
     Drop,

@@ -2,7 +2,7 @@
 //!
 //! Covers:
 //! - the ctx is checked before each iteration: a runner that cancels during iteration `n`
-//!   sees exactly `n` iterations; a done ctx (cancelled or expired) runs zero iterations;
+//!   sees exactly `n` iterations; a done ctx (canceled or expired) runs zero iterations;
 //!   a deadline stops the loop at the first check after it;
 //! - every iteration gets the caller's deadline and the caller's cancellation;
 //! - the loop stops on an error (also `DeadlineExceeded` while the ctx is live) and on a
@@ -11,7 +11,7 @@
 //!   `Canceled` is only in the error's `source()` chain;
 //! - a loop counts in `running()` from the call, and not once it has stopped;
 //! - a runner that returns `Ok` at once does not starve a current-thread runtime: another
-//!   task makes progress, and cancelling stops the loop before its next iteration.
+//!   task makes progress, and canceling stops the loop before its next iteration.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -284,7 +284,7 @@ async fn a_loop_counts_from_the_call_until_it_stops() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_runner_waiting_on_its_ctx_ends_the_loop_when_cancelled() {
+async fn a_runner_waiting_on_its_ctx_ends_the_loop_when_canceled() {
     let tasks = Tasks::new("loop");
     let count = Arc::new(AtomicUsize::new(0));
     let (ctx, cancel) = Context::background().with_cancel();
@@ -368,7 +368,7 @@ fn a_loop_that_returns_at_once_does_not_starve_a_current_thread_runtime() {
     assert!(outcome.iterations_before_cancel > 0, "{outcome:?}");
     assert_eq!(
         outcome.iterations_after_wait, outcome.iterations_before_cancel,
-        "the loop ran again after its context was cancelled"
+        "the loop ran again after its context was canceled"
     );
     assert_eq!(outcome.running_after_wait, 0);
 }

@@ -262,7 +262,7 @@ async fn stop_loop_ends_a_plain_loop_quietly_also_when_wrapped() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelling_during_a_pause_or_a_backoff_ends_the_loop_at_once() {
+async fn canceling_during_a_pause_or_a_backoff_ends_the_loop_at_once() {
     // Either way the loop is parked for an hour after its first iteration: a pause after a
     // success, a backoff after a failure.
     let hour = Duration::from_secs(3600);
@@ -283,7 +283,7 @@ async fn cancelling_during_a_pause_or_a_backoff_ends_the_loop_at_once() {
         cancel.cancel();
         tokio::time::timeout(Duration::from_secs(1), tasks.wait())
             .await
-            .expect("the loop ends when its context is cancelled");
+            .expect("the loop ends when its context is canceled");
         assert_eq!(before.elapsed(), Duration::ZERO);
         assert_eq!(starts.lock().unwrap().len(), 1);
     }

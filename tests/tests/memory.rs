@@ -262,7 +262,7 @@ fn after_a_dropped_report(runs: usize) {
         .await;
         assert!(report.is_err(), "the report was still waiting");
         release.send(()).unwrap();
-        // The child is shut down, but runs still start there and end (born cancelled):
+        // The child is shut down, but runs still start there and end (born canceled):
         // each would be recorded by a report that stayed behind.
         let runner = Arc::new(Func::named("job", |_ctx| async { Ok(()) }));
         let mut baseline = 0;

@@ -76,7 +76,7 @@ async fn a_waiter_is_woken_when_the_guard_drops() {
 }
 
 #[tokio::test]
-async fn lock_fails_with_canceled_when_cancelled_while_waiting() {
+async fn lock_fails_with_canceled_when_canceled_while_waiting() {
     let mutex = MutexWithContext::new(());
     let held = mutex.lock(&Context::background()).await.unwrap();
     let (ctx, cancel) = Context::background().with_cancel();

@@ -9,14 +9,14 @@
 //!   caller only; a caller that waited for it makes its own attempt; a panicking attempt
 //!   propagates, and the next call retries;
 //! - ctx-aware waiting: a caller waiting for another's attempt returns `Canceled` when its
-//!   ctx is cancelled (woken, manual polling) and `DeadlineExceeded` at its deadline, while
+//!   ctx is canceled (woken, manual polling) and `DeadlineExceeded` at its deadline, while
 //!   the attempt in flight goes on; a done ctx with an empty cell fails without calling
 //!   `f`, with a full one returns the value; the own attempt gets the ctx and is not cut
 //!   short by the call;
 //! - a dropped call drops its attempt, and the next waiter tries;
 //! - one "init" span per attempt, a child of the caller's span, with `once`, `attempt` and
 //!   `otel.name`; the error (or panic) and the status recorded on a failed one, nothing on
-//!   a successful one or a cancelled one; no span for waiters and hits.
+//!   a successful one or a canceled one; no span for waiters and hits.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -194,7 +194,7 @@ async fn a_panicking_attempt_propagates_and_the_next_call_retries() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_waiter_gives_up_when_its_ctx_is_cancelled_and_the_attempt_goes_on() {
+async fn a_waiter_gives_up_when_its_ctx_is_canceled_and_the_attempt_goes_on() {
     let cell = RetryableOnceCell::new("slow");
     let calls = Arc::new(AtomicUsize::new(0));
     let background = Context::background();
@@ -207,7 +207,7 @@ async fn a_waiter_gives_up_when_its_ctx_is_cancelled_and_the_attempt_goes_on() {
     assert_pending!(waiter.poll());
     assert_pending!(waiter.poll());
     cancel.cancel();
-    assert!(waiter.is_woken(), "cancelling must wake the waiter");
+    assert!(waiter.is_woken(), "canceling must wake the waiter");
     let err = assert_ready!(waiter.poll()).unwrap_err();
     assert_eq!(ctx_error(&err), Some(ContextError::Canceled));
     drop(waiter);
@@ -222,11 +222,11 @@ async fn a_waiter_gives_up_when_its_ctx_is_cancelled_and_the_attempt_goes_on() {
     assert_eq!(waiter_calls.load(Ordering::SeqCst), 0);
 }
 
-/// Regression (reliability round 2): a waiter whose context was cancelled while the attempt
+/// Regression (reliability round 2): a waiter whose context was canceled while the attempt
 /// in flight failed took the permit when it was next polled, and called its own `f` with a
 /// done context.
 #[tokio::test(start_paused = true)]
-async fn a_waiter_cancelled_while_the_attempt_fails_does_not_call_its_own() {
+async fn a_waiter_canceled_while_the_attempt_fails_does_not_call_its_own() {
     let cell = RetryableOnceCell::<u32>::new("flaky");
     let (fail, failed) = tokio::sync::oneshot::channel::<()>();
     let background = Context::background();
@@ -410,7 +410,7 @@ async fn each_attempt_is_one_span_with_its_failure_recorded() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_panic_is_recorded_and_a_cancelled_attempt_is_not_a_failure() {
+async fn a_panic_is_recorded_and_a_canceled_attempt_is_not_a_failure() {
     let recorder = SpanRecorder::install();
     let cell = RetryableOnceCell::<u32>::new("cfg");
 
@@ -426,13 +426,13 @@ async fn a_panic_is_recorded_and_a_cancelled_attempt_is_not_a_failure() {
     assert!(panicked.is_err());
 
     let (ctx, cancel) = Context::background().with_cancel();
-    let cancelled = cell
+    let canceled = cell
         .get_or_try_init(&ctx, |ctx| async move {
             cancel.cancel();
             Err::<u32, BoxError>(ctx.err().unwrap().into())
         })
         .await;
-    assert!(cancelled.is_err());
+    assert!(canceled.is_err());
 
     let spans = recorder.spans_named("init");
     assert_eq!(spans.len(), 2, "{}", recorder.tree());

@@ -8,7 +8,7 @@
 //! - `run_background` starts a new trace, linked to the caller's span;
 //! - an `#[async_task]` call is a span named by the attribute, a child of the run's span;
 //! - a failed run and a panicked run export status Error, with the ERROR event on the span;
-//!   a cancelled run exports status Unset and no event.
+//!   a canceled run exports status Unset and no event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -289,16 +289,16 @@ async fn a_failed_or_panicked_run_exports_its_message_as_the_status_description(
 }
 
 #[tokio::test]
-async fn a_cancelled_run_exports_no_error() {
+async fn a_canceled_run_exports_no_error() {
     let otel = Exported::install();
-    let tasks = Tasks::new("cancelled");
+    let tasks = Tasks::new("canceled");
     tasks.run(
         &Context::background(),
         Func::new(|_ctx| async { Err(ContextError::Canceled.into()) }),
     );
     wait_bounded(&tasks).await;
 
-    let task = otel.span("cancelled");
+    let task = otel.span("canceled");
     assert_eq!(task.status, Status::Unset);
     assert!(task.events.events.is_empty());
 }

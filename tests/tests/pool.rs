@@ -11,7 +11,7 @@
 //!   its message; cancellations are not failures, `DeadlineExceeded` is; a second `wait`
 //!   returns only the failures since the first;
 //! - admission is ctx-aware: a run waiting for a slot returns `Err(Canceled)` when its ctx is
-//!   cancelled and `Err(DeadlineExceeded)` at its deadline, without running; a done ctx is
+//!   canceled and `Err(DeadlineExceeded)` at its deadline, without running; a done ctx is
 //!   refused even with a slot free, and so is a run handed its slot as its ctx ends (the slot
 //!   goes back); a dropped admission takes no slot;
 //! - `cancel_on_error(true)`: the first failure (error or panic) cancels the runs in flight
@@ -292,7 +292,7 @@ async fn a_run_waiting_for_a_slot_gives_up_when_its_ctx_is_cancelled() {
     cancel.cancel();
     assert!(
         admission.is_woken(),
-        "cancelling must wake the waiting admission"
+        "canceling must wake the waiting admission"
     );
     assert_eq!(
         assert_ready!(admission.poll()),
@@ -392,7 +392,7 @@ async fn first_failure_among_others(pool: &Pool, fail: impl Runner + 'static) ->
             Func::new(move |ctx| {
                 let seen = Arc::clone(&seen);
                 async move {
-                    // Runs for a minute unless cancelled.
+                    // Runs for a minute unless canceled.
                     let slept = sleep(&ctx, Duration::from_secs(60)).await;
                     let cause = ctx.cause().and_then(|cause| {
                         let failed = cause.downcast_ref::<TaskError>()?;
@@ -429,7 +429,7 @@ async fn first_failure_among_others(pool: &Pool, fail: impl Runner + 'static) ->
 #[derive(Debug)]
 struct Outcome {
     /// How the two minute-long runs' `sleep` ended, when, and the `TaskError` their
-    /// context was cancelled with (`is_panic`, then its `Display`).
+    /// context was canceled with (`is_panic`, then its `Display`).
     seen: Vec<(Option<ContextError>, Duration, Option<String>)>,
     /// What the admission of the fourth run returned, and when.
     waiting: Result<(), AdmitError>,
@@ -458,15 +458,15 @@ async fn cancel_on_error_stops_the_others_at_the_first_failure() {
         errors.to_string(),
         "1 task of pool `all-or-nothing` failed: breaker: boom"
     );
-    // The two in flight were cancelled by it, at that moment, with it as the cause.
-    let cancelled_at_one_second = (
+    // The two in flight were canceled by it, at that moment, with it as the cause.
+    let canceled_at_one_second = (
         Some(ContextError::Canceled),
         Duration::from_secs(1),
         Some("false breaker: boom".to_owned()),
     );
     assert_eq!(
         outcome.seen,
-        [cancelled_at_one_second.clone(), cancelled_at_one_second]
+        [canceled_at_one_second.clone(), canceled_at_one_second]
     );
     // The admission waiting for a slot was refused then (the pool is closed), and so is
     // every later run.
@@ -495,14 +495,14 @@ async fn cancel_on_error_counts_a_panic_as_the_first_failure() {
     let errors = outcome.wait.unwrap_err();
     assert_eq!(errors.errors().len(), 1, "{errors}");
     assert_eq!(errors.errors()[0].panic_message(), Some("invariant broken"));
-    let cancelled_at_one_second = (
+    let canceled_at_one_second = (
         Some(ContextError::Canceled),
         Duration::from_secs(1),
         Some("true panicker panicked: invariant broken".to_owned()),
     );
     assert_eq!(
         outcome.seen,
-        [cancelled_at_one_second.clone(), cancelled_at_one_second]
+        [canceled_at_one_second.clone(), canceled_at_one_second]
     );
     assert_eq!(outcome.waiting, Err(AdmitError::Closed));
 }

@@ -1,6 +1,6 @@
 //! A queue in front of a pool: `Pool::queue(n)` and `Pool::try_spawn`, as an HTTP handler
 //! uses them — accepted at once (started, or queued in order), or refused with
-//! `AdmitError::Full`; queued jobs listed, drained, cancelled by a shutdown.
+//! `AdmitError::Full`; queued jobs listed, drained, canceled by a shutdown.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //!   waits for the innermost;
 //! - `wait` and `shutdown` from inside a task of the same `Tasks`: the task panics with a
 //!   message that says why, reported as one panic event; nothing hangs; `shutdown` has
-//!   cancelled the others first;
+//!   canceled the others first;
 //! - `shutdown` called twice, and concurrently (also from two threads): all return, with the
 //!   same outcome.
 

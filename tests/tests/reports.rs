@@ -222,7 +222,7 @@ async fn a_report_reads_cause_first_then_a_handful_of_names_of_each_list() {
     for name in ["a", "b", "c", "d", "e", "f", "g"] {
         tasks.run(&ctx, named_stubborn(name));
     }
-    // Each ends a moment after it is cancelled: during the report's grace period, as the
+    // Each ends a moment after it is canceled: during the report's grace period, as the
     // failure shuts the set down before the report starts.
     for name in ["f1", "f2"] {
         tasks.run(&ctx, slow_to_end(Some(name), Err("cleanup failed")));

@@ -13,7 +13,7 @@
 //! - a child's runs are reported under the child's name and path, and classed by its parent's
 //!   classes unless it has its own (also classes set on the parent later);
 //! - a pool's runs are its set's: listed as `TaskKind::Pool` under their own names, counted,
-//!   cancelled and aborted by its report (their futures dropped, their slots freed), and
+//!   canceled and aborted by its report (their futures dropped, their slots freed), and
 //!   `Pool::run` refused with `AdmitError::Closed` once the set closes — also while waiting
 //!   for a slot; `AdmitError::Context` when the caller's context ends first;
 //! - two reports at once, on a parent and its child, both see a task that ends meanwhile.
@@ -520,10 +520,10 @@ async fn a_pool_admission_ends_with_the_callers_context() {
         Err(AdmitError::Context(ContextError::DeadlineExceeded))
     );
     assert_eq!(start.elapsed(), Duration::from_secs(2));
-    let (cancelled, cancel) = Context::background().with_cancel();
+    let (canceled, cancel) = Context::background().with_cancel();
     cancel.cancel();
     assert_eq!(
-        pool.run(&cancelled, named_until_done("late")).await,
+        pool.run(&canceled, named_until_done("late")).await,
         Err(AdmitError::Context(ContextError::Canceled))
     );
     assert_eq!(listed(&svc), [entry("svc/jobs", "hog", TaskKind::Pool)]);

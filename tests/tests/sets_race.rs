@@ -80,7 +80,7 @@ struct Round {
     admissions: Arc<Mutex<Vec<Admission>>>,
 }
 
-/// The body of task `id`: by `id % 5`, ends when cancelled (ok, failing, panicking), waits
+/// The body of task `id`: by `id % 5`, ends when canceled (ok, failing, panicking), waits
 /// for the release whatever its context says, or ends at once. Every seventh starts another.
 async fn body(round: Round, kind: &'static str, id: u64, ctx: Context) -> Result<(), BoxError> {
     let log = Arc::clone(&round.log);
@@ -341,7 +341,7 @@ fn check(round: &Round, report: &ShutdownReport, report_start: u64, report_end: 
     for (&id, &(kind, start)) in started.iter() {
         let end = ended.get(&id).copied();
         let listed = place.get(&id).copied();
-        // Tasks that end only once cancelled (or released) and had started before the report
+        // Tasks that end only once canceled (or released) and had started before the report
         // was asked for: listed when it began, so in it. (A quick task may end and leave
         // between that ask and the report's start.)
         if kind == "spawn" && start < report_start && id % 5 != 4 {

@@ -8,7 +8,7 @@
 //! - when the grace period runs out: `Err(ShutdownTimeout)` after exactly `grace`, with the
 //!   number of stragglers and their names (the runner's name, else the set's), in
 //!   `running()`, `names()` and `Display`; the stragglers are not aborted;
-//! - tasks started after shutdown get an already-cancelled context (and loops run zero
+//! - tasks started after shutdown get an already-canceled context (and loops run zero
 //!   iterations);
 //! - shutdown reaches only its own set's tasks, never the caller's context or another set;
 //! - `ShutdownTimeout` is `Debug + Display + Error + Send + Sync` and boxes into `BoxError`.
@@ -220,7 +220,7 @@ async fn stragglers_are_not_aborted_and_shutdown_can_be_called_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn tasks_started_after_shutdown_get_a_cancelled_ctx() {
+async fn tasks_started_after_shutdown_get_a_canceled_ctx() {
     let tasks = Tasks::new("svc");
     tasks.shutdown(Duration::from_secs(1)).await.unwrap();
 
@@ -247,7 +247,7 @@ async fn tasks_started_after_shutdown_get_a_cancelled_ctx() {
         })
     });
     timeout(LIMIT, tasks.wait()).await.unwrap();
-    // `run` and `run_background` still run their runner (as Go does), cancelled.
+    // `run` and `run_background` still run their runner (as Go does), canceled.
     assert_eq!(*seen.lock().unwrap(), [Some(ContextError::Canceled); 2]);
     assert_eq!(loops.load(Ordering::SeqCst), 0);
 }
@@ -278,7 +278,7 @@ async fn shutdown_reaches_only_its_own_tasks() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_dropped_shutdown_future_has_already_cancelled_the_tasks() {
+async fn a_dropped_shutdown_future_has_already_canceled_the_tasks() {
     let tasks = Tasks::new("svc");
     let seen: Seen = Arc::default();
     tasks.run(&Context::background(), well_behaved(&seen));

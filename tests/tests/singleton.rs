@@ -159,7 +159,7 @@ async fn a_revoke_mid_iteration_cancels_the_run_as_not_held_and_another_replica_
     sleep_until(t0 + secs(6.0)).await;
     let a_runs = board.runs_of("a");
     assert_eq!(a_runs.len(), 1);
-    let lost = a_runs[0].lost().expect("cancelled with LeaseLost");
+    let lost = a_runs[0].lost().expect("canceled with LeaseLost");
     assert!(matches!(lost.reason(), LossReason::NotHeld), "{lost}");
     assert_eq!((lost.name(), lost.fence()), (NAME, 1));
     assert!(!a_runs[0].dropped, "it stopped when asked");
@@ -189,7 +189,7 @@ async fn a_renew_that_hangs_forever_cancels_the_runs_at_the_last_good_renew_plus
     store.set("a", Call::Renew, Fault::Hang);
 
     sleep_until(t0 + secs(14.0) - MS).await;
-    assert_eq!(board.running(), 1, "not cancelled before its deadline");
+    assert_eq!(board.running(), 1, "not canceled before its deadline");
     sleep_until(t0 + secs(14.5)).await;
     let run = &board.runs_of("a")[0];
     let last_good = store.last_good_renew("a", 1);
@@ -199,7 +199,7 @@ async fn a_renew_that_hangs_forever_cancels_the_runs_at_the_last_good_renew_plus
         last_good + RENEW_DEADLINE,
         "exactly at the deadline"
     );
-    let lost = run.lost().expect("cancelled with LeaseLost");
+    let lost = run.lost().expect("canceled with LeaseLost");
     assert!(
         matches!(lost.reason(), LossReason::RenewTimedOut { renew_deadline } if *renew_deadline == RENEW_DEADLINE),
         "{lost}"
@@ -253,7 +253,7 @@ async fn a_store_down_for_longer_than_renew_deadline_fails_the_term_and_one_lead
         t0 + secs(14.0),
         "the last good renew (4 s) + renew_deadline"
     );
-    let lost = last.lost().expect("cancelled with LeaseLost");
+    let lost = last.lost().expect("canceled with LeaseLost");
     let LossReason::StoreFailed {
         renew_deadline,
         error,
@@ -319,7 +319,7 @@ async fn a_drained_leader_finishes_its_iteration_releases_at_once_and_another_le
     assert_eq!(a_runs.len(), 2, "no iteration started after the drain");
     assert!(
         a_runs[1].cause.is_none(),
-        "the iteration in flight was not cancelled"
+        "the iteration in flight was not canceled"
     );
     assert_eq!(a_runs[1].end(), drained);
     // It kept renewing while the iteration finished.
@@ -648,7 +648,7 @@ async fn a_body_that_ignores_cancellation_is_aborted_after_its_grace_then_the_le
 /// the singleton waits for the answer (up to `renew_deadline`) and releases what it got;
 /// an answer later than that is released by whoever still waits for it.
 #[tokio::test(start_paused = true)]
-async fn a_cancelled_acquire_releases_what_the_store_granted() {
+async fn a_canceled_acquire_releases_what_the_store_granted() {
     let granted_and_released = |store: &FaultyLeases| {
         let log = store.log();
         let granted = log
@@ -963,7 +963,7 @@ async fn each_term_has_a_span_over_its_iterations_and_events_when_taken_and_lost
         lost.message(),
         Some(
             "lease \"poller\" lost (fence 1): the store says another holder has it or it \
-             expired: cancelling its runs"
+             expired: canceling its runs"
         )
     );
     assert_eq!(lost.field("fence"), Some("1"));

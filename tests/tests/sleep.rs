@@ -3,7 +3,7 @@
 //! Covers:
 //! - `Ok(())` after exactly the full time (also zero, and under a context whose deadline
 //!   comes later);
-//! - `Err(ctx.err())` when the context ends first: cancelled mid-sleep (at that instant),
+//! - `Err(ctx.err())` when the context ends first: canceled mid-sleep (at that instant),
 //!   deadline first (`DeadlineExceeded` at the deadline), already done (at once);
 //! - `sleep_until` an instant in the past or now returns `Ok` at once;
 //! - `Duration::MAX`, overflowing durations and far-future instants never panic: they sleep
@@ -48,7 +48,7 @@ async fn sleep_under_a_later_deadline_is_ok() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn sleep_returns_canceled_when_the_ctx_is_cancelled_mid_sleep() {
+async fn sleep_returns_canceled_when_the_ctx_is_canceled_mid_sleep() {
     let (ctx, cancel) = Context::background().with_cancel();
     cancel_after(cancel, Duration::from_secs(2));
     let start = Instant::now();

@@ -219,7 +219,7 @@ async fn run_loop_opens_a_new_span_per_iteration_each_parented_to_the_callers_sp
         );
     }
     assert!(spans.windows(2).all(|w| w[0].id() != w[1].id()));
-    // The third iteration ended cancelled: that is not reported.
+    // The third iteration ended canceled: that is not reported.
     assert_eq!(recorder.events().len(), 3);
 }
 

@@ -12,7 +12,7 @@
 //! - a dropped handle detaches: the task runs on, the set waits for it and shuts it down;
 //! - a full member of its set: counted in `running` from the moment `spawn` returns, listed
 //!   in `snapshot` (kind `Spawned`, its name, its set's path), gets a context joined to the
-//!   caller's and the set's, cancelled by `shutdown`, aborted at the end of a report's grace
+//!   caller's and the set's, canceled by `shutdown`, aborted at the end of a report's grace
 //!   period (its handle then `is_aborted`), listed as aborted when its handle aborts it
 //!   during a report, named `jobs/job-1` in a parent's report; aborted when its runtime goes;
 //! - reported once: one `"task"` span, a child of the caller's span, and one ERROR event for
@@ -261,7 +261,7 @@ async fn a_spawned_task_is_a_full_member_of_its_set() {
     let jobs = svc.child("jobs");
     let (caller, cancel_caller) = Context::background().with_cancel();
     let (ctx_tx, mut ctx_rx) = mpsc::unbounded_channel();
-    let cancelled = jobs.spawn(&caller, "job-1", move |ctx| async move {
+    let canceled = jobs.spawn(&caller, "job-1", move |ctx| async move {
         ctx_tx.send(ctx.clone()).unwrap();
         ctx.done().await;
         Err::<(), _>(ContextError::Canceled)
@@ -317,7 +317,7 @@ async fn a_spawned_task_is_a_full_member_of_its_set() {
     assert_eq!(report.canceled, ["jobs/job-1"]);
     assert_eq!(report.aborted, ["by-hand", "jobs/job-2"]);
     assert_eq!(svc.running(), 0);
-    assert!(bounded(cancelled).await.unwrap_err().is_canceled());
+    assert!(bounded(canceled).await.unwrap_err().is_canceled());
     assert!(bounded(stubborn).await.unwrap_err().is_aborted());
     assert!(bounded(aborted_by_hand).await.unwrap_err().is_aborted());
 }

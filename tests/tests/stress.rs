@@ -1,10 +1,10 @@
 //! Load and faults: nothing is lost when many tasks, lockers and loops run, fail, panic,
-//! are cancelled, shut down, or lose their runtime.
+//! are canceled, shut down, or lose their runtime.
 //!
 //! Covers:
 //! - 1,000,000 tasks started in waves and waited for: `running()` back to 0 after each wave,
 //!   every runner ran once, and the process's resident memory back near where it was;
-//! - 10,000 loops cancelled by one `cancel()`: all gone, without the (paused) clock moving,
+//! - 10,000 loops canceled by one `cancel()`: all gone, without the (paused) clock moving,
 //!   and within a measured real-time bound on a multi-thread runtime;
 //! - 10% of 11,000 tasks and loops panicking: every panic reported exactly once, every error
 //!   too, and `wait` returns;
@@ -49,7 +49,7 @@ fn multi_thread() -> Runtime {
 // ---------------------------------------------------------------------------------------
 // A million tasks
 
-/// Starts `total` tasks in waves of `wave` on one `Tasks`, each under a cancellable caller
+/// Starts `total` tasks in waves of `wave` on one `Tasks`, each under a cancelable caller
 /// context (so each gets a context with two parents) and named (so each is listed for
 /// shutdown reports), and waits for each wave. Returns the resident memory growth between
 /// the end of the warm-up waves (a tenth) and the end.
@@ -123,7 +123,7 @@ fn soak_ten_million_tasks() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Loops cancelled at once
+// Loops canceled at once
 
 /// A loop runner of one of four kinds: a poller that sleeps on its context, one parked in
 /// `done()`, one queued on a mutex that is never free, and (where the clock is real) one
@@ -160,7 +160,7 @@ async fn started_all(started: &mut mpsc::UnboundedReceiver<()>, n: usize) {
 /// On the paused clock: 10,000 loops, then one cancel; `wait` returns without the clock
 /// moving at all (nothing waits for a timer to notice the cancel).
 #[test]
-fn ten_thousand_loops_cancelled_at_once_are_all_gone_without_the_clock_moving() {
+fn ten_thousand_loops_canceled_at_once_are_all_gone_without_the_clock_moving() {
     paused(async {
         const N: usize = 10_000;
         let tasks = Tasks::new("loops");
@@ -192,7 +192,7 @@ fn ten_thousand_loops_cancelled_at_once_are_all_gone_without_the_clock_moving() 
 /// after the cancel; the bound is a generous sanity limit, not a synchronisation.
 const LOOPS_GONE_WITHIN: Duration = Duration::from_secs(10);
 
-fn loops_cancelled_on_workers(n: usize) -> Duration {
+fn loops_canceled_on_workers(n: usize) -> Duration {
     let _serial = serial();
     let rt = multi_thread();
     let tasks = Tasks::new("loops");
@@ -219,15 +219,15 @@ fn loops_cancelled_on_workers(n: usize) -> Duration {
 
 #[test]
 fn ten_thousand_loops_on_worker_threads_are_gone_soon_after_one_cancel() {
-    let elapsed = loops_cancelled_on_workers(10_000);
+    let elapsed = loops_canceled_on_workers(10_000);
     println!("10,000 loops gone {elapsed:?} after the cancel");
 }
 
 #[test]
 #[ignore = "soak: run with --release, see the module docs"]
-fn soak_loops_cancelled_on_workers() {
+fn soak_loops_canceled_on_workers() {
     for _ in 0..20 {
-        let elapsed = loops_cancelled_on_workers(100_000);
+        let elapsed = loops_canceled_on_workers(100_000);
         println!("100,000 loops gone {elapsed:?} after the cancel");
     }
 }

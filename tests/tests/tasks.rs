@@ -3,7 +3,7 @@
 //! Covers:
 //! - `Tasks: Send + Sync`; `Tasks::new` needs no runtime;
 //! - `run` runs the runner once, with a context that is a child of the caller's: it carries
-//!   the caller's deadline and is cancelled with it;
+//!   the caller's deadline and is canceled with it;
 //! - `run` with an already-done ctx still runs the runner, which sees the error;
 //! - `running()` counts a task from the moment `run()` returns, before it is first polled;
 //! - `wait()` returns at once on an empty set, waits for every task (exact paused time),
@@ -82,7 +82,7 @@ async fn run_runs_the_runner_once_under_the_callers_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelling_the_callers_ctx_reaches_the_task() {
+async fn canceling_the_callers_ctx_reaches_the_task() {
     let tasks = Tasks::new("t");
     let (ctx, cancel) = Context::background().with_cancel();
     let seen = Arc::new(Mutex::new(None));

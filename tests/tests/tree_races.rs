@@ -261,7 +261,7 @@ fn dropped_drains_while_children_are_made(period: Duration) {
 async fn a_drain_that_ends_during_a_report_leaves_each_task_named_once() {
     let svc = Tasks::new("svc");
     let ctx = Context::background();
-    // Ends when cancelled: during the report, which ends the drain too.
+    // Ends when canceled: during the report, which ends the drain too.
     svc.run(&ctx, named_until_done("polite"));
     // Ends by itself during the drain, before the report.
     svc.run(
@@ -356,7 +356,7 @@ fn one_tree(rt: &Runtime, seed: u64) {
                                 sets.lock().unwrap().push(child);
                             }
                         }
-                        // Named runs: some end soon, some when cancelled, some never.
+                        // Named runs: some end soon, some when canceled, some never.
                         1 => match rng.below(3) {
                             0 => set.run(&Context::background(), named_until_done("polite")),
                             1 => set.run(

@@ -152,7 +152,7 @@ pub fn sigstop_the_leader_past_its_ttl() {
     block_on(Duration::from_secs(60), async {
         let (handover, ran) = sigstop_leader(PgServer::shared(), "stop-leader").await;
         note!(
-            "SIGSTOP of the leader: another led {handover:?} after; the old one cancelled its \
+            "SIGSTOP of the leader: another led {handover:?} after; the old one canceled its \
              runs after running {ran:?} past its last good renew"
         );
     });
@@ -231,7 +231,7 @@ pub async fn sigstop_leader(server: &PgServer, lease: &str) -> (Duration, Durati
     let ran = since(last_good, stopped) + reacted;
     assert!(
         ran <= RENEW_DEADLINE,
-        "the old leader ran {ran:?} past its last good renew before it cancelled its runs"
+        "the old leader ran {ran:?} past its last good renew before it canceled its runs"
     );
     fleet
         .wait(
@@ -334,7 +334,7 @@ pub fn sigstop_the_leader_between_iterations() {
             "the old leader wrote after the resume: {sent:?}"
         );
         note!(
-            "SIGSTOP between iterations: another led {:?} after; the old one cancelled its \
+            "SIGSTOP between iterations: another led {:?} after; the old one canceled its \
              runs {:?} after the resume, and wrote nothing more",
             since(stopped, next.at),
             since(resumed, lost.at)

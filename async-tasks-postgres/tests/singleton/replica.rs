@@ -19,7 +19,7 @@
 //! | `leading F` | the first run under term F started (so `Term::current()` is F) |
 //! | `writing F SEQ` | the run is about to write its SEQth row, under F |
 //! | `write F SEQ ok\|rejected\|error MSG` | that write was accepted, or refused by a later fence |
-//! | `lost F REASON MSG` | the runs of term F were cancelled (`LossReason`: `not_held`, `renew_timed_out`, `store_failed`; `other` for anything else) |
+//! | `lost F REASON MSG` | the runs of term F were canceled (`LossReason`: `not_held`, `renew_timed_out`, `store_failed`; `other` for anything else) |
 //! | `draining` / `drained` | SIGTERM (or `drain`, or the end of stdin) was received / the drain is over |
 //!
 //! It drains (`Tasks::drain`, which releases the lease at once) on SIGTERM, on a `drain` line
@@ -420,8 +420,8 @@ impl Poller {
         }
     }
 
-    /// Tells the parent when the runs of `term` are cancelled, and why: a task of its own,
-    /// so that the line comes when the context is cancelled whatever the run is doing.
+    /// Tells the parent when the runs of `term` are canceled, and why: a task of its own,
+    /// so that the line comes when the context is canceled whatever the run is doing.
     fn watch(&self, term: &Term, ctx: &Context) {
         let (ctx, out, fence) = (ctx.clone(), self.out, term.fence());
         tokio::spawn(async move {

@@ -196,7 +196,7 @@ fn explicit_parent() -> (Side, Side) {
     )
 }
 
-/// The run's context: a clone of a cancellable context, handed to the body and dropped
+/// The run's context: a clone of a cancelable context, handed to the body and dropped
 /// with it.
 fn context_clone() -> (Side, Side) {
     variant!(

@@ -114,8 +114,8 @@ pub(crate) fn figures() -> Vec<Spec> {
 pub(crate) const ITERATIONS: u64 = 600_000;
 
 /// A side of the anchor's shape: a task on a `TaskTracker` that runs iterations until a
-/// `CancellationToken` is cancelled, each counting itself (the `body`, a future) and
-/// cancelling the token at `ITERATIONS`, timed from before the spawn to the tracker's
+/// `CancellationToken` is canceled, each counting itself (the `body`, a future) and
+/// canceling the token at `ITERATIONS`, timed from before the spawn to the tracker's
 /// `wait()`. `$setup` runs before the spawn, and its bindings move into the task; each
 /// iteration is `$iteration`, which awaits `$body` in its own way.
 macro_rules! anchor_loop {

@@ -73,7 +73,7 @@ fn mutex_uncontended() -> (Side, Side) {
     (ours, anchor)
 }
 
-/// `MutexWithContext::lock` with a cancellable context, uncontended, in a task.
+/// `MutexWithContext::lock` with a cancelable context, uncontended, in a task.
 fn ours_uncontended(rt: Arc<tokio::runtime::Runtime>) -> Side {
     Box::new(move || {
         rt.block_on(async {

@@ -3,7 +3,7 @@
 //! most 1.1x), with and without a subscriber, on a current-thread runtime (timed and
 //! counted) and a multi-thread one (timed).
 //!
-//! Both sides run `loops::ITERATIONS` iterations, ended by the runner cancelling the
+//! Both sides run `loops::ITERATIONS` iterations, ended by the runner canceling the
 //! context, timed from the call that starts the loop to `wait()` returning: the
 //! singleton's side includes taking the lease once and releasing it once. With the lease's
 //! default timings (a renew every 2 s), no renew falls inside a side's run (tens of

@@ -12,7 +12,7 @@ use super::node::{Node, Why};
 /// Cancels the [`Context`] it was made with, and through it all that context's children.
 ///
 /// Returned by [`Context::with_cancel`], [`Context::with_timeout`] and
-/// [`Context::with_deadline`]. Cancelling twice is harmless; dropping the handle does
+/// [`Context::with_deadline`]. Canceling twice is harmless; dropping the handle does
 /// **not** cancel (unlike Go, where forgetting to call `cancel` leaks: here the context is
 /// freed with its last handle).
 ///
@@ -81,10 +81,10 @@ impl CancelHandle {
     /// {
     ///     let _guard = cancel.drop_guard();
     ///     assert!(!ctx.is_done());
-    /// } // the scope ends: cancelled
+    /// } // the scope ends: canceled
     /// assert!(ctx.is_done());
     /// ```
-    #[must_use = "the context is cancelled as soon as the guard is dropped"]
+    #[must_use = "the context is canceled as soon as the guard is dropped"]
     pub fn drop_guard(self) -> CancelGuard {
         CancelGuard { handle: Some(self) }
     }
@@ -113,14 +113,14 @@ impl CancelHandle {
 /// kept.cancel();
 /// assert!(start(&Context::background(), false).is_none());
 /// ```
-#[must_use = "the context is cancelled as soon as the guard is dropped"]
+#[must_use = "the context is canceled as soon as the guard is dropped"]
 pub struct CancelGuard {
     /// `None` only after `disarm`, which consumes the guard.
     handle: Option<CancelHandle>,
 }
 
 impl CancelGuard {
-    /// Gives the handle back without cancelling.
+    /// Gives the handle back without canceling.
     pub fn disarm(mut self) -> CancelHandle {
         match self.handle.take() {
             Some(handle) => handle,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// What [`Context::cause`](crate::context::Context::cause) returns: the error that says why a context was cancelled,
+/// What [`Context::cause`](crate::context::Context::cause) returns: the error that says why a context was canceled,
 /// shared by the context and all its children.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -26,7 +26,8 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContextError {
-    /// The context, or one of its parents, was cancelled.
+    /// The context, or one of its parents, was canceled.
+    #[doc(alias = "Cancelled")]
     Canceled,
     /// The context's deadline, or one of its parents', has passed.
     DeadlineExceeded,

@@ -14,19 +14,19 @@
 //!    stays. Pushed down eagerly by [`Node::close`], for the same reason as 2: a loop checks
 //!    it on every iteration.
 //! 4. **`deadline` is the earliest** of the node's own deadline and all its parents', so a
-//!    node whose `deadline` has passed is done even if nobody has cancelled it yet; whoever
+//!    node whose `deadline` has passed is done even if nobody has canceled it yet; whoever
 //!    reads the state notices that ([`Node::err`]) and stores it.
 //! 5. **A node is listed in the `children` of each of its (at most two) parents** from its
 //!    registration until it is dropped, unless that parent is done: a done parent's list is
 //!    `closed` and empty (nothing is kept for a cancel that has happened), and a child
 //!    registered after that is born done with the parent's reason and cause. A closing
-//!    parent's list stays open: it can still be cancelled.
+//!    parent's list stays open: it can still be canceled.
 //! 6. **`state` is only written under the node's own `children` lock** (by `cancel` and
 //!    `close`), `cause` before it: whoever sees the node done sees its cause too, and two
 //!    writers never race.
 //! 7. **Nothing waits on a node until it is first awaited**: the only waiter list is the
 //!    `Notify`, which costs nothing while empty.
-//! 8. **No walk recurses.** Dropping, cancelling and closing go through a work list, so a
+//! 8. **No walk recurses.** Dropping, canceling and closing go through a work list, so a
 //!    chain of contexts of any depth (a task that runs itself again with its own context a
 //!    million times) cannot overflow the stack.
 //! 9. **A join node is never a parent of a join node it could be replaced by.** A node made
@@ -322,7 +322,7 @@ impl Node {
     #[inline]
     pub(crate) fn err(&self) -> Option<ContextError> {
         // Acquire: pairs with the Release store in `cancel_one`, so whoever sees a node done
-        // also sees its cause and everything its canceller did before cancelling.
+        // also sees its cause and everything its canceler did before canceling.
         if let Some(err) = decode(self.state.load(Ordering::Acquire)) {
             return Some(err);
         }
@@ -348,7 +348,7 @@ impl Node {
     pub(crate) fn cancel(&self, why: Why) {
         let now = Some(Instant::now());
         // A work list of the lists still to visit, not recursion (invariant 8). Each child
-        // is cancelled right after it is upgraded, in one visit: a cancel of many children
+        // is canceled right after it is upgraded, in one visit: a cancel of many children
         // (every task of a set) touches each child's node once, and collects nothing.
         let mut pending: Vec<(Slab<Weak<Node>>, Why)> =
             self.cancel_one(why, now).into_iter().collect();
@@ -379,7 +379,7 @@ impl Node {
             let _ = self.cause.set(Arc::clone(cause));
         }
         // Release: pairs with the Acquire in `err`, so that whoever sees the node done also
-        // sees its cause and everything its canceller did before. The closing bit is kept.
+        // sees its cause and everything its canceler did before. The closing bit is kept.
         self.state
             .store(state | encode(why.reason), Ordering::Release);
         children.closed = true;
@@ -442,13 +442,13 @@ impl Node {
         }
     }
 
-    /// Resolves once the node is cancelled, ignoring its deadline (for callers that run
+    /// Resolves once the node is canceled, ignoring its deadline (for callers that run
     /// their own timer, like `sleep_until`).
     ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`Node::wait`].
-    pub(crate) async fn cancelled(&self) {
+    pub(crate) async fn canceled(&self) {
         loop {
             let notified = pin!(self.notify.notified());
             // Acquire: as in `err`.
@@ -465,7 +465,7 @@ impl Node {
         self.parents.each_mut().map(|link| {
             let link = link.take()?;
             let parent = link.parent;
-            // A done parent has closed its list, or is about to: its canceller will find
+            // A done parent has closed its list, or is about to: its canceler will find
             // this child's `Weak` dead and skip it. No need to take the lock (this is what
             // thousands of tasks ending together after a shutdown would contend on).
             // Acquire: pairs with the Release store in `cancel_one`.

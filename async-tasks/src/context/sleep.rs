@@ -93,7 +93,7 @@ pub async fn sleep_until(ctx: &Context, at: Instant) -> Result<(), ContextError>
         _ => {
             tokio::select! {
                 biased;
-                () = ctx.cancelled() => Err(ctx.err().unwrap_or(ContextError::Canceled)),
+                () = ctx.canceled() => Err(ctx.err().unwrap_or(ContextError::Canceled)),
                 () = tokio::time::sleep_until(at) => Ok(()),
             }
         }

@@ -78,7 +78,7 @@ impl Timings {
         retry_every: Duration::from_secs(2),
     };
 
-    /// How long the runs of a lost term have to stop after their context is cancelled:
+    /// How long the runs of a lost term have to stop after their context is canceled:
     /// `ttl - renew_deadline`, the time between the leader giving up and the store's
     /// expiry of its last renewed term at the earliest (zero if the timings are invalid).
     pub(crate) fn grace(&self) -> Duration {

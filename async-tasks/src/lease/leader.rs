@@ -6,7 +6,7 @@
 //! # Invariants
 //!
 //! 1. **A term's run never outlives its lease, as far as this process's clock can tell.**
-//!    The run's context is cancelled with [`LeaseLost`] as soon as a renew says the term
+//!    The run's context is canceled with [`LeaseLost`] as soon as a renew says the term
 //!    lost the lease, or when no renew has succeeded for `renew_deadline` since the start of
 //!    the last one that did (a timer, not the renew's answer: a renew that never returns
 //!    is given up at that deadline). The run then has until the earlier of `loss +
@@ -45,7 +45,7 @@ use crate::runner::BoxError;
 
 /// The work a leader runs under each of its terms (a singleton's loop).
 pub(crate) trait Terms {
-    /// Runs the work of `term` with `ctx` (cancelled with [`LeaseLost`] when the lease is
+    /// Runs the work of `term` with `ctx` (canceled with [`LeaseLost`] when the lease is
     /// lost), its spans under `span`, until it ends by itself — or is dropped, once the
     /// lease is lost and its grace is over.
     fn run<'a>(
@@ -76,7 +76,7 @@ enum TermEnd {
 pub(crate) trait Watch {
     /// This replica leads under `term` from now.
     fn leading(&self, term: &Term);
-    /// This replica lost the lease (its runs are being cancelled).
+    /// This replica lost the lease (its runs are being canceled).
     fn lost(&self, lost: &LeaseLost);
     /// This replica no longer leads: the term's run is gone and the lease released.
     fn following(&self);
@@ -101,7 +101,7 @@ pub(crate) fn term_span(parent: &Span, term: &Term) -> Span {
 /// once a term's run ends by itself (the set closed, the loop failed or stopped): then the
 /// lease has been released.
 ///
-/// A term's context is a child of `ctx`, cancelled with [`LeaseLost`] when the lease is
+/// A term's context is a child of `ctx`, canceled with [`LeaseLost`] when the lease is
 /// lost. Campaign events sit in `parent`; a term's in its span.
 ///
 /// # Cancel safety
@@ -256,7 +256,7 @@ async fn hold<F: Future<Output = ()>>(
         { fields::LEASE } = term.name(),
         { fields::HOLDER } = term.holder(),
         { fields::FENCE } = term.fence(),
-        "{lost}: cancelling its runs",
+        "{lost}: canceling its runs",
     );
     on_loss(&lost);
     // Past `stop_by` already (the process was paused that long), the run is dropped

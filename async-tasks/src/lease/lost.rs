@@ -1,4 +1,4 @@
-//! [`LeaseLost`] and [`LossReason`]: why a singleton's runs were cancelled.
+//! [`LeaseLost`] and [`LossReason`]: why a singleton's runs were canceled.
 
 use std::error::Error;
 use std::fmt;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::term::Term;
 use crate::runner::BoxError;
 
-/// The error a singleton's run context is cancelled with when its replica loses the lease:
+/// The error a singleton's run context is canceled with when its replica loses the lease:
 /// which lease, under which term (so which fence), and why.
 ///
 /// A run reads it from its context's [`cause`](crate::Context::cause), by

@@ -60,7 +60,7 @@ impl Queued {
         };
         // The slot may come in the same poll as the context ending (a shutdown ends the run
         // that held it and cancels this job at once): a job checks again before it starts,
-        // so a cancelled job never starts (the slot goes on to the next).
+        // so a canceled job never starts (the slot goes on to the next).
         match ctx.err() {
             None => Ok(permit),
             Some(err) => Err(err.into()),

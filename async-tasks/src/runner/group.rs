@@ -21,7 +21,7 @@ use crate::task::{claim_panic_location, resume_panic};
 /// can stop. Each runner is
 /// [closed](crate::runner::Closer) exactly once, right after its own run ends (also after a panic),
 /// with the group's *own* context, which the group's cancellation does not reach, so
-/// cleanup can still do its I/O. (Go's version closes with the already-cancelled group
+/// cleanup can still do its I/O. (Go's version closes with the already-canceled group
 /// context.)
 ///
 /// The group's run returns once every runner has finished and been closed: the first

@@ -52,7 +52,7 @@ use crate::fields;
 /// OpenTelemetry shows). A failed attempt records on it, as `#[async_task]` call spans do:
 /// `error` (the error's `Display`), `otel.status_code = "ERROR"` and
 /// `otel.status_description`; a panicking attempt records `panic` (its message) and the
-/// same status fields. An attempt that fails after its context was cancelled is a
+/// same status fields. An attempt that fails after its context was canceled is a
 /// cancellation, not a failure: it records nothing. Callers that wait, and calls that find
 /// the value, make no span.
 ///

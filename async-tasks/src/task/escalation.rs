@@ -10,7 +10,7 @@
 /// `tasks.child("db").on_failure(OnFailure::ShutdownRoot)`.
 ///
 /// Shutting down here means what [`Tasks::shutdown`](crate::task::Tasks::shutdown) does first: the set is closed (loops
-/// stop, pools admit nothing) and every task of it and its child sets is cancelled, with
+/// stop, pools admit nothing) and every task of it and its child sets is canceled, with
 /// the failure — a [`TaskError`](crate::task::TaskError) — as the cause. Nobody waits here: the
 /// program's `main` waits, with [`Tasks::shutdown_report`](crate::task::Tasks::shutdown_report), whose
 /// [`cause`](crate::task::ShutdownReport::cause) then names the failure.

@@ -70,7 +70,7 @@ impl<T> TaskHandle<T> {
     /// handle resolves to a [`TaskError`] that [`is_aborted`](TaskError::is_aborted) —
     /// unless it had finished already. Its set lists it as aborted in a report under way.
     ///
-    /// Unlike cancelling its context, this does not let the task clean up: it is tokio's
+    /// Unlike canceling its context, this does not let the task clean up: it is tokio's
     /// [`JoinHandle::abort`].
     pub fn abort(&self) {
         self.handle.abort();

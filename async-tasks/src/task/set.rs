@@ -4,7 +4,7 @@
 //! # Invariants
 //!
 //! 1. **A set's context is a child of its parent's** (a root set's is a root), and every
-//!    task's context is joined to its set's: closing or cancelling a set reaches its tasks
+//!    task's context is joined to its set's: closing or canceling a set reaches its tasks
 //!    and its child sets' tasks, including those started later (born closing or done).
 //! 2. **A task counts in its set's tracker and in every ancestor's** from before `run*()`
 //!    returns until its future is dropped: `running()` and `wait()` of a set cover its
@@ -60,7 +60,7 @@ pub(crate) struct Set {
     /// The names from the root down, joined by `/` (`svc/jobs`): the root's is its name.
     pub(crate) path: Arc<str>,
     pub(crate) parent: Option<Arc<Set>>,
-    /// The parent of every task's context: closed by `close`, cancelled by `shutdown`.
+    /// The parent of every task's context: closed by `close`, canceled by `shutdown`.
     pub(crate) ctx: Context,
     /// Closed at creation and never reopened, so `wait()` returns whenever it is empty:
     /// Go's `WaitGroup` semantics.

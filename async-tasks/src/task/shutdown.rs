@@ -46,7 +46,7 @@ pub(super) fn qualified(base: &str, set: &str, name: &str) -> String {
 ///
 /// Says how many and which: each by its name, as [`ShutdownReport`](crate::task::ShutdownReport)
 /// names tasks (a task of a child set after the child's path: `jobs/import`). The tasks are
-/// not aborted: they were cancelled (by `shutdown`) or asked to finish (by `drain`) and may
+/// not aborted: they were canceled (by `shutdown`) or asked to finish (by `drain`) and may
 /// still finish.
 ///
 /// # Examples
@@ -170,7 +170,7 @@ impl fmt::Display for ShuttingDown {
 impl std::error::Error for ShuttingDown {}
 
 /// Closes `set` and cancels every task of it and its descendants, now and to come, with
-/// [`ShuttingDown`] as the cause (unless something cancelled it first).
+/// [`ShuttingDown`] as the cause (unless something canceled it first).
 pub(super) fn cancel_all(set: &Arc<Set>) {
     set.shut_down(Some(Arc::new(ShuttingDown {
         tasks: set.path.to_string(),

@@ -79,7 +79,7 @@ pub struct ShutdownReport {
     /// Listed tasks that ended normally during the grace period (or the drain before it).
     pub finished: Vec<String>,
     /// Listed tasks that ended by their cancellation during the grace period (or the drain
-    /// before it): a run that returned its context's error (a cancelled loop iteration, a
+    /// before it): a run that returned its context's error (a canceled loop iteration, a
     /// spawned job cut off, a queued pool job that never started), what its
     /// [`TaskHandle`](super::TaskHandle) calls [`is_canceled`](super::TaskError::is_canceled).
     #[doc(alias = "cancelled")]
@@ -155,7 +155,7 @@ impl fmt::Display for ShutdownReport {
 ///
 /// # Cancel safety
 ///
-/// The tasks are cancelled as soon as this is first polled. Dropped before `grace` runs
+/// The tasks are canceled as soon as this is first polled. Dropped before `grace` runs
 /// out, it skips the aborts and the report, and leaves nothing behind (its `Collecting`
 /// stops collecting when dropped).
 pub(super) async fn report(set: &Arc<Set>, grace: Duration) -> ShutdownReport {

@@ -1,5 +1,5 @@
 //! [`shutdown_on_signals`] (and `Tasks::shutdown_on_signals`): the context a service's
-//! `main` stops on, cancelled by SIGINT or SIGTERM (Ctrl-C on Windows); a second signal
+//! `main` stops on, canceled by SIGINT or SIGTERM (Ctrl-C on Windows); a second signal
 //! exits the process at once — after one ERROR line naming the tasks still running, when a
 //! set is watched.
 //!
@@ -52,7 +52,7 @@ impl Signal {
     }
 }
 
-/// A context for a service's `main`: cancelled on the first SIGINT or SIGTERM (Ctrl-C on
+/// A context for a service's `main`: canceled on the first SIGINT or SIGTERM (Ctrl-C on
 /// Windows); a second signal exits the process at once.
 ///
 /// Installs the signal handlers before it returns, then spawns a small watcher task on the
@@ -342,7 +342,7 @@ mod tests {
             let mut watcher = task::spawn(watch(signals, cancel, || None, exit));
 
             assert_pending!(watcher.poll());
-            assert!(!ctx.is_done(), "cancelled before any signal");
+            assert!(!ctx.is_done(), "canceled before any signal");
 
             send.send(first).unwrap();
             assert!(watcher.is_woken());

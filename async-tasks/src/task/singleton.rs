@@ -108,7 +108,7 @@ impl<R: Runner> Terms for Singleton<R> {
     }
 
     fn lost(&mut self, aborted: bool) {
-        // How a lost term's loop ended (a failure or a panic while it was being cancelled,
+        // How a lost term's loop ended (a failure or a panic while it was being canceled,
         // already reported) is not how the singleton ends: it campaigns on.
         self.ended = Ended::Finished;
         if aborted {

@@ -161,8 +161,9 @@ impl TaskError {
 
     /// Whether the task returned a cancellation: an error that is, or wraps,
     /// [`ContextError::Canceled`](crate::context::ContextError::Canceled) — a task that stopped
-    /// because its context was cancelled, as asked.
+    /// because its context was canceled, as asked.
     #[must_use]
+    #[doc(alias = "is_cancelled")]
     pub fn is_canceled(&self) -> bool {
         matches!(self.inner.failure, Failure::Canceled(_))
     }

@@ -475,8 +475,8 @@ impl Tasks {
     /// Runs `runner` once in a new tokio task, detached from `ctx`, as Go's
     /// `RunBackground`.
     ///
-    /// The runner's context has no deadline and is closed and cancelled only by this set
-    /// (and its parents); cancelling `ctx` does not reach it. Its span starts a new trace
+    /// The runner's context has no deadline and is closed and canceled only by this set
+    /// (and its parents); canceling `ctx` does not reach it. Its span starts a new trace
     /// (no parent), with a `follows_from` link to the span current here.
     ///
     /// # Panics
@@ -493,7 +493,7 @@ impl Tasks {
     /// let tasks = Tasks::new("example");
     /// let (ctx, cancel) = Context::background().with_cancel();
     /// tasks.run_background(&ctx, Func::new(move |ctx| {
-    ///     cancel.cancel(); // cancelling the caller's context...
+    ///     cancel.cancel(); // canceling the caller's context...
     ///     async move {
     ///         assert_eq!(ctx.err(), None); // ...does not reach the task
     ///         Ok(())
@@ -523,7 +523,7 @@ impl Tasks {
     /// The task is a full member of the set: it runs in a `"task"` span (whose `task` field
     /// is its name, beside the set's `task.name`), is listed by its name in [`snapshot`](Tasks::snapshot) and
     /// [`shutdown_report`](Tasks::shutdown_report) (kind [`TaskKind::Spawned`]), counts in
-    /// [`running`](Tasks::running), is closed, drained, cancelled and, at the end of a
+    /// [`running`](Tasks::running), is closed, drained, canceled and, at the end of a
     /// report's grace period, aborted with the rest of the set. Its failure is reported
     /// like any other run's — one ERROR event — even though the handle returns it too: the
     /// handle may be dropped, or awaited long after, and the trace should say when and
@@ -726,7 +726,7 @@ impl Tasks {
     }
 
     /// Closes this set (see [`close`](Tasks::close)) and waits up to `timeout` for what is
-    /// running to finish — without cancelling anything. A
+    /// running to finish — without canceling anything. A
     /// [`shutdown_report`](Tasks::shutdown_report) that follows says who finished, failed
     /// or panicked during the drain too.
     ///
@@ -774,7 +774,7 @@ impl Tasks {
     /// let tasks = Tasks::new("svc");
     /// let ctx = Context::background();
     /// tasks.run(&ctx, Func::named("job", |ctx| async move {
-    ///     sleep(&ctx, Duration::from_secs(10)).await?; // in flight: not cancelled by a drain
+    ///     sleep(&ctx, Duration::from_secs(10)).await?; // in flight: not canceled by a drain
     ///     Ok(())
     /// }));
     /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
@@ -795,7 +795,7 @@ impl Tasks {
     /// Closes and cancels every task of this set and its child sets, with
     /// [`ShuttingDown`](super::ShuttingDown) as the cause, and waits up to `grace` for them to finish.
     ///
-    /// Tasks started after this call get a context that is already cancelled. Calling it
+    /// Tasks started after this call get a context that is already canceled. Calling it
     /// again waits again. After a [`drain`](Tasks::drain), this cancels what is left.
     ///
     /// # Errors
@@ -806,11 +806,11 @@ impl Tasks {
     /// # Panics
     ///
     /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
-    /// set is cancelled before the panic.
+    /// set is canceled before the panic.
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: the tasks are cancelled as soon as this is first polled, and dropping the
+    /// Cancel safe: the tasks are canceled as soon as this is first polled, and dropping the
     /// future only stops the waiting.
     ///
     /// # Examples
@@ -860,11 +860,11 @@ impl Tasks {
     /// # Panics
     ///
     /// If called from inside one of the set's own tasks (see [`wait`](Tasks::wait)); the
-    /// set is cancelled before the panic.
+    /// set is canceled before the panic.
     ///
     /// # Cancel safety
     ///
-    /// The tasks are cancelled as soon as this is first polled. Dropping the future before
+    /// The tasks are canceled as soon as this is first polled. Dropping the future before
     /// `grace` runs out skips the aborts and the report, and leaves nothing behind: no
     /// task keeps recording for a report nobody will read.
     ///
@@ -879,7 +879,7 @@ impl Tasks {
     /// let tasks = Tasks::new("svc");
     /// let ctx = Context::background();
     /// tasks.run_loop(&ctx, Func::named("poller", |ctx| async move {
-    ///     ctx.done().await; // stops when cancelled
+    ///     ctx.done().await; // stops when canceled
     ///     Ok(())
     /// }));
     /// tasks.run(&ctx, Func::named("stubborn", |_ctx| async {
@@ -911,7 +911,7 @@ impl Tasks {
     /// 1. **Campaigns**: tries to take the lease every `retry_every` until it does. A store
     ///    error is a WARN and another try, never a crash.
     /// 2. **Leads**: runs the loop, and renews the lease every `retry_every` beside it (not
-    ///    between iterations). The runs' context is cancelled with [`LeaseLost`] (its
+    ///    between iterations). The runs' context is canceled with [`LeaseLost`] (its
     ///    [`cause`](Context::cause)) as soon as a renew says the lease was lost, or when no
     ///    renew has succeeded for `renew_deadline` since the start of the last one that did
     ///    — by this process's monotonic clock, even if a renew never returns.
@@ -933,7 +933,7 @@ impl Tasks {
     /// within `retry_every`, not `ttl`):
     /// - when this set closes ([`drain`](Tasks::drain), [`close`](Tasks::close)): the
     ///   iteration in flight finishes first, renewals going on meanwhile;
-    /// - when it shuts down, or `ctx` ends: the run is cancelled first;
+    /// - when it shuts down, or `ctx` ends: the run is canceled first;
     /// - when the loop ends by itself: a failure its policy does not retry, a panic, a
     ///   [`StopLoop`](super::StopLoop).
     ///
@@ -1043,7 +1043,7 @@ impl Tasks {
         start_singleton(&self.set, ctx, lease, runner, policy);
     }
 
-    /// [`shutdown_on_signals`](super::shutdown_on_signals) for this set: a context cancelled
+    /// [`shutdown_on_signals`](super::shutdown_on_signals) for this set: a context canceled
     /// by the first SIGINT or SIGTERM (Ctrl-C on Windows), the service's signal to drain;
     /// a second signal, when the operator insists, exits the process after one ERROR line
     /// that names the tasks of this set (and its child sets) still running — what the exit

@@ -23,12 +23,12 @@ pub struct RunRecord {
     pub ended: Option<(Instant, u64)>,
     /// Dropped before it returned: aborted.
     pub dropped: bool,
-    /// Its context's cause when it returned (`None`: it was not cancelled).
+    /// Its context's cause when it returned (`None`: it was not canceled).
     pub cause: Option<Cause>,
 }
 
 impl RunRecord {
-    /// The `LeaseLost` its context was cancelled with, if that is why it stopped.
+    /// The `LeaseLost` its context was canceled with, if that is why it stopped.
     pub fn lost(&self) -> Option<&LeaseLost> {
         self.cause.as_ref()?.downcast_ref::<LeaseLost>()
     }

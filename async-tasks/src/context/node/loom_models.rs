@@ -4,15 +4,15 @@
 use super::*;
 
 #[test]
-fn loom_a_child_made_while_its_parent_is_cancelled_ends_up_done() {
+fn loom_a_child_made_while_its_parent_is_canceled_ends_up_done() {
     loom::model(|| {
         let parent = Node::root(None);
-        let canceller = {
+        let canceler = {
             let parent = Arc::clone(&parent);
             loom::thread::spawn(move || parent.cancel(Why::CANCELED))
         };
         let child = Node::child(Some(&parent), None);
-        canceller.join().unwrap();
+        canceler.join().unwrap();
         assert_eq!(child.err(), Some(ContextError::Canceled));
     });
 }
@@ -33,7 +33,7 @@ fn loom_a_child_made_while_its_parent_closes_ends_up_closing() {
 }
 
 #[test]
-fn loom_a_child_dropped_while_its_parent_is_cancelled_leaves_no_trace() {
+fn loom_a_child_dropped_while_its_parent_is_canceled_leaves_no_trace() {
     loom::model(|| {
         let parent = Node::root(None);
         let child = Node::child(Some(&parent), None);
@@ -47,7 +47,7 @@ fn loom_a_child_dropped_while_its_parent_is_cancelled_leaves_no_trace() {
 }
 
 #[test]
-fn loom_two_parents_cancelling_at_once_set_the_child_once() {
+fn loom_two_parents_canceling_at_once_set_the_child_once() {
     loom::model(|| {
         let a = Node::root(None);
         let b = Node::root(None);

@@ -57,7 +57,7 @@ fn closing_reaches_descendants_and_newborns_without_ending_them() {
     assert_eq!(child.err(), None);
     let newborn = Node::child(Some(&parent), None);
     assert!(newborn.is_closing());
-    // Still cancellable: a closing parent keeps its list.
+    // Still cancelable: a closing parent keeps its list.
     parent.cancel(Why::CANCELED);
     assert_eq!(newborn.err(), Some(ContextError::Canceled));
 }
@@ -100,7 +100,7 @@ fn a_join_stands_for_its_ancestors_through_joins_only() {
         !on_a.stands_for(&b),
         "a join does not stand for what it never joined"
     );
-    // Not through a node with a handle: a child of the chain can be cancelled on its own.
+    // Not through a node with a handle: a child of the chain can be canceled on its own.
     let own = Node::child(Some(&on_c), None);
     let on_d = Node::join(&own, &Node::root(None));
     assert!(on_d.stands_for(&own));

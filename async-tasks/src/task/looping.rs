@@ -35,7 +35,7 @@ pub(super) fn start_loop<R: Runner + 'static>(
     let ctx = ctx.join(&set.ctx);
     let parent = tracing::Span::current();
     start(set, Some(listed), name, |ticket| {
-        let task = Task {
+        let mut task = Task {
             owned: (looping, ctx, parent),
             run: Run {
                 ctx: Context::background(),
@@ -47,9 +47,9 @@ pub(super) fn start_loop<R: Runner + 'static>(
         // hundred bytes, which tokio would copy several times on spawn; one allocation per
         // loop is cheaper, and a loop lives long.
         Box::pin(async move {
-            // Moved in whole: the runner and the rest drop before the membership (see
-            // `Task`).
-            let mut task = task;
+            // Captured whole (the body borrows all of it), so that the runner and the rest
+            // drop before the membership (see `Task`); used in place, not moved into a
+            // local, which would hold a second copy.
             let Task {
                 owned: (looping, ctx, parent),
                 run,

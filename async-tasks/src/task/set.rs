@@ -47,6 +47,10 @@ use crate::fields;
 use crate::loom::{AtomicUsize, Mutex, interleave, lock};
 use crate::outcome::{catch_sync, panic_message};
 
+/// Whether any set of the process was ever asked for root spans (`Tasks::with_root_spans`):
+/// never reset, read before walking a set's ancestors for their own flag.
+static ROOT_SPANS_ASKED: AtomicBool = AtomicBool::new(false);
+
 /// A task's tokens in its set's ancestors' trackers, held for its whole life. The parent's
 /// inline: one allocation for a child set's task (a pool's), the common nesting.
 pub(crate) struct Ancestors {
@@ -265,14 +269,18 @@ impl Set {
     pub(crate) fn set_root_spans(&self) {
         // Relaxed: read when a run starts; nothing else is ordered by it.
         self.root_spans.store(true, Ordering::Relaxed);
+        ROOT_SPANS_ASKED.store(true, Ordering::Relaxed);
     }
 
     /// Whether a run of this set starts a trace of its own: this set or an ancestor said so.
+    /// Until a set of the process asks, which most never do, one load: this is asked for
+    /// every run and every loop iteration.
     #[inline]
     pub(crate) fn root_spans(&self) -> bool {
         // Relaxed: as in `set_root_spans`.
-        std::iter::successors(Some(self), |set| set.parent.as_deref())
-            .any(|set| set.root_spans.load(Ordering::Relaxed))
+        ROOT_SPANS_ASKED.load(Ordering::Relaxed)
+            && std::iter::successors(Some(self), |set| set.parent.as_deref())
+                .any(|set| set.root_spans.load(Ordering::Relaxed))
     }
 
     pub(crate) fn set_on_failure(&self, action: OnFailure, panics: bool) {

@@ -121,7 +121,7 @@ pub(super) fn start_runner<R: Runner + 'static>(
     span: Span,
 ) {
     start(set, listed, name, |ticket| {
-        let task = Task {
+        let mut task = Task {
             owned: runner,
             run: Run {
                 ctx,
@@ -130,15 +130,17 @@ pub(super) fn start_runner<R: Runner + 'static>(
             },
         };
         async move {
-            // Moved in whole: the runner drops before the membership (see `Task`).
-            let mut task = task;
+            // Captured whole (the body borrows all of it: an `async` block captures only the
+            // fields it uses otherwise), so that the runner drops before the membership
+            // however the future ends (see `Task`); used in place, not moved into a local,
+            // which would hold a second copy: every byte the future holds is copied on
+            // spawn.
             let Task { owned: runner, run } = &mut task;
-            let outcome = run.once(&*runner).await;
-            // Its name asked again rather than kept: every byte the future holds is copied
-            // on spawn.
+            let outcome = run.once(runner).await;
+            // Its name asked again rather than kept, for the same reason.
             run.end_run(
                 outcome,
-                |_, set| runner_name(&*runner).unwrap_or(&set.name),
+                |_, set| runner_name(runner).unwrap_or(&set.name),
                 Next::Ends,
             );
             drop_runner(task.owned, task.run.member.set());
@@ -180,7 +182,7 @@ where
         stats,
     };
     let handle = start(set, Some(listed), Some(&name), |ticket| {
-        let task = Task {
+        let mut task = Task {
             owned: f,
             run: Run {
                 ctx: ctx.join(&set.ctx),
@@ -189,13 +191,16 @@ where
             },
         };
         async move {
-            // Moved in whole: `f`, and the future it makes, drop before the membership (see
-            // `Task`).
-            let task = task;
-            let (f, mut run) = (task.owned, task.run);
-            let outcome = run.call(f).await;
-            // Its name comes back from the listing: a future that keeps less is copied less.
-            run.end(outcome, |listed, _| listed.unwrap_or_default(), Next::Ends)
+            // Captured whole (borrowed whole first: an `async` block captures only the
+            // fields it uses otherwise), so that `f`, and the future it makes, drop before
+            // the membership however the future ends (see `Task`); used in place, not moved
+            // into a local, which would hold a second copy: every byte the future holds is
+            // copied on spawn.
+            let _whole: &mut Task<F> = &mut task;
+            let outcome = task.run.call(task.owned).await;
+            // Its name comes back from the listing, for the same reason.
+            task.run
+                .end(outcome, |listed, _| listed.unwrap_or_default(), Next::Ends)
         }
     });
     TaskHandle::new(handle, name, Arc::clone(&set.path))

@@ -151,9 +151,10 @@ impl Drop for Member {
 
 /// What a task's future owns, in the order it drops it: `owned` (the runner, the closure
 /// and the future it made, whatever else the task keeps) before `run`, whose membership
-/// goes last (see [`Member`]). The future moves it whole into a local first thing, so that
-/// the order holds however the future ends: finished, or dropped (aborted) before or after
-/// its first poll.
+/// goes last (see [`Member`]). The future captures it whole (its body borrows all of it
+/// first: an `async` block otherwise captures only the fields it uses, each on its own) and
+/// uses it in place, so that the order holds however the future ends: finished, or dropped
+/// (aborted) before or after its first poll.
 pub(crate) struct Task<T> {
     pub(crate) owned: T,
     pub(crate) run: Run,
@@ -185,12 +186,18 @@ impl Run {
     ///
     /// Dropped (its task aborted), it drops the runner's future where it stands, inside the
     /// guard; the membership records the task `Aborted` when it drops.
+    ///
+    /// Metered from this call (made in the poll that awaits it) to the poll that returns
+    /// its outcome: a plain future rather than an `async fn`, one layer less for every loop
+    /// iteration and every spawned future, which is copied whole on spawn.
     #[inline]
-    pub(crate) async fn once<R: Runner + ?Sized>(&mut self, runner: &R) -> Outcome {
+    pub(crate) fn once<'a, R: Runner + ?Sized>(&'a mut self, runner: &'a R) -> Supervised<'a, R> {
         self.member.meter().start();
-        let outcome = Supervised::new(runner, self).await;
-        self.member.meter().finish(outcome.label());
-        outcome
+        Supervised {
+            runner,
+            run: self,
+            fut: None,
+        }
     }
 
     /// The one call of `f` (a spawned task's): metered, supervised, metered; how it ended.
@@ -270,16 +277,6 @@ pub(crate) struct Supervised<'a, R: ?Sized> {
     fut: Option<RunFuture<'a>>,
 }
 
-impl<'a, R: Runner + ?Sized> Supervised<'a, R> {
-    pub(crate) fn new(runner: &'a R, run: &'a mut Run) -> Self {
-        Supervised {
-            runner,
-            run,
-            fut: None,
-        }
-    }
-}
-
 impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
     type Output = Outcome;
 
@@ -304,11 +301,15 @@ impl<R: Runner + ?Sized> Future for Supervised<'_, R> {
             let name = || runner_name(runner).map_or_else(|| set.name.to_string(), Into::into);
             settle(&polled, this.run, name);
         }
-        match polled {
+        let ended = match polled {
             // The common case, kept short: the run finished.
             Ok(Poll::Ready(Outcome::Finished(()))) => Poll::Ready(Outcome::Finished(())),
             polled => ended(polled),
+        };
+        if let Poll::Ready(outcome) = &ended {
+            this.run.member.meter().finish(outcome.label());
         }
+        ended
     }
 }
 

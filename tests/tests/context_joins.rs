@@ -34,7 +34,6 @@ use async_tasks::runner::async_trait;
 use async_tasks::task::StopLoop;
 use async_tasks::{BoxError, Context, Func, Runner, Tasks};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use tokio::runtime::Builder;
 
 use support::wait_bounded;
@@ -230,29 +229,11 @@ fn hop_strategy() -> impl Strategy<Value = Hop> {
     (0..6usize, start, pass).prop_map(|(to, start, pass)| Hop { to, start, pass })
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    // A fixed seed unless PROPTEST_RNG_SEED says otherwise, as in `context_props.rs`.
-    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
-        Some(_) => Config::default().rng_seed,
-        None => proptest::test_runner::RngSeed::Fixed(0x5eed_c0de_70b0),
-    };
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..Config::default()
-    }
-}
-
 /// The hops of a case.
 const HOPS: usize = 240;
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(support::proptest_config(0x5eed_c0de_70b0))]
 
     #[test]
     fn any_topology_of_joins_holds_a_bounded_number_of_contexts(

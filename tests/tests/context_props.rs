@@ -33,6 +33,8 @@
 //! `proptest-regressions` file: a case worth keeping becomes a named test in `context.rs`
 //! (or below).
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -41,7 +43,6 @@ use async_tasks::Context;
 use async_tasks::context::{CancelHandle, ContextError};
 use futures_util::FutureExt;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -387,27 +388,8 @@ fn run_case(steps: Vec<Step>) -> Result<(), TestCaseError> {
     })
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    // A fixed seed unless PROPTEST_RNG_SEED says otherwise: CI explores the same cases on
-    // every run (a failure there is reproducible, never a fluke); soaks pick their own seed.
-    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
-        Some(_) => Config::default().rng_seed,
-        None => proptest::test_runner::RngSeed::Fixed(0x5eed_a5c7_a5c5),
-    };
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..Config::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(support::proptest_config(0x5eed_a5c7_a5c5))]
 
     #[test]
     fn a_random_tree_of_contexts_behaves_as_the_model(

@@ -22,11 +22,12 @@
 //! PROPTEST_CASES=10000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p async-tasks-tests --test lease_props
 //! ```
 
+mod support;
+
 use std::time::Duration;
 
 use async_tasks::lease::{LeaseStore, MemoryLeases, Term};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 const NAMES: [&str; 2] = ["outbox", "reports"];
 const HOLDERS: [&str; 3] = ["web-1", "web-2", "web-3"];
@@ -273,26 +274,8 @@ fn run_case(steps: Vec<Step>) -> Result<(), TestCaseError> {
     })
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    // A fixed seed unless PROPTEST_RNG_SEED says otherwise, as in `context_props.rs`.
-    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
-        Some(_) => Config::default().rng_seed,
-        None => proptest::test_runner::RngSeed::Fixed(0x1ea5_e5f0_7ce5),
-    };
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..Config::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(support::proptest_config(0x1ea5_e5f0_7ce5))]
 
     #[test]
     fn memory_leases_behave_as_the_model(

@@ -36,7 +36,6 @@ use async_tasks::lease::Lease;
 use async_tasks::task::TaskKind;
 use async_tasks::{Context, Tasks};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use tokio::time::{Instant, sleep, timeout};
 
 use support::board::{Board, Obeys, RunRecord, poller};
@@ -325,26 +324,8 @@ fn check_fences(terms: &[Held], runs: &[RunRecord], n: usize) -> Result<(), Test
     Ok(())
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256);
-    // A fixed seed unless PROPTEST_RNG_SEED says otherwise, as in `context_props.rs`.
-    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
-        Some(_) => Config::default().rng_seed,
-        None => proptest::test_runner::RngSeed::Fixed(0x51_6e_67_1e),
-    };
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed,
-        ..Config::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(support::proptest_config(0x51_6e_67_1e))]
 
     #[test]
     fn the_leader_state_machine_keeps_its_invariants(

@@ -3,7 +3,9 @@
 //! behaviour tests of sets, drains, escalation, spawn and reports (`sets.rs`, `drain.rs`,
 //! `escalation.rs`, `spawn.rs`, `reports.rs`, `sets_race.rs`); each uses some. The
 //! singleton tests (`singleton.rs`, `singleton_props.rs`) share a fault-injecting lease
-//! store and a board of who runs now (`faulty_leases.rs`, `board.rs`).
+//! store and a board of who runs now (`faulty_leases.rs`, `board.rs`). The property tests
+//! (`context_props.rs`, `context_joins.rs`, `lease_props.rs`, `singleton_props.rs`) share
+//! their configuration ([`proptest_config`]).
 #![allow(dead_code)]
 
 pub mod board;
@@ -203,4 +205,26 @@ pub async fn recv_n<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>, n: usiz
         got.push(item);
     }
     got
+}
+
+/// A property test's configuration: `PROPTEST_CASES` cases (256 by default), no failure
+/// files, and the fixed `seed` unless `PROPTEST_RNG_SEED` is set: CI explores the same
+/// cases on every run (a failure there is reproducible, never a fluke); soaks pick their
+/// own seed.
+pub fn proptest_config(seed: u64) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(256);
+    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
+        Some(_) => Config::default().rng_seed,
+        None => RngSeed::Fixed(seed),
+    };
+    Config {
+        cases,
+        failure_persistence: None,
+        rng_seed,
+        ..Config::default()
+    }
 }

@@ -130,15 +130,16 @@ pub(super) fn start_runner<R: Runner + 'static>(
             },
         };
         async move {
-            // Captured whole (the body borrows all of it: an `async` block captures only the
+            // Captured whole (borrowed whole first: an `async` block captures only the
             // fields it uses otherwise), so that the runner drops before the membership
-            // however the future ends (see `Task`); used in place, not moved into a local,
-            // which would hold a second copy: every byte the future holds is copied on
-            // spawn.
-            let Task { owned: runner, run } = &mut task;
-            let outcome = run.once(runner).await;
+            // however the future ends (see `Task`); used in place, with no local held
+            // across the await: every byte the future holds is copied on spawn, and past
+            // 128 bytes each copy is a call to `memcpy` (several per spawn).
+            let _whole: &mut Task<R> = &mut task;
+            let outcome = task.run.once(&task.owned).await;
             // Its name asked again rather than kept, for the same reason.
-            run.end_run(
+            let runner = &task.owned;
+            task.run.end_run(
                 outcome,
                 |_, set| runner_name(runner).unwrap_or(&set.name),
                 Next::Ends,

@@ -14,8 +14,8 @@
 //! 3. **A task's membership is the last thing its future drops** (see [`Task`]).
 
 use std::any::Any;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
@@ -31,7 +31,7 @@ use super::task_error::TaskError;
 use crate::context::Context;
 use crate::loom::interleave;
 use crate::metrics::TaskMeter;
-use crate::outcome::{Ended, Outcome, catch_sync};
+use crate::outcome::{Ended, Outcome, catch_sync, labels};
 use crate::runner::{BoxError, Runner};
 
 /// After a supervised poll (`polled`) that left something on the thread: drops a failed
@@ -205,17 +205,21 @@ impl Run {
     /// # Cancel safety
     ///
     /// As [`once`](Run::once): `f`, or the future it made, is dropped where it stands.
+    ///
+    /// Metered as [`once`](Run::once) is, and a plain future for the same reason.
     #[inline]
-    pub(crate) async fn call<F, Fut, T, E>(&mut self, f: F) -> Outcome<T>
+    pub(crate) fn call<F, Fut, T, E>(&mut self, f: F) -> Called<'_, F, Fut>
     where
         F: FnOnce(Context) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
         self.member.meter().start();
-        let outcome = supervise_once(f, self).await;
-        self.member.meter().finish(outcome.label());
-        outcome
+        Called {
+            f: Some(f),
+            fut: None,
+            run: self,
+        }
     }
 
     /// The task ends with `outcome`: unlisted (as `outcome` says, for a report being made),
@@ -328,28 +332,48 @@ fn ended<T>(polled: Polled<T>) -> Poll<Outcome<T>> {
     }
 }
 
-/// One run of a closure that is called once (a spawned task): calls `f` with the run's
-/// context and polls its future as the task ([`Member::poll_in`]).
-///
-/// # Cancel safety
-///
-/// Dropped (its task aborted), it drops `f`, or the future `f` made, where it stands; the
-/// thread's current set is restored within each poll, and the membership in `run` is the
-/// caller's, which records the task `Aborted` when it drops.
-pub(crate) async fn supervise_once<F, Fut, T, E>(f: F, run: &mut Run) -> Outcome<T>
+pin_project_lite::pin_project! {
+    /// One call of a closure that is called once (a spawned task's): calls `f` with the
+    /// run's context and polls the future it makes as the task ([`Member::poll_in`]); how it
+    /// ended. A future of its own, as [`Supervised`] is: a spawned task's future holds it
+    /// inline, and past 128 bytes every copy of that future on spawn calls `memcpy`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped (its task aborted), it drops `f`, or the future `f` made, where it stands;
+    /// the thread's current set is restored within each poll, and the membership in `run`
+    /// is the caller's, which records the task `Aborted` when it drops.
+    pub(crate) struct Called<'a, F, Fut> {
+        // Taken by the first poll, which calls it.
+        f: Option<F>,
+        // In an `Option`, so that it is dropped inside the guard once it is ready (its
+        // `Drop` is the user's too).
+        #[pin]
+        fut: Option<Fut>,
+        run: &'a mut Run,
+    }
+}
+
+impl<F, Fut, T, E> Future for Called<'_, F, Fut>
 where
     F: FnOnce(Context) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
-    let fut = match run.poll_in(|ctx| f(std::mem::take(ctx))) {
-        Ok(fut) => fut,
-        Err(payload) => return Outcome::Panicked(payload),
-    };
-    // Pinned here, not boxed: a spawned task's future holds it inline; in an `Option`, so
-    // that it is dropped inside the guard once it is ready (its `Drop` is the user's too).
-    let mut fut = pin!(Some(fut));
-    poll_fn(|cx| {
+    type Output = Outcome<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome<T>> {
+        let this = self.project();
+        let (run, mut fut) = (&mut **this.run, this.fut);
+        if let Some(f) = this.f.take() {
+            match run.poll_in(|ctx| f(std::mem::take(ctx))) {
+                Ok(made) => fut.set(Some(made)),
+                Err(payload) => {
+                    run.member.meter().finish(labels::PANIC);
+                    return Poll::Ready(Outcome::Panicked(payload));
+                }
+            }
+        }
         let polled = run.poll_in(|_| {
             let Some(running) = fut.as_mut().as_pin_mut() else {
                 unreachable!("polled again after it ended")
@@ -364,7 +388,10 @@ where
             let name = || run.member.listed_name().unwrap_or_default();
             settle(&polled, run, name);
         }
-        ended(polled)
-    })
-    .await
+        let ended = ended(polled);
+        if let Poll::Ready(outcome) = &ended {
+            run.member.meter().finish(outcome.label());
+        }
+        ended
+    }
 }

@@ -1134,3 +1134,106 @@ async fn on_file_leases_a_drain_hands_the_lease_over_under_a_higher_fence() {
         .expect("released by b's shutdown");
     assert_eq!(after.fence(), 3);
 }
+
+/// A follower is not silent: the first try of a campaign that finds another replica
+/// leading says so, once, at INFO, with how often it tries again; the later tries say
+/// nothing.
+#[tokio::test(start_paused = true)]
+async fn a_follower_says_once_that_another_replica_leads() {
+    let recorder = SpanRecorder::install();
+    let store = FaultyLeases::new();
+    let board = Board::new();
+    let t0 = Instant::now();
+    let a = replica(&store, "a", poller(&board, LIMIT, Obeys::Yes));
+    sleep_until(t0 + MS).await;
+    assert_eq!(term_of(&a).map(|t| t.fence()), Some(1), "a leads");
+    let b = replica(&store, "b", poller(&board, LIMIT, Obeys::Yes));
+    // b tries at 1 ms, 2 s, 4 s, 6 s and 8 s.
+    sleep_until(t0 + secs(9.0)).await;
+    let tries = store
+        .log()
+        .iter()
+        .filter(|l| l.holder == "b" && l.call == Call::Acquire)
+        .count();
+    assert_eq!(tries, 5);
+    let following: Vec<_> = recorder
+        .events()
+        .into_iter()
+        .filter(|e| e.message().is_some_and(|m| m.contains("following")))
+        .collect();
+    assert_eq!(following.len(), 1, "{following:?}");
+    assert_eq!(following[0].level(), Level::INFO);
+    assert_eq!(
+        following[0].message(),
+        Some("lease \"poller\" is held by another replica: following (trying to take it every 2s)")
+    );
+    assert_eq!(following[0].field("lease"), Some(NAME));
+    for tasks in [a, b] {
+        timeout(LIMIT, tasks.shutdown(Duration::from_secs(1)))
+            .await
+            .expect("bounded")
+            .expect("every run obeys");
+    }
+}
+
+/// A leader whose process is paused (a SIGSTOP, a suspended VM; here the clock jumps while
+/// its task is not polled) past its term's expiry wakes with its run due too: the run is
+/// dropped without another step, with a WARN that says the process was paused (not the
+/// ERROR of a run that would not stop), then the lease is released and campaigned for
+/// again at once.
+#[tokio::test(start_paused = true)]
+async fn a_leader_paused_past_its_term_drops_its_run_unpolled_and_says_it_was_paused() {
+    let recorder = SpanRecorder::install();
+    let store = FaultyLeases::new();
+    let board = Board::new();
+    let t0 = Instant::now();
+    let a = replica(&store, "a", poller(&board, secs(1.0), Obeys::Yes));
+    sleep_until(t0 + secs(2.5)).await;
+    let before = board.runs_of("a").len();
+    assert!(before >= 2, "a runs its iterations");
+    // The whole runtime stands still for 30 s: nothing is polled while the clock moves.
+    tokio::time::advance(secs(30.0)).await;
+    let woke = Instant::now();
+    sleep_until(woke + MS).await;
+    let runs = board.runs_of("a");
+    let paused_run = &runs[before - 1];
+    assert!(paused_run.dropped, "the run in flight was dropped");
+    assert_eq!(paused_run.end(), woke, "as the process woke");
+    assert_eq!(paused_run.fence, 1);
+    assert!(
+        runs[before..].iter().all(|run| run.fence > 1),
+        "no run of the lost term started after the pause: {runs:?}"
+    );
+    let events = recorder.events();
+    assert!(
+        events.iter().all(|e| e.level() != Level::ERROR),
+        "no ERROR: the run did not refuse to stop"
+    );
+    let warn = events
+        .iter()
+        .find(|e| e.message().is_some_and(|m| m.contains("paused")))
+        .expect("a WARN that says the process was paused");
+    assert_eq!(warn.level(), Level::WARN);
+    assert_eq!(
+        warn.message(),
+        Some(
+            "the run under lease \"poller\" (fence 1) was dropped without another step: this \
+             process was paused past the time its run had to stop"
+        )
+    );
+    let release = store
+        .log()
+        .into_iter()
+        .find(|l| l.call == Call::Release && l.fence == Some(1))
+        .expect("the lost term released");
+    assert_eq!(release.started, woke);
+    assert_eq!(
+        term_of(&a).map(|t| t.fence()),
+        Some(2),
+        "and taken again under a new term"
+    );
+    timeout(LIMIT, a.shutdown(Duration::from_secs(1)))
+        .await
+        .expect("bounded")
+        .expect("every run obeys");
+}

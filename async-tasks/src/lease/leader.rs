@@ -97,7 +97,8 @@ pub(crate) fn term_span(parent: &Span, term: &Term) -> Span {
 }
 
 /// Leads `lease` for as long as `ctx` is not closing: campaigns until this replica holds
-/// it, runs `terms` under it, and campaigns again when the lease is lost. Returns once `ctx` closes (or ends) while campaigning or after a loss, or
+/// it, runs `terms` under it, and campaigns again once the lease is lost and released.
+/// Returns once `ctx` closes (or ends) while campaigning or after a loss, or
 /// once a term's run ends by itself (the set closed, the loop failed or stopped): then the
 /// lease has been released.
 ///
@@ -160,6 +161,8 @@ pub(crate) async fn lead<W: Watch, T: Terms>(
 /// Cancel safe: an acquire in flight is settled by a detached task (invariant 3).
 async fn campaign(lease: &Lease, ctx: &Context, parent: &Span) -> Option<(Term, Instant)> {
     let timings = lease.timings();
+    // Said once per campaign: a follower is quiet otherwise.
+    let mut said_following = false;
     loop {
         if ctx.is_closing() {
             return None;
@@ -179,6 +182,19 @@ async fn campaign(lease: &Lease, ctx: &Context, parent: &Span) -> Option<(Term, 
         match acquired {
             Ok(Ok(Some(term))) => return Some((term, started)),
             // Another replica leads.
+            Ok(Ok(None)) if !said_following => {
+                said_following = true;
+                tracing::event!(
+                    target: "async_tasks",
+                    parent: parent,
+                    tracing::Level::INFO,
+                    { fields::LEASE } = lease.name(),
+                    "lease \"{}\" is held by another replica: following (trying to take it \
+                     every {:?})",
+                    lease.name(),
+                    timings.retry_every,
+                );
+            }
             Ok(Ok(None)) => {}
             Ok(Err(err)) => tracing::event!(
                 target: "async_tasks",
@@ -261,7 +277,21 @@ async fn hold<F: Future<Output = ()>>(
     on_loss(&lost);
     // Past `stop_by` already (the process was paused that long), the run is dropped
     // without another poll: `timeout_at` would poll it once first.
-    if stop_by > Instant::now() && timeout_at(stop_by, &mut run).await.is_ok() {
+    if stop_by <= Instant::now() {
+        tracing::event!(
+            target: "async_tasks",
+            parent: span,
+            tracing::Level::WARN,
+            { fields::LEASE } = term.name(),
+            { fields::FENCE } = term.fence(),
+            "the run under lease \"{}\" (fence {}) was dropped without another step: this \
+             process was paused past the time its run had to stop",
+            term.name(),
+            term.fence(),
+        );
+        return TermEnd::Aborted;
+    }
+    if timeout_at(stop_by, &mut run).await.is_ok() {
         return TermEnd::Lost;
     }
     tracing::event!(

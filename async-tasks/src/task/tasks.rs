@@ -917,12 +917,16 @@ impl Tasks {
     ///    — by this process's monotonic clock, even if a renew never returns.
     /// 3. **Lets go**: the run in flight then has until `ttl - renew_deadline` after the
     ///    loss (never past its term's earliest expiry in the store, as far as this
-    ///    process's clock can tell) to stop; then it is aborted, with an ERROR event. Only
-    ///    then is the lease released (if still held), and the campaign starts again.
+    ///    process's clock can tell) to stop; then it is aborted, with an ERROR event (a
+    ///    WARN if this process was paused past that time: the run is dropped unpolled).
+    ///    Only then is the lease released (if still held), and the campaign starts again
+    ///    at once (so a replica that lost its lease, and released it, may well take it
+    ///    back before the others' next try).
     ///
     /// Each term runs in a span of its own (`lease.name`, `lease.holder`, `lease.fence`)
     /// under which its iterations' spans sit; taking the lease is an INFO event, losing it
-    /// a WARN with the reason. Its runs read their term with [`Term::current`], to fence
+    /// a WARN with the reason, and a campaign that finds another replica leading says so
+    /// once, at INFO. Its runs read their term with [`Term::current`], to fence
     /// what they write. A [`snapshot`](Tasks::snapshot) lists it as
     /// [`TaskKind::Singleton`], with [`TaskInfo::term`](super::TaskInfo::term) while this
     /// replica leads. With the `metrics` feature, `async_tasks_lease_terms_total`,

@@ -29,8 +29,10 @@ use crate::fields;
 /// A line says each thing once. So it also leaves out the `error` and `panic` fields that
 /// an `#[async_task]` call's span records once it fails (the failure's report, an event in
 /// that span, says them already), and, on that report, the `task`, `error` and `panic`
-/// fields its message says (they stay on the event for what reads fields: a JSON log,
-/// OpenTelemetry). Only those: fields a span is created with are all shown, and the
+/// fields its message says; likewise, on a singleton's events in its term's span (`lease
+/// "outbox" taken: this replica leads (fence 3)`), the `lease`, `fence` and `holder`
+/// fields the message and the span say. They stay on the events for what reads fields: a
+/// JSON log, OpenTelemetry. Only those: fields a span is created with are all shown, and the
 /// program's own spans and events keep every field. A failure reads:
 ///
 /// ```text
@@ -146,7 +148,8 @@ impl<'writer> FormatFields<'writer> for Fields {
 }
 
 /// What the fields of one event or span say, as far as [`Said::repeated`] needs: the
-/// message, and the `task`, `tasks`, `error` and `panic` fields, as text.
+/// message, and the `task`, `tasks`, `error`, `panic`, `lease`, `holder` and `fence` fields,
+/// as text.
 #[derive(Default)]
 struct Said {
     message: Option<String>,
@@ -154,6 +157,9 @@ struct Said {
     tasks: bool,
     error: Option<String>,
     panic: Option<String>,
+    lease: Option<String>,
+    holder: bool,
+    fence: Option<String>,
 }
 
 impl Said {
@@ -162,7 +168,22 @@ impl Said {
     /// `task "X" panicked: ..`), the `task` field, and the `error` or `panic` field the
     /// message says too. Nothing for anything else: the program's own events keep every
     /// field.
+    ///
+    /// And on a singleton's event in its term's span, whose message names the lease and the
+    /// fence (`lease "X" ... (fence N)`), the `lease` and `fence` fields, and the `holder`
+    /// field, which the term's span says.
     fn repeated(self) -> Repeated {
+        if let (Some(message), Some(lease), Some(fence)) = (&self.message, &self.lease, &self.fence)
+        {
+            let term = message.contains(&format!("lease \"{lease}\""))
+                && message.contains(&format!("(fence {fence})"));
+            return Repeated {
+                lease: term,
+                fence: term,
+                holder: term && self.holder,
+                ..Repeated::default()
+            };
+        }
         let (Some(message), Some(task), true) = (&self.message, &self.task, self.tasks) else {
             return Repeated::default();
         };
@@ -174,6 +195,7 @@ impl Said {
             task: true,
             error: says(&self.error),
             panic: says(&self.panic),
+            ..Repeated::default()
         }
     }
 }
@@ -185,13 +207,24 @@ impl Visit for Said {
             fields::TASK => &mut self.task,
             fields::ERROR => &mut self.error,
             fields::PANIC => &mut self.panic,
+            fields::LEASE => &mut self.lease,
             fields::TASKS => {
                 self.tasks = true;
+                return;
+            }
+            fields::HOLDER => {
+                self.holder = true;
                 return;
             }
             _ => return,
         };
         *slot = Some(value.to_owned());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == fields::FENCE {
+            self.fence = Some(value.to_string());
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -208,6 +241,9 @@ struct Repeated {
     task: bool,
     error: bool,
     panic: bool,
+    lease: bool,
+    holder: bool,
+    fence: bool,
 }
 
 /// Forwards every field but the `otel.*` ones (and the failure fields recorded on a call
@@ -226,7 +262,10 @@ impl Visitor<'_> {
         let reported = || self.recorded && (name == fields::ERROR || name == fields::PANIC);
         let repeated = (name == fields::TASK && self.said.task)
             || (name == fields::ERROR && self.said.error)
-            || (name == fields::PANIC && self.said.panic);
+            || (name == fields::PANIC && self.said.panic)
+            || (name == fields::LEASE && self.said.lease)
+            || (name == fields::HOLDER && self.said.holder)
+            || (name == fields::FENCE && self.said.fence);
         // The callsite is looked up only for a recorded `error` or `panic`.
         !(name.starts_with(fields::OTEL_PREFIX)
             || repeated

@@ -123,29 +123,6 @@
 //!   goes down when the task's future is dropped. A call is timed whether or not its span
 //!   is enabled.
 //!
-//! # For contributors: how the crate is built
-//!
-//! Nothing here is needed to use the crate. One concept per file; imports between them go
-//! one way, from the leaves up, and never back up through this file's re-exports
-//! (`.ci/imports.rs` checks both). Each public module is an area: its file declares and
-//! re-exports, its directory holds one file per concept.
-//!
-//! | file | what it is |
-//! |---|---|
-//! | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
-//! | `fields.rs` | the name of every span and event field the crate records |
-//! | `outcome.rs` | how a run ended (`Outcome`, the one judge of an error: `Verdict`), the metric labels, `catch` |
-//! | `metrics.rs` | the metric hooks (zero-sized without the feature) |
-//! | `context.rs`, `context/` | [`Context`]; `cancel.rs` (handles), `done.rs` (the futures that wait), `error.rs` ([`ContextError`](context::ContextError), [`Cause`](context::Cause)), `node.rs` (the cancellation tree's node, its invariants and lock order), `sleep.rs` |
-//! | `runner.rs`, `runner/` | [`Runner`], [`Closer`], [`Func`], [`BoxError`], [`run_close`]; `group.rs` ([`run_group`]) |
-//! | `task.rs`, `task/` | [`Tasks`] and every public method of it (`tasks.rs`), over what a set is made of: `set.rs` (a set's shared state), `listing.rs` (what snapshots and reports name), `start.rs` (the one way a task starts), `supervise.rs` (how one task runs), `current.rs` (the run polled on this thread), `raised.rs` (the panics raised while a run is polled, tied to their payloads), `span.rs` (the one shape of a run's span), `report.rs` (how a run that ended is reported), `looping.rs`, `handle.rs` ([`TaskHandle`]), `wait.rs`, `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs`, `default.rs`, `policy.rs`, `error_class.rs`, `task_error.rs`, `panic_hook.rs`, `signal.rs`, `singleton.rs`, `probe.rs` (what the reliability tests read) |
-//! | `call.rs` | the traced call behind `#[async_task]` and [`RetryableOnceCell`](sync::RetryableOnceCell) |
-//! | `sync.rs`, `sync/` | `mutex.rs`, `once.rs`, `once_cell.rs` |
-//! | `pool.rs`, `pool/` | [`Pool`](pool::Pool); `admit.rs` (slots and the checks before a run), `admit_error.rs`, `pool_errors.rs` |
-//! | `lease.rs`, `lease/` | the lease store trait, terms, the in-process and file stores, and `leader.rs`: a singleton's campaign, renewals and release |
-//! | `fmt.rs`, `testing.rs` | `fmt::Fields`; `testing::SpanRecorder` |
-//! | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
-//!
 //! [tokio]: https://tokio.rs
 //! [`gobox/pkg/async`]: https://pkg.go.dev/github.com/getoutreach/gobox/pkg/async
 #![warn(
@@ -159,8 +136,30 @@
 // The examples are code users copy: they compile without a warning.
 #![doc(test(attr(deny(warnings))))]
 
-// Imports between these go one way: see "For contributors" above. The public modules are
-// the areas of the API; the root re-exports the Go package's surface and the attribute.
+// How the crate is built (for contributors; users need none of it).
+//
+// One concept per file; imports between them go one way, from the leaves up, and never
+// back up through this file's re-exports (`.ci/imports.rs` checks both). Each public module is an area: its file declares and
+// re-exports, its directory holds one file per concept.
+//
+// | file | what it is |
+// |---|---|
+// | `loom.rs` | the atomics and locks the crate owns (from `loom` under `--cfg async_tasks_loom`), and the one lock helper |
+// | `fields.rs` | the name of every span and event field the crate records |
+// | `outcome.rs` | how a run ended (`Outcome`, the one judge of an error: `Verdict`), the metric labels, `catch` |
+// | `metrics.rs` | the metric hooks (zero-sized without the feature) |
+// | `context.rs`, `context/` | `Context`; `cancel.rs` (handles), `done.rs` (the futures that wait), `error.rs` (`ContextError`, `Cause`), `node.rs` (the cancellation tree's node, its invariants and lock order), `sleep.rs` |
+// | `runner.rs`, `runner/` | `Runner`, `Closer`, `Func`, `BoxError`, `run_close`; `group.rs` (`run_group`) |
+// | `task.rs`, `task/` | `Tasks` and every public method of it (`tasks.rs`), over what a set is made of: `set.rs` (a set's shared state), `listing.rs` (what snapshots and reports name), `start.rs` (the one way a task starts), `supervise.rs` (how one task runs), `current.rs` (the run polled on this thread), `raised.rs` (the panics raised while a run is polled, tied to their payloads), `span.rs` (the one shape of a run's span), `report.rs` (how a run that ended is reported), `looping.rs`, `handle.rs` (`TaskHandle`), `wait.rs`, `shutdown.rs`, `shutdown_report.rs`, `snapshot.rs`, `escalation.rs`, `default.rs`, `policy.rs`, `error_class.rs`, `task_error.rs`, `panic_hook.rs`, `signal.rs`, `singleton.rs`, `probe.rs` (what the reliability tests read) |
+// | `call.rs` | the traced call behind `#[async_task]` and `RetryableOnceCell` |
+// | `sync.rs`, `sync/` | `mutex.rs`, `once.rs`, `once_cell.rs` |
+// | `pool.rs`, `pool/` | `Pool`; `admit.rs` (slots and the checks before a run), `admit_error.rs`, `pool_errors.rs` |
+// | `lease.rs`, `lease/` | the lease store trait, terms, the in-process and file stores, and `leader.rs`: a singleton's campaign, renewals and release |
+// | `fmt.rs`, `testing.rs` | `fmt::Fields`; `testing::SpanRecorder` |
+// | `__private.rs` | what `#[async_task]`'s expansion names: re-exports and thin glue, no stable API |
+//
+// The public modules are the areas of the API; the root re-exports the Go package's
+// surface and the attribute.
 mod call;
 mod fields;
 mod loom;

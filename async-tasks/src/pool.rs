@@ -479,7 +479,9 @@ impl Pool {
     /// The one-shot form of [`run`](Pool::run), for work that owns what it uses and returns
     /// a value, or that goes by a name of its own (`format!("job-{id}")`): shutdown reports
     /// and snapshots name each run, and its handle can await or abort it. Its slot is given
-    /// back when the task ends; a failure also comes out of [`wait`](Pool::wait).
+    /// back when the task ends; a failure also comes out of [`wait`](Pool::wait). A
+    /// [`Runner`] is spawned through a closure:
+    /// `move |ctx| async move { runner.run(ctx).await }`.
     ///
     /// # Errors
     ///
@@ -556,6 +558,10 @@ impl Pool {
     ///
     /// A job accepted into the queue whose `ctx` ends before its slot comes ends canceled
     /// (or failed with the deadline), without calling `f`.
+    ///
+    /// A [`Runner`] (an `#[async_task]` fn's) is a job too, through a closure:
+    /// `pool.try_spawn(&ctx, "refresh", move |ctx| async move { runner.run(ctx).await })`
+    /// (with `Runner` in scope), as with [`spawn`](Pool::spawn).
     ///
     /// # Panics
     ///

@@ -5,7 +5,9 @@
 //! - the program's own spans keep their `error` and `panic` fields, recorded late or not
 //!   (regression: any span's recorded `error` / `panic` was hidden);
 //! - a failed `#[async_task]` call's span does not repeat the `error` (or `panic`) its
-//!   task's report says on the same line; the `otel.*` fields are left out.
+//!   task's report says on the same line; the `otel.*` fields are left out;
+//! - a singleton's events in its term's span say the lease, the holder and the fence once
+//!   (regression: three times, from the new-user trial).
 
 use std::sync::{Arc, Mutex};
 
@@ -143,5 +145,53 @@ async fn only_the_librarys_failure_events_leave_out_what_their_message_says() {
             r#"ERROR task "sync" failed: timeout task=sync error=timeout"#,
             r#"ERROR task{task.name=jobs}: task "retry" failed: boom tasks=jobs"#,
         ]
+    );
+}
+
+/// A singleton's INFO on taking the lease sits in its term's span, which names the lease,
+/// the holder and the fence; its message names the lease and the fence again: the line says
+/// each once. An event whose message does not say them keeps them.
+#[tokio::test(start_paused = true)]
+async fn a_singletons_events_say_the_lease_holder_and_fence_once() {
+    use async_tasks::lease::{Lease, MemoryLeases};
+
+    let (out, _guard) = console();
+    let tasks = Tasks::new("svc");
+    let lease = Lease::new("outbox", MemoryLeases::new()).holder("web-1");
+    tasks.run_singleton(
+        &Context::background(),
+        lease,
+        async_tasks::Func::named("relay", |ctx: Context| async move {
+            ctx.done().await;
+            Ok(())
+        }),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tasks.shutdown(std::time::Duration::from_secs(1)),
+    )
+    .await
+    .expect("bounded")
+    .expect("the run ends");
+    tracing::info!(
+        lease = "outbox",
+        holder = "web-1",
+        fence = 1u64,
+        "wrote the outbox's batch"
+    );
+    let lines = out.lines();
+    let taken = lines
+        .iter()
+        .find(|line| line.contains("taken"))
+        .expect("the INFO on taking the lease");
+    assert_eq!(
+        taken,
+        r#" INFO lease{lease.name=outbox lease.holder=web-1 lease.fence=1}: lease "outbox" taken: this replica leads (fence 1)"#
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        r#" INFO wrote the outbox's batch lease=outbox holder=web-1 fence=1"#,
+        "an event whose message does not say them keeps them"
     );
 }

@@ -56,7 +56,12 @@ use crate::runner::{BoxError, Runner};
 /// its set (`tasks`, the set's path).
 ///
 /// Each task's context is a child of both the caller's context and this set's own
-/// context. `Tasks` is a cheap handle: clones share the same set. Dropping it neither
+/// context: it is done when the caller's context is, or when this set shuts down — not when
+/// the run that started the task returns (a context ends only by its
+/// [`CancelHandle`](crate::context::CancelHandle), its deadline or a parent's). A job that
+/// must outlive the request or iteration that started it is handed a context that lives as
+/// long as it should (the set's own, [`Tasks::context`], or [`Context::background`]).
+/// `Tasks` is a cheap handle: clones share the same set. Dropping it neither
 /// cancels nor detaches anything; the tasks run on, and keep what they need of the set.
 ///
 /// [`Tasks::new`] needs no runtime; each task is spawned on the tokio runtime current at the

@@ -18,12 +18,13 @@
 //!    reads the state notices that ([`Node::err`]) and stores it.
 //! 5. **A node is listed in the `children` of each of its (at most two) parents** from its
 //!    registration until it is dropped, unless that parent is done: a done parent's list is
-//!    `closed` and empty (nothing is kept for a cancel that has happened), and a child
-//!    registered after that is born done with the parent's reason and cause. A closing
-//!    parent's list stays open: it can still be canceled.
+//!    gone (nothing is kept for a cancel that has happened), and a child registered after
+//!    that is born done with the parent's reason and cause. A closing parent's list stays:
+//!    it can still be canceled.
 //! 6. **`state` is only written under the node's own `children` lock** (by `cancel` and
-//!    `close`), `cause` before it: whoever sees the node done sees its cause too, and two
-//!    writers never race.
+//!    `close`), the `cause` (kept under that lock) before it: whoever sees the node done
+//!    and then takes the lock sees its cause too, two writers never race, and a registrar
+//!    that reads `state` under the parent's lock knows whether the parent is done.
 //! 7. **Nothing waits on a node until it is first awaited**: the only waiter list is the
 //!    `Notify`, which costs nothing while empty.
 //! 8. **No walk recurses.** Dropping, canceling and closing go through a work list, so a
@@ -47,7 +48,7 @@
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::task::Poll;
 
 use slab::Slab;
@@ -102,10 +103,13 @@ impl Why {
     };
 }
 
+///
+/// Every task's context is one (the join of the caller's context and its set's), so its
+/// size is the crate's memory per parked task: 120 bytes, which with `Arc`'s counts fills a
+/// 144-byte allocation. What only some nodes need (a list of children, a cause) sits behind
+/// the lock, the list boxed.
 pub(crate) struct Node {
     state: AtomicU8,
-    /// Set once, by the cancel that made the node done, before `state`.
-    cause: OnceLock<Cause>,
     deadline: Option<Instant>,
     notify: Notify,
     children: Mutex<Children>,
@@ -122,25 +126,29 @@ struct Link {
     slot: AtomicUsize,
 }
 
-/// The live children of a node, in a slab so that a child leaves in O(1) without moving
-/// its siblings' slots.
+/// What a node keeps under its lock: its live children, in a slab so that a child leaves in
+/// O(1) without moving its siblings' slots (boxed, made by the first child: most nodes, a
+/// task's own context, never have one), and the cause of the cancel that made it done.
 #[derive(Default)]
 struct Children {
-    /// Set by the cancel that made the node done: from then on nothing is listed.
-    closed: bool,
-    list: Slab<Weak<Node>>,
+    /// Taken by the cancel that made the node done: from then on nothing is listed
+    /// (a registrar reads `state` under this lock first, invariant 6).
+    list: Option<Box<Slab<Weak<Node>>>>,
+    /// Set once, by the cancel that made the node done, before `state`.
+    cause: Option<Cause>,
 }
 
 impl Children {
     fn remove(&mut self, slot: usize) {
-        if !self.closed && slot != UNLISTED {
-            self.list.try_remove(slot);
+        if let (Some(list), true) = (&mut self.list, slot != UNLISTED) {
+            list.try_remove(slot);
         }
     }
 
     fn live(&self) -> Vec<Arc<Node>> {
         self.list
             .iter()
+            .flat_map(|list| list.iter())
             .filter_map(|(_, child)| child.upgrade())
             .collect()
     }
@@ -211,7 +219,6 @@ impl Node {
             .min();
         let node = Arc::new(Node {
             state: AtomicU8::new(LIVE),
-            cause: OnceLock::new(),
             deadline,
             notify: Notify::new(),
             children: Mutex::new(Children::default()),
@@ -227,27 +234,25 @@ impl Node {
         for link in node.parents.iter().flatten() {
             let parent = &link.parent;
             let mut children = lock(&parent.children);
-            if children.closed {
+            // Relaxed: `state` is only written under this lock (invariant 6).
+            let state = parent.state.load(Ordering::Relaxed);
+            if let Some(reason) = decode(state) {
+                let cause = children.cause.clone();
                 drop(children);
                 // The parent finished before we could listen: inherit its reason and cause as
                 // they are (its first reason wins, even if the deadline we share with it has
                 // passed since), as Go's `propagateCancel` does. A newborn has no children,
                 // so there is nothing to pass on.
-                let inherited = node.cancel_one(
-                    Why {
-                        reason: parent.err().unwrap_or(ContextError::Canceled),
-                        cause: parent.cause.get().cloned(),
-                    },
-                    None,
-                );
+                let inherited = node.cancel_one(Why { reason, cause }, None);
                 debug_assert!(inherited.is_none());
             } else {
-                let slot = children.list.insert(Arc::downgrade(&node));
+                let list = children.list.get_or_insert_with(Box::default);
+                let slot = list.insert(Arc::downgrade(&node));
                 // Relaxed: the slot is only ever read under this same lock.
                 link.slot.store(slot, Ordering::Relaxed);
                 // Read under the parent's lock, which `close` sets the bit under: either the
                 // bit is seen here, or the parent's close finds this child in its list.
-                closing |= parent.state.load(Ordering::Relaxed) & CLOSING != 0;
+                closing |= state & CLOSING != 0;
             }
         }
         if closing {
@@ -350,10 +355,10 @@ impl Node {
         // A work list of the lists still to visit, not recursion (invariant 8). Each child
         // is canceled right after it is upgraded, in one visit: a cancel of many children
         // (every task of a set) touches each child's node once, and collects nothing.
-        let mut pending: Vec<(Slab<Weak<Node>>, Why)> =
+        let mut pending: Vec<(Box<Slab<Weak<Node>>>, Why)> =
             self.cancel_one(why, now).into_iter().collect();
         while let Some((children, why)) = pending.pop() {
-            for (_, child) in children {
+            for (_, child) in *children {
                 if let Some(child) = child.upgrade() {
                     pending.extend(child.cancel_one(why.clone(), now));
                 }
@@ -363,7 +368,7 @@ impl Node {
 
     /// Cancels this node alone and returns its children, with the `Why` they inherit, if it
     /// has any. With `now`, a deadline of the node's own that passed by then wins over `why`.
-    fn cancel_one(&self, why: Why, now: Option<Instant>) -> Option<(Slab<Weak<Node>>, Why)> {
+    fn cancel_one(&self, why: Why, now: Option<Instant>) -> Option<(Box<Slab<Weak<Node>>>, Why)> {
         let mut children = lock(&self.children);
         // Only writers hold this lock (invariant 6): Relaxed is enough to read.
         let state = self.state.load(Ordering::Relaxed);
@@ -374,19 +379,18 @@ impl Node {
             (Some(deadline), Some(now)) if deadline <= now => Why::DEADLINE,
             _ => why,
         };
-        if let Some(cause) = &why.cause {
-            // Cannot be set already: only the cancel that makes the node done sets it.
-            let _ = self.cause.set(Arc::clone(cause));
-        }
+        // Not set already: only the cancel that makes the node done sets it.
+        children.cause.clone_from(&why.cause);
         // Release: pairs with the Acquire in `err`, so that whoever sees the node done also
         // sees its cause and everything its canceler did before. The closing bit is kept.
         self.state
             .store(state | encode(why.reason), Ordering::Release);
-        children.closed = true;
-        let listed = std::mem::take(&mut children.list);
+        let listed = children.list.take();
         drop(children);
         self.notify.notify_waiters();
-        (!listed.is_empty()).then_some((listed, why))
+        listed
+            .filter(|listed| !listed.is_empty())
+            .map(|listed| (listed, why))
     }
 
     /// Marks this node and all its descendants closing (invariant 3).
@@ -416,7 +420,8 @@ impl Node {
 
     /// The cause given with the cancel that made this node done, if any.
     pub(crate) fn cause(&self) -> Option<Cause> {
-        self.cause.get().cloned()
+        // Rare (a cancellation's report): the lock, not a field of every node.
+        lock(&self.children).cause.clone()
     }
 
     /// Whether what [`Node::wait`] waits for has come.

@@ -437,8 +437,9 @@ impl Tasks {
 
     /// Runs `runner` once in a new tokio task, as Go's `Tasks.Run`.
     ///
-    /// The run gets a context that is a child of `ctx` and of this set's, and a `"task"`
-    /// span whose parent is the span current here. The runner runs even if `ctx` is done
+    /// The run gets a context that is a child of `ctx` and of this set's (done when either
+    /// is: not when the run or iteration that called this returns), and a `"task"` span
+    /// whose parent is the span current here. The runner runs even if `ctx` is done
     /// already (it sees the error, as in Go), or this set is closed. The task counts in
     /// [`running`](Tasks::running) from the moment this returns.
     ///

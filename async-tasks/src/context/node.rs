@@ -140,7 +140,7 @@ struct Children {
 
 impl Children {
     fn remove(&mut self, slot: usize) {
-        if let (Some(list), true) = (&mut self.list, slot != UNLISTED) {
+        if let Some(list) = self.list.as_mut().filter(|_| slot != UNLISTED) {
             list.try_remove(slot);
         }
     }

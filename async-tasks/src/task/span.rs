@@ -39,29 +39,19 @@ fn linked(span: Span, from: &Span) -> Span {
 #[inline]
 pub(crate) fn task_span(set: &Set) -> Span {
     if set.root_spans() {
-        return root_task_span_linked(set);
+        return linked(run_span!(set, [parent: None,]), &Span::current());
     }
     run_span!(set, [])
-}
-
-#[cold]
-fn root_task_span_linked(set: &Set) -> Span {
-    linked(run_span!(set, [parent: None,]), &Span::current())
 }
 
 /// [`task_span()`] for a task with a name of its own (a spawned one): also `task`, its name,
 /// so that what the task logs says which task it is.
 pub(crate) fn named_task_span(set: &Set, task: &str) -> Span {
     if set.root_spans() {
-        return named_root_span_linked(set, task);
+        let span = run_span!(set, [parent: None,] { fields::TASK } = task,);
+        return linked(span, &Span::current());
     }
     run_span!(set, [] { fields::TASK } = task,)
-}
-
-#[cold]
-fn named_root_span_linked(set: &Set, task: &str) -> Span {
-    let span = run_span!(set, [parent: None,] { fields::TASK } = task,);
-    linked(span, &Span::current())
 }
 
 /// [`task_span()`] starting a trace of its own (a background run's).
@@ -71,12 +61,15 @@ pub(crate) fn root_task_span(set: &Set) -> Span {
 
 /// [`task_span()`] for one iteration of a loop, under `parent`: its number, and room for the
 /// retry attempt.
-///
-/// The common case (no set above asked for root spans) is kept apart from the rare one,
-/// which is out of line: this runs once per iteration of every loop.
 pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
     if set.root_spans() {
-        return root_iteration_span(set, parent, iteration);
+        let span = run_span!(
+            set,
+            [parent: None,]
+            { fields::ITERATION } = iteration,
+            { fields::ATTEMPT } = Empty,
+        );
+        return linked(span, parent);
     }
     run_span!(
         set,
@@ -84,15 +77,4 @@ pub(crate) fn iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
         { fields::ITERATION } = iteration,
         { fields::ATTEMPT } = Empty,
     )
-}
-
-#[cold]
-fn root_iteration_span(set: &Set, parent: &Span, iteration: u64) -> Span {
-    let span = run_span!(
-        set,
-        [parent: None,]
-        { fields::ITERATION } = iteration,
-        { fields::ATTEMPT } = Empty,
-    );
-    linked(span, parent)
 }

@@ -31,7 +31,7 @@ use super::task_error::TaskError;
 use crate::context::Context;
 use crate::loom::interleave;
 use crate::metrics::TaskMeter;
-use crate::outcome::{Ended, Outcome, catch_sync, labels};
+use crate::outcome::{Ended, Outcome, catch_sync};
 use crate::runner::{BoxError, Runner};
 
 /// After a supervised poll (`polled`) that left something on the thread: drops a failed
@@ -364,17 +364,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome<T>> {
         let this = self.project();
-        let (run, mut fut) = (&mut **this.run, this.fut);
-        if let Some(f) = this.f.take() {
-            match run.poll_in(|ctx| f(std::mem::take(ctx))) {
-                Ok(made) => fut.set(Some(made)),
-                Err(payload) => {
-                    run.member.meter().finish(labels::PANIC);
-                    return Poll::Ready(Outcome::Panicked(payload));
-                }
+        let (run, f, mut fut) = (&mut **this.run, this.f, this.fut);
+        // One guard for the call and the first poll, as `Supervised` has.
+        let polled = run.poll_in(|ctx| {
+            if let Some(f) = f.take() {
+                fut.set(Some(f(std::mem::take(ctx))));
             }
-        }
-        let polled = run.poll_in(|_| {
             let Some(running) = fut.as_mut().as_pin_mut() else {
                 unreachable!("polled again after it ended")
             };

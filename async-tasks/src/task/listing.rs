@@ -147,11 +147,10 @@ impl LoopStats {
         *lock(&self.last_error) = Some(error);
     }
 
-    /// A singleton leads under `term` from now (`None`: it no longer leads).
-    pub(crate) fn set_term(&self, term: Option<Term>) {
-        // The old term is dropped after the lock (it may be the last reference to it).
-        let old = std::mem::replace(&mut *lock(&self.term), term);
-        drop(old);
+    /// A singleton leads under `term` from now (`None`: it no longer leads); returns the
+    /// term it led under until now, if any (dropped by the caller, after the lock).
+    pub(crate) fn set_term(&self, term: Option<Term>) -> Option<Term> {
+        std::mem::replace(&mut *lock(&self.term), term)
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Span;
 
@@ -20,7 +19,7 @@ use super::policy::LoopPolicy;
 use super::set::Set;
 use super::snapshot::TaskKind;
 use super::start::start;
-use super::supervise::{Member, Run};
+use super::supervise::{Member, Run, Task};
 use crate::context::Context;
 use crate::lease::leader::{self, Terms, Watch};
 use crate::lease::{Lease, LeaseLost, Term};
@@ -57,43 +56,52 @@ pub(super) fn start_singleton<R: Runner + 'static>(
                 .expect("a loop is listed with its stats"),
         ),
         meter: LeaseMeter::new(lease.name()),
-        leading: AtomicBool::new(false),
     };
     let ctx = ctx.join(&set.ctx);
     let parent = Span::current();
     start(set, Some(listed), name, |ticket| {
-        let terms = Singleton {
-            looping,
+        let mut task = Task {
+            owned: (looping, lease, ctx, parent, watch),
             run: Run {
                 ctx: Context::background(),
                 span: Span::none(),
                 member: Member::new(set, ticket, name),
             },
-            ended: Ended::Finished,
         };
         // Boxed, as a loop is: it lives long, and is large.
         Box::pin(async move {
-            let mut terms = terms;
-            leader::lead(&lease, &ctx, &parent, &watch, &mut terms).await;
-            let Singleton {
+            // Captured whole (the body borrows all of it) and used in place: everything the
+            // singleton holds — its loop, lease, context and what it shows of its
+            // leadership — drops before its membership (see `Task`).
+            let Task {
+                owned: (looping, lease, ctx, parent, watch),
+                run,
+            } = &mut task;
+            let mut terms = Singleton {
                 looping,
                 run,
-                ended,
-            } = terms;
+                ended: Ended::Finished,
+            };
+            leader::lead(lease, ctx, parent, watch, &mut terms).await;
+            let ended = terms.ended;
+            let Task {
+                owned: (looping, ..),
+                run,
+            } = task;
             looping.end(run, ended);
         })
     });
 }
 
 /// A singleton's loop, run term after term.
-struct Singleton<R> {
-    looping: Looping<R>,
-    run: Run,
+struct Singleton<'a, R> {
+    looping: &'a mut Looping<R>,
+    run: &'a mut Run,
     /// How the last term's loop ended: how the singleton ended, when it ends.
     ended: Ended,
 }
 
-impl<R: Runner> Terms for Singleton<R> {
+impl<R: Runner> Terms for Singleton<'_, R> {
     fn run<'a>(
         &'a mut self,
         term: &Term,
@@ -103,7 +111,7 @@ impl<R: Runner> Terms for Singleton<R> {
         let span = span.clone();
         // The term is the runs' `Term::current()`, in this task only.
         term.clone().scope(async move {
-            self.ended = self.looping.iterate(&mut self.run, &ctx, &span).await;
+            self.ended = self.looping.iterate(self.run, &ctx, &span).await;
         })
     }
 
@@ -112,26 +120,22 @@ impl<R: Runner> Terms for Singleton<R> {
         // already reported) is not how the singleton ends: it campaigns on.
         self.ended = Ended::Finished;
         if aborted {
-            self.looping.abandon(&mut self.run);
+            self.looping.abandon(self.run);
         }
     }
 }
 
-/// What a singleton's snapshot and metrics show of its leadership.
+/// What a singleton's snapshot and metrics show of its leadership: whether it leads is
+/// whether its stats hold a term.
 struct Watching {
     stats: Arc<LoopStats>,
     meter: LeaseMeter,
-    /// Between `leading` and `following`: a singleton dropped then (its task aborted)
-    /// leads no more, and says so when dropped.
-    leading: AtomicBool,
 }
 
 impl Watch for Watching {
     fn leading(&self, term: &Term) {
-        self.stats.set_term(Some(term.clone()));
+        let _ = self.stats.set_term(Some(term.clone()));
         self.meter.leading();
-        // Only the singleton's own task reads and writes it: no other memory to order.
-        self.leading.store(true, Ordering::Relaxed);
     }
 
     fn lost(&self, lost: &LeaseLost) {
@@ -139,17 +143,15 @@ impl Watch for Watching {
     }
 
     fn following(&self) {
-        self.stats.set_term(None);
-        self.meter.following();
-        // As in `leading`.
-        self.leading.store(false, Ordering::Relaxed);
+        if self.stats.set_term(None).is_some() {
+            self.meter.following();
+        }
     }
 }
 
 impl Drop for Watching {
+    /// A singleton dropped while it leads (its task aborted) leads no more.
     fn drop(&mut self) {
-        if *self.leading.get_mut() {
-            self.following();
-        }
+        self.following();
     }
 }

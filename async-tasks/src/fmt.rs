@@ -31,7 +31,8 @@ use crate::fields;
 /// that span, says them already), and, on that report, the `task`, `error` and `panic`
 /// fields its message says; likewise, on a singleton's events in its term's span (`lease
 /// "outbox" taken: this replica leads (fence 3)`), the `lease`, `fence` and `holder`
-/// fields the message and the span say. They stay on the events for what reads fields: a
+/// fields the message and the span say (an event of the program's own with those three
+/// fields and a message that names the lease and the fence as these do reads as one). They stay on the events for what reads fields: a
 /// JSON log, OpenTelemetry. Only those: fields a span is created with are all shown, and the
 /// program's own spans and events keep every field. A failure reads:
 ///
@@ -110,14 +111,22 @@ impl Fields {
 
 impl<'writer> FormatFields<'writer> for Fields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        // A first look, for the library's own failure events: what their message says
-        // already is not said again.
-        let mut said = Said::default();
-        fields.record(&mut said);
+        // A first look at the names only (nothing copied): only an event with the fields of
+        // the library's failure or lease events is read again, for what its message says
+        // already, which is not said twice.
+        let mut marks = Marks::default();
+        fields.record(&mut marks);
+        let said = if marks.library() {
+            let mut said = Said::default();
+            fields.record(&mut said);
+            said.repeated()
+        } else {
+            Repeated::default()
+        };
         let mut visitor = Visitor {
             inner: DefaultVisitor::new(writer, true),
             recorded: false,
-            said: said.repeated(),
+            said,
         };
         fields.record(&mut visitor);
         visitor.inner.finish()
@@ -147,6 +156,40 @@ impl<'writer> FormatFields<'writer> for Fields {
     }
 }
 
+/// Which of the fields the library's failure events (`task` and `tasks`) and a singleton's
+/// events in its term's span (`lease`, `holder` and `fence`) carry, an event or span has:
+/// by name, reading no value.
+#[derive(Default)]
+struct Marks {
+    task: bool,
+    tasks: bool,
+    lease: bool,
+    holder: bool,
+    fence: bool,
+}
+
+impl Marks {
+    /// Whether it has all the fields of one of the library's own events.
+    fn library(&self) -> bool {
+        (self.task && self.tasks) || (self.lease && self.holder && self.fence)
+    }
+}
+
+impl Visit for Marks {
+    // Every kind of value comes here through `Visit`'s defaults; only the name is read.
+    fn record_debug(&mut self, field: &Field, _value: &dyn fmt::Debug) {
+        let mark = match field.name() {
+            fields::TASK => &mut self.task,
+            fields::TASKS => &mut self.tasks,
+            fields::LEASE => &mut self.lease,
+            fields::HOLDER => &mut self.holder,
+            fields::FENCE => &mut self.fence,
+            _ => return,
+        };
+        *mark = true;
+    }
+}
+
 /// What the fields of one event or span say, as far as [`Said::repeated`] needs: the
 /// message, and the `task`, `tasks`, `error`, `panic`, `lease`, `holder` and `fence` fields,
 /// as text.
@@ -169,18 +212,19 @@ impl Said {
     /// message says too. Nothing for anything else: the program's own events keep every
     /// field.
     ///
-    /// And on a singleton's event in its term's span, whose message names the lease and the
-    /// fence (`lease "X" ... (fence N)`), the `lease` and `fence` fields, and the `holder`
-    /// field, which the term's span says.
+    /// And on a singleton's event in its term's span (with `lease`, `holder` and `fence`
+    /// fields), whose message names the lease and the fence (`lease "X" ... (fence N)`),
+    /// those three fields: the message and the term's span say them.
     fn repeated(self) -> Repeated {
-        if let (Some(message), Some(lease), Some(fence)) = (&self.message, &self.lease, &self.fence)
+        if let (Some(message), Some(lease), Some(fence), true) =
+            (&self.message, &self.lease, &self.fence, self.holder)
         {
             let term = message.contains(&format!("lease \"{lease}\""))
                 && message.contains(&format!("(fence {fence})"));
             return Repeated {
                 lease: term,
                 fence: term,
-                holder: term && self.holder,
+                holder: term,
                 ..Repeated::default()
             };
         }

@@ -195,3 +195,20 @@ async fn a_singletons_events_say_the_lease_holder_and_fence_once() {
         "an event whose message does not say them keeps them"
     );
 }
+
+/// The rule that leaves out what a singleton's event says already reads only events with
+/// all three of the library's lease fields: a program's event with some of them keeps
+/// them, whatever its message says.
+#[test]
+fn a_programs_event_with_some_lease_fields_keeps_them() {
+    let (out, _guard) = console();
+    tracing::info!(
+        lease = "outbox",
+        fence = 3u64,
+        "lease \"outbox\" renewed (fence 3)"
+    );
+    assert_eq!(
+        out.lines(),
+        [r#" INFO lease "outbox" renewed (fence 3) lease=outbox fence=3"#]
+    );
+}

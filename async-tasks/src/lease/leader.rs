@@ -196,17 +196,19 @@ async fn campaign(lease: &Lease, ctx: &Context, parent: &Span) -> Option<(Term, 
                 );
             }
             Ok(Ok(None)) => {}
-            Ok(Err(err)) => tracing::event!(
-                target: "async_tasks",
-                parent: parent,
-                tracing::Level::WARN,
-                { fields::LEASE } = lease.name(),
-                { fields::ERROR } = %crate::outcome::message(&*err),
-                "could not campaign for lease \"{}\": {} (trying again in {:?})",
-                lease.name(),
-                crate::outcome::message(&*err),
-                timings.retry_every,
-            ),
+            Ok(Err(err)) => {
+                let message = crate::outcome::message(&*err);
+                tracing::event!(
+                    target: "async_tasks",
+                    parent: parent,
+                    tracing::Level::WARN,
+                    { fields::LEASE } = lease.name(),
+                    { fields::ERROR } = %message,
+                    "could not campaign for lease \"{}\": {message} (trying again in {:?})",
+                    lease.name(),
+                    timings.retry_every,
+                );
+            }
             // Given up, not dropped: a detached task releases what it grants (`Acquiring`'s
             // drop).
             Err(_) => tracing::event!(
@@ -283,6 +285,7 @@ async fn hold<F: Future<Output = ()>>(
             parent: span,
             tracing::Level::WARN,
             { fields::LEASE } = term.name(),
+            { fields::HOLDER } = term.holder(),
             { fields::FENCE } = term.fence(),
             "the run under lease \"{}\" (fence {}) was dropped without another step: this \
              process was paused past the time its run had to stop",
@@ -299,6 +302,7 @@ async fn hold<F: Future<Output = ()>>(
         parent: span,
         tracing::Level::ERROR,
         { fields::LEASE } = term.name(),
+        { fields::HOLDER } = term.holder(),
         { fields::FENCE } = term.fence(),
         "the run under lease \"{}\" (fence {}) did not stop within its grace after the \
          lease was lost: aborted",
@@ -348,17 +352,18 @@ async fn renew_until_lost(
             }
             Ok(Ok(false)) => return (LeaseLost::not_held(term.clone()), last_renewed),
             Ok(Err(err)) => {
+                let message = crate::outcome::message(&*err);
                 tracing::event!(
                     target: "async_tasks",
                     parent: span,
                     tracing::Level::WARN,
                     { fields::LEASE } = term.name(),
+                    { fields::HOLDER } = term.holder(),
                     { fields::FENCE } = term.fence(),
-                    { fields::ERROR } = %crate::outcome::message(&*err),
-                    "renewing lease \"{}\" (fence {}) failed: {} (trying again in {:?})",
+                    { fields::ERROR } = %message,
+                    "renewing lease \"{}\" (fence {}) failed: {message} (trying again in {:?})",
                     term.name(),
                     term.fence(),
-                    crate::outcome::message(&*err),
                     retry_every,
                 );
                 last_error = Some(err);

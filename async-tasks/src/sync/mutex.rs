@@ -39,6 +39,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use crate::context::{Context, ContextError};
+use crate::loom::interleave;
 
 /// A mutex whose [`lock`](MutexWithContext::lock) fails when a [`Context`] is done before
 /// the lock is taken, as Go's `async.MutexWithContext`.
@@ -159,6 +160,8 @@ impl<T> MutexWithContext<T> {
                 .acquire()
                 .await
                 .expect("the turnstile is never closed");
+            // Where a fast-path holder may unlock, or another locker come (loom models).
+            interleave();
             // The turn has come: no other queued locker waits on `data`; only the holder of
             // a lock taken by the fast path, while the turn was free, can be ahead.
             MutexWithContextGuard {
@@ -198,6 +201,9 @@ impl<T> MutexWithContext<T> {
         if self.turnstile.available_permits() == 0 {
             return None;
         }
+        // Where a locker may queue while this one takes the fast path: the race the loom
+        // models explore (nothing outside them).
+        interleave();
         self.data
             .try_lock()
             .map(|data| MutexWithContextGuard { data, _turn: None })

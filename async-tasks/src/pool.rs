@@ -23,7 +23,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -111,9 +110,10 @@ pub struct Pool {
     /// One permit per slot.
     slots: Arc<Semaphore>,
     max: usize,
-    /// How many accepted jobs may wait for a slot ([`Pool::queue`]), and how many do.
+    /// How many accepted jobs may wait for a slot ([`Pool::queue`]); one permit per place
+    /// in the queue, held by each job waiting there.
     queue: usize,
-    queued: Arc<AtomicUsize>,
+    places: Arc<Semaphore>,
     cancel_on_error: bool,
 }
 
@@ -187,7 +187,7 @@ impl Pool {
             slots: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
             max: Semaphore::MAX_PERMITS,
             queue: 0,
-            queued: Arc::default(),
+            places: Arc::new(Semaphore::new(0)),
             cancel_on_error: false,
         }
     }
@@ -238,6 +238,8 @@ impl Pool {
     /// ```
     #[must_use]
     pub fn queue(mut self, n: usize) -> Pool {
+        let n = n.min(Semaphore::MAX_PERMITS);
+        self.places = Arc::new(Semaphore::new(n));
         self.queue = n;
         self
     }
@@ -245,8 +247,7 @@ impl Pool {
     /// How many accepted jobs wait in the [`queue`](Pool::queue) for a slot now.
     #[must_use]
     pub fn queued(&self) -> usize {
-        // Relaxed: a count to look at; nothing is ordered by it.
-        self.queued.load(Ordering::Relaxed)
+        self.queue - self.places.available_permits()
     }
 
     /// With `true`, the first run that fails (an error of class

@@ -234,3 +234,57 @@ async fn clones_of_a_pool_share_its_slots_and_queue() {
     second.abort();
     timeout(LIMIT, handle.wait()).await.unwrap().unwrap();
 }
+
+/// `queue` called on a clone makes a queue of the clone's own, as every builder method
+/// called on a clone does (regression: the clone kept counting in the original's queue
+/// against its own size).
+#[tokio::test]
+async fn a_queue_set_on_a_clone_is_the_clones_own() {
+    let a = Pool::new("jobs").max_concurrency(1).queue(1);
+    let b = a.clone().queue(3);
+    let ctx = Context::background();
+    let started = Started::default();
+    let (go, release) = oneshot::channel();
+    let running = a
+        .try_spawn(&ctx, "job-1", job(1, &started, release))
+        .unwrap();
+    let (_go2, release2) = oneshot::channel();
+    let queued = a
+        .try_spawn(&ctx, "job-2", job(2, &started, release2))
+        .unwrap();
+    assert_eq!(a.queued(), 1);
+    // The original's queue is full; the clone's has room of its own.
+    let (_go3, release3) = oneshot::channel();
+    assert_eq!(
+        a.try_spawn(&ctx, "job-3", job(3, &started, release3))
+            .unwrap_err(),
+        AdmitError::Full
+    );
+    let (_go4, release4) = oneshot::channel();
+    let also = b
+        .try_spawn(&ctx, "job-4", job(4, &started, release4))
+        .unwrap();
+    assert_eq!((a.queued(), b.queued()), (1, 1));
+    go.send(()).unwrap();
+    assert_eq!(timeout(LIMIT, running).await.unwrap().unwrap(), 1);
+    let report = timeout(LIMIT, a.tasks().shutdown_report(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let mut canceled = report.canceled.clone();
+    canceled.sort();
+    assert_eq!(canceled, ["job-2", "job-4"], "{report}");
+    assert!(
+        timeout(LIMIT, queued)
+            .await
+            .unwrap()
+            .unwrap_err()
+            .is_canceled()
+    );
+    assert!(
+        timeout(LIMIT, also)
+            .await
+            .unwrap()
+            .unwrap_err()
+            .is_canceled()
+    );
+}

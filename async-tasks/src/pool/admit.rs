@@ -12,7 +12,6 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use tokio::sync::{AcquireError, OwnedSemaphorePermit};
@@ -37,11 +36,11 @@ enum Admission {
 type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 /// A job's place in a pool's queue: its acquire, already in the semaphore's queue, and its
-/// count in the pool's `queued`, given back when it is dropped (it got its slot, gave up,
+/// permit of the pool's `places`, given back when it is dropped (it got its slot, gave up,
 /// or its task was aborted).
 struct Queued {
     acquire: Acquire,
-    queued: Arc<AtomicUsize>,
+    _place: OwnedSemaphorePermit,
 }
 
 impl Queued {
@@ -68,14 +67,6 @@ impl Queued {
     }
 }
 
-impl Drop for Queued {
-    fn drop(&mut self) {
-        // Relaxed: a count, checked against the queue's size by `try_admit`'s update, which
-        // is atomic on its own; nothing else is ordered by it.
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl Pool {
     /// Takes a free slot, or else a place in the queue, at once (see
     /// [`try_spawn`](Pool::try_spawn)).
@@ -85,18 +76,12 @@ impl Pool {
         if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
             return Ok(Admission::Now(permit));
         }
-        // Relaxed: the update is atomic; nothing else is ordered by the count.
-        let room = self
-            .queued
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |queued| {
-                (queued < self.queue).then_some(queued + 1)
-            });
-        if room.is_err() {
+        let Ok(room) = Arc::clone(&self.places).try_acquire_owned() else {
             return Err(AdmitError::Full);
-        }
+        };
         let mut place = Queued {
             acquire: Box::pin(Arc::clone(&self.slots).acquire_owned()),
-            queued: Arc::clone(&self.queued),
+            _place: room,
         };
         // Into the semaphore's queue now, in the order of acceptance (see the module docs).
         let mut noop = TaskContext::from_waker(Waker::noop());

@@ -247,9 +247,9 @@ fn is_fatal(err: &tokio_postgres::Error) -> bool {
 }
 
 /// `ttl` in whole milliseconds, as the statements take it.
-fn millis(call: &str, ttl: Duration) -> Result<i64, BoxError> {
+fn millis(call: impl FnOnce() -> String, ttl: Duration) -> Result<i64, BoxError> {
     i64::try_from(ttl.as_millis())
-        .map_err(|_| StoreError::out_of_range(call, "the ttl is too long").into())
+        .map_err(|_| StoreError::out_of_range(&call(), "the ttl is too long").into())
 }
 
 #[async_trait::async_trait]
@@ -261,7 +261,7 @@ impl LeaseStore for PgLeases {
         ttl: Duration,
     ) -> Result<Option<Term>, BoxError> {
         let call = || format!("try_acquire of {name:?} for {holder:?}");
-        let ttl = millis(&call(), ttl)?;
+        let ttl = millis(call, ttl)?;
         let sql = &self.inner.table.sql().acquire;
         let row = self
             .call(call, |client| async move {
@@ -286,7 +286,7 @@ impl LeaseStore for PgLeases {
 
     async fn renew(&self, term: &Term, ttl: Duration) -> Result<bool, BoxError> {
         let call = || format!("renew of {term}");
-        let ttl = millis(&call(), ttl)?;
+        let ttl = millis(call, ttl)?;
         // A fence beyond a `bigint` was never granted by this store: not held.
         let Ok(fence) = i64::try_from(term.fence()) else {
             return Ok(false);

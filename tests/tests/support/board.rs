@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_tasks::context::Cause;
-use async_tasks::lease::{LeaseLost, LossReason, Term};
+use async_tasks::lease::{LeaseLost, Term};
 use async_tasks::{Context, Func, Runner};
 use tokio::time::Instant;
 
@@ -167,12 +167,3 @@ pub fn poller(board: &Board, work: Duration, obeys: Obeys) -> impl Runner + Clon
     })
 }
 
-/// The reason's label, for messages: `not_held`, `renew_timed_out`, `store_failed`.
-pub fn reason(lost: &LeaseLost) -> &'static str {
-    match lost.reason() {
-        LossReason::NotHeld => "not_held",
-        LossReason::RenewTimedOut { .. } => "renew_timed_out",
-        LossReason::StoreFailed { .. } => "store_failed",
-        _ => "other",
-    }
-}

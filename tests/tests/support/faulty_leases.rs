@@ -96,16 +96,6 @@ pub struct Held {
     pub ended: Option<(Instant, u64, Ended)>,
 }
 
-impl Held {
-    /// The instant the store stopped holding the term (or will, if nothing else happens).
-    pub fn until(&self) -> Instant {
-        match self.ended {
-            Some((at, _, _)) => at.min(self.expires),
-            None => self.expires,
-        }
-    }
-}
-
 #[derive(Default)]
 struct State {
     faults: HashMap<(String, Call), Fault>,

@@ -485,7 +485,6 @@ struct Held {
     term: Option<Term>,
     store: Arc<dyn LeaseStore>,
     timings: Timings,
-    name: String,
 }
 
 impl Held {
@@ -494,7 +493,6 @@ impl Held {
             term: Some(term),
             store: Arc::clone(lease.store()),
             timings: lease.timings(),
-            name: lease.name().to_owned(),
         }
     }
 
@@ -512,25 +510,27 @@ impl Held {
         self.term = None;
         match released {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::event!(
-                target: "async_tasks",
-                tracing::Level::WARN,
-                { fields::LEASE } = &*self.name,
-                { fields::FENCE } = term.fence(),
-                { fields::ERROR } = %crate::outcome::message(&*err),
-                "releasing lease \"{}\" (fence {}) failed: {}; it expires within {:?}",
-                self.name,
-                term.fence(),
-                crate::outcome::message(&*err),
-                self.timings.ttl,
-            ),
+            Ok(Err(err)) => {
+                let message = crate::outcome::message(&*err);
+                tracing::event!(
+                    target: "async_tasks",
+                    tracing::Level::WARN,
+                    { fields::LEASE } = term.name(),
+                    { fields::FENCE } = term.fence(),
+                    { fields::ERROR } = %message,
+                    "releasing lease \"{}\" (fence {}) failed: {message}; it expires within {:?}",
+                    term.name(),
+                    term.fence(),
+                    self.timings.ttl,
+                );
+            }
             Err(_) => tracing::event!(
                 target: "async_tasks",
                 tracing::Level::WARN,
-                { fields::LEASE } = &*self.name,
+                { fields::LEASE } = term.name(),
                 { fields::FENCE } = term.fence(),
                 "releasing lease \"{}\" (fence {}) timed out; it expires within {:?}",
-                self.name,
+                term.name(),
                 term.fence(),
                 self.timings.ttl,
             ),

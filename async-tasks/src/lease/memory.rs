@@ -254,7 +254,14 @@ impl LeaseStore for MemoryLeases {
     ) -> Result<Option<Term>, BoxError> {
         let mut table = self.available()?;
         let now = Instant::now();
-        let slot = table.slots.entry(name.to_owned()).or_default();
+        // The name is copied only the first time it is asked for, not on every campaign.
+        if !table.slots.contains_key(name) {
+            table.slots.insert(name.to_owned(), Slot::default());
+        }
+        let slot = table
+            .slots
+            .get_mut(name)
+            .expect("inserted above if it was missing");
         if slot.live(now).is_some() {
             return Ok(None);
         }

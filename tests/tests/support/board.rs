@@ -166,4 +166,3 @@ pub fn poller(board: &Board, work: Duration, obeys: Obeys) -> impl Runner + Clon
         }
     })
 }
-

@@ -572,3 +572,51 @@ async fn a_set_with_root_spans_starts_a_trace_per_run_linked_to_its_start() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_pool_with_root_spans_starts_a_trace_per_job_queued_or_not() {
+    let recorder = SpanRecorder::install();
+    let svc = Tasks::new("svc");
+    let jobs = svc.pool("jobs", 1).queue(1).with_root_spans();
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = tracing::info_span!("dispatcher");
+    async {
+        // The first job takes the only slot until it is released; the second waits in
+        // the queue, so it starts later, from the pool's own dispatch, not this span.
+        let first = jobs
+            .try_spawn(&ctx, "first", |_ctx| async move {
+                let _ = held.await;
+                Ok::<_, BoxError>(())
+            })
+            .unwrap();
+        let second = jobs
+            .try_spawn(&ctx, "second", |_ctx| async { Ok::<_, BoxError>(()) })
+            .unwrap();
+        release.send(()).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        svc.run(&ctx, Func::named("own", |_ctx| async { Ok(()) }));
+    }
+    .instrument(dispatcher.clone())
+    .await;
+    cancel.cancel();
+    timeout(Duration::from_secs(5), svc.wait()).await.unwrap();
+    let runs = recorder.spans_named("task");
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for run in &runs {
+        if run.field("task.name") == Some("svc") {
+            // The pool's option is the pool's: its parent set keeps its runs' parents.
+            assert_eq!(
+                run.parent().map(|p| p.name()),
+                Some("dispatcher"),
+                "{run:?}"
+            );
+        } else {
+            assert_eq!(run.field("task.name"), Some("jobs"), "{run:?}");
+            assert!(run.parent().is_none(), "a trace of its own: {run:?}");
+            let links: Vec<_> = run.follows_from().iter().map(|s| s.name()).collect();
+            assert_eq!(links, ["dispatcher"], "{run:?}");
+        }
+    }
+}

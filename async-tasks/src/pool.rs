@@ -71,9 +71,11 @@ pub use self::pool_errors::PoolErrors;
 /// admitted any more.
 ///
 /// `Pool` is a cheap handle, as [`Tasks`] is: clones share the same slots, queue and set
-/// (hand one to a task, or to a web framework's state). Configure it
-/// ([`max_concurrency`](Pool::max_concurrency), [`queue`](Pool::queue), ...) before cloning:
-/// a builder method called on a clone makes a pool of its own.
+/// (hand one to a task, or to a web framework's state). Configure it before cloning:
+/// [`max_concurrency`](Pool::max_concurrency) and [`queue`](Pool::queue) called on a clone
+/// give that clone slots or a queue of its own, while
+/// [`cancel_on_error`](Pool::cancel_on_error) and [`with_root_spans`](Pool::with_root_spans)
+/// set the policy of the set every clone shares.
 ///
 /// # Examples
 ///
@@ -114,7 +116,6 @@ pub struct Pool {
     /// in the queue, held by each job waiting there.
     queue: usize,
     places: Arc<Semaphore>,
-    cancel_on_error: bool,
 }
 
 impl Tasks {
@@ -188,7 +189,6 @@ impl Pool {
             max: Semaphore::MAX_PERMITS,
             queue: 0,
             places: Arc::new(Semaphore::new(0)),
-            cancel_on_error: false,
         }
     }
 
@@ -297,7 +297,6 @@ impl Pool {
             OnFailure::Report
         };
         self.tasks = self.tasks.on_failure(action).on_panic(action);
-        self.cancel_on_error = yes;
         self
     }
 
@@ -677,7 +676,10 @@ impl fmt::Debug for Pool {
             .field("free_slots", &self.slots.available_permits())
             .field("queue", &self.queue)
             .field("queued", &self.queued())
-            .field("cancel_on_error", &self.cancel_on_error)
+            .field(
+                "cancel_on_error",
+                &(self.tasks.failure_action() == OnFailure::ShutdownSet),
+            )
             .field("closed", &self.is_closed())
             .finish()
     }

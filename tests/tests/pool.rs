@@ -97,6 +97,44 @@ fn a_pool_can_be_shared_and_made_without_a_runtime() {
     send(&run);
 }
 
+#[tokio::test]
+async fn cancel_on_error_on_a_clone_is_the_policy_of_the_set_every_clone_shares() {
+    let pool = Pool::new("images").max_concurrency(2);
+    let clone = pool.clone().cancel_on_error(true);
+    // Both handles say so, as both escalate: the policy is their shared set's.
+    assert!(
+        format!("{pool:?}").contains("cancel_on_error: true"),
+        "{pool:?}"
+    );
+    assert!(
+        format!("{clone:?}").contains("cancel_on_error: true"),
+        "{clone:?}"
+    );
+    let ctx = Context::background();
+    pool.run(
+        &ctx,
+        Func::named("broken", |_ctx| async { Err("boom".into()) }),
+    )
+    .await
+    .unwrap();
+    let errors = timeout(Duration::from_secs(5), pool.wait())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(errors.errors().len(), 1);
+    assert_eq!(
+        clone.run(&ctx, Func::new(|_ctx| async { Ok(()) })).await,
+        Err(AdmitError::Closed),
+        "the original's failure shut the set the clone shares"
+    );
+    let plain = Pool::new("plain");
+    let _also_plain = plain.clone().cancel_on_error(false);
+    assert!(
+        format!("{plain:?}").contains("cancel_on_error: false"),
+        "{plain:?}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn never_more_than_max_concurrency_runs_in_flight() {
     const RUNS: u64 = 50;

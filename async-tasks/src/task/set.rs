@@ -283,6 +283,12 @@ impl Set {
                 .any(|set| set.root_spans.load(Ordering::Relaxed))
     }
 
+    /// What a failed run does beyond its report (`Tasks::on_failure`), as last set.
+    pub(crate) fn on_failure(&self) -> OnFailure {
+        // Relaxed: as in `set_on_failure`.
+        OnFailure::from_u8(self.on_failure.load(Ordering::Relaxed))
+    }
+
     pub(crate) fn set_on_failure(&self, action: OnFailure, panics: bool) {
         let slot = if panics {
             &self.on_panic

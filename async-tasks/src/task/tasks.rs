@@ -332,6 +332,12 @@ impl Tasks {
         self
     }
 
+    /// What a failed run of this set does beyond its report, as last set by
+    /// [`on_failure`](Tasks::on_failure).
+    pub(crate) fn failure_action(&self) -> OnFailure {
+        self.set.on_failure()
+    }
+
     /// Says what a run of this set that panics does beyond its report: see [`OnFailure`]
     /// and [`on_failure`](Tasks::on_failure). A panic is a bug, not a failure to retry: a
     /// loop escalates its panic at once.

@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_postgres::Client;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::chain;
 
@@ -40,7 +40,7 @@ pub(crate) type Open = Arc<
 /// One open connection: its client, and the task that drives its socket.
 pub(crate) struct Live {
     client: Client,
-    task: JoinHandle<()>,
+    task: AbortOnDropHandle<()>,
     /// Given up on: its task is aborted, which closes the client only once the runtime has
     /// dropped the task, so this says it at once.
     given_up: AtomicBool,
@@ -48,7 +48,7 @@ pub(crate) struct Live {
 
 impl Live {
     /// A connection whose socket `task` drives.
-    pub(crate) fn new(client: Client, task: JoinHandle<()>) -> Live {
+    pub(crate) fn new(client: Client, task: AbortOnDropHandle<()>) -> Live {
         Live {
             client,
             task,
@@ -71,14 +71,6 @@ impl Live {
     fn give_up(&self) {
         // Relaxed: see `is_dead`.
         self.given_up.store(true, Ordering::Relaxed);
-        self.task.abort();
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        // Dropped with the store, or once given up on: a connection task still waiting on a
-        // hung server would otherwise wait for ever.
         self.task.abort();
     }
 }
@@ -223,13 +215,15 @@ impl fmt::Debug for Reconnecting {
     }
 }
 
-/// Spawns the task that drives `connection`'s socket; it ends when the connection closes.
-pub(crate) fn drive<S, T>(connection: tokio_postgres::Connection<S, T>) -> JoinHandle<()>
+/// Spawns the task that drives `connection`'s socket; it ends when the connection closes,
+/// or is aborted when its handle is dropped (with the store, or once given up on: a task
+/// still waiting on a hung server would otherwise wait for ever).
+pub(crate) fn drive<S, T>(connection: tokio_postgres::Connection<S, T>) -> AbortOnDropHandle<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    tokio::spawn(async move {
+    AbortOnDropHandle::new(tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::debug!(
                 target: "async_tasks_postgres",
@@ -237,5 +231,5 @@ where
                 "connection ended"
             );
         }
-    })
+    }))
 }

@@ -40,10 +40,10 @@ use async_tasks_postgres::PgLeases;
 use tokio::io::AsyncBufReadExt as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls};
+use tokio_util::task::AbortOnDropHandle;
 
 /// A replica's settings, from its command line (see [`Config::args`] for the other side).
 #[derive(Clone, Debug)]
@@ -346,13 +346,7 @@ struct Poller {
 /// A connection and the task that drives it, aborted (its socket closed) when dropped.
 struct Writer {
     client: Client,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: AbortOnDropHandle<()>,
 }
 
 /// The one statement of a write: the guard row of the lease moves to this fence unless a
@@ -380,7 +374,10 @@ impl Poller {
                 let task = tokio::spawn(async move {
                     let _ = connection.await;
                 });
-                let w = Writer { client, task };
+                let w = Writer {
+                    client,
+                    _task: AbortOnDropHandle::new(task),
+                };
                 w.client
                     .batch_execute(&format!("SET statement_timeout = {}", limit.as_millis()))
                     .await?;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 
 /// What the proxy does with the traffic, for connections open and to come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,8 @@ pub struct Proxy {
     port: u16,
     mode: watch::Sender<Mode>,
     counts: Arc<Counts>,
-    task: JoinHandle<()>,
+    /// The accepting task; every connection's task ends once the mode's sender is gone.
+    _task: AbortOnDropHandle<()>,
 }
 
 #[derive(Default)]
@@ -65,7 +66,7 @@ impl Proxy {
             port,
             mode,
             counts,
-            task,
+            _task: AbortOnDropHandle::new(task),
         }
     }
 
@@ -88,13 +89,6 @@ impl Proxy {
     /// How many black-holed connections their client closed so far.
     pub fn hung_up(&self) -> usize {
         self.counts.hung_up.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-        // Every connection's task ends once the mode's sender is gone.
     }
 }
 

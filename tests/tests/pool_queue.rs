@@ -106,6 +106,10 @@ async fn queued_jobs_start_in_the_order_they_were_accepted_and_before_later_wait
             ("job-4", true)
         ]
     );
+    assert!(
+        snapshot.tasks.iter().all(|task| task.iteration.is_none()),
+        "a pool job, queued or not, is no loop: {snapshot:?}"
+    );
     for go in gates {
         go.send(()).unwrap();
         tokio::task::yield_now().await;

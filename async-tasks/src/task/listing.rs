@@ -102,11 +102,10 @@ struct Entry {
 }
 
 /// What a task tells the listing as it goes: a loop its iteration and last error, a
-/// singleton its term, a queued pool job that it waits for a slot.
+/// singleton its term, a queued pool job that it waits for a slot. (The iteration is shown
+/// only for the kinds that loop.)
 #[derive(Default)]
 pub(crate) struct LoopStats {
-    /// Whether it is a loop's (a singleton's included): only then is `iteration` shown.
-    looping: bool,
     /// Accepted by a pool, waiting for a slot.
     queued: AtomicBool,
     iteration: AtomicU64,
@@ -116,14 +115,6 @@ pub(crate) struct LoopStats {
 }
 
 impl LoopStats {
-    /// A loop's stats.
-    pub(crate) fn looping() -> LoopStats {
-        LoopStats {
-            looping: true,
-            ..LoopStats::default()
-        }
-    }
-
     /// A queued pool job's: queued until [`started`](LoopStats::started).
     pub(crate) fn queued() -> LoopStats {
         LoopStats {
@@ -411,7 +402,7 @@ impl Listing {
                 iteration: entry
                     .stats
                     .as_ref()
-                    .filter(|stats| stats.looping)
+                    .filter(|_| matches!(entry.kind, TaskKind::Loop | TaskKind::Singleton))
                     .map(|stats| stats.iteration.load(Ordering::Relaxed)),
                 queued: entry
                     .stats
@@ -511,7 +502,7 @@ mod tests {
         let b = listing.insert(
             TaskName::Static("b"),
             TaskKind::Loop,
-            Some(Arc::new(LoopStats::looping())),
+            Some(Arc::new(LoopStats::default())),
         );
         assert_eq!(listing.len(), 2);
         listing.finish(a, &svc, || Ended::Finished, false);

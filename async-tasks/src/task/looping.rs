@@ -82,7 +82,7 @@ impl<R: Runner> Looping<R> {
             runner,
             name,
             policy,
-            stats: Arc::new(LoopStats::looping()),
+            stats: Arc::new(LoopStats::default()),
             iteration: 0,
             retries: Retries::default(),
         }

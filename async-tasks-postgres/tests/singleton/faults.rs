@@ -136,15 +136,8 @@ pub async fn kill_9(server: &PgServer, lease: &str) -> Duration {
     assert_eq!(after.len(), 1, "one new leader after the kill: {after:?}");
 
     let history = checked(&admin, lease).await;
-    let (write, after) = history
-        .leader_after(killed)
-        .expect("a leader wrote after the kill");
-    assert_eq!(write.fence as u64, next.num(0));
     // Its first write follows its term's start by one statement.
-    assert!(
-        after <= TTL + RETRY_EVERY + SLACK * 2,
-        "first write {after:?} after the kill"
-    );
+    history.assert_led_again("kill", killed, next.num(0), TTL + RETRY_EVERY + SLACK * 2);
     handover
 }
 
@@ -251,15 +244,8 @@ pub async fn sigstop_leader(server: &PgServer, lease: &str) -> (Duration, Durati
     );
 
     let history = checked(&admin, lease).await;
-    let (write, after) = history
-        .leader_after(stopped)
-        .expect("a leader wrote after the stop");
-    assert_eq!(write.fence as u64, new_fence);
     // Its first write comes after its 300 ms of work.
-    assert!(
-        after <= TTL + RETRY_EVERY + SLACK * 2,
-        "first write {after:?} after the stop"
-    );
+    history.assert_led_again("stop", stopped, new_fence, TTL + RETRY_EVERY + SLACK * 2);
     // The write it was about to send when it was stopped reached the server after the
     // resume, and was refused; so was any other it sent then.
     let stale = history.writes_after(&name, fence as i64, resumed);
@@ -541,13 +527,6 @@ pub fn cut_one_replicas_connection() {
             since(healed, follows.at)
         );
         let history = checked(&admin, lease).await;
-        let (write, after) = history
-            .leader_after(cut)
-            .expect("a leader wrote after the cut");
-        assert_eq!(write.fence as u64, next.num(0));
-        assert!(
-            after <= TTL + RETRY_EVERY + SLACK * 2,
-            "first write {after:?} after the cut"
-        );
+        history.assert_led_again("cut", cut, next.num(0), TTL + RETRY_EVERY + SLACK * 2);
     });
 }

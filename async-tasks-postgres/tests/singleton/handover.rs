@@ -107,14 +107,7 @@ pub async fn drain_handover(server: &PgServer, lease: &str) -> (Duration, Durati
     fleet.drain_all(Duration::from_secs(10)).await;
     assert_eq!(leaders(&fleet, mark, until).len(), 1);
     let history = checked(&admin, lease).await;
-    let (write, after) = history
-        .leader_after(signalled)
-        .expect("a leader wrote after the drain");
-    assert_eq!(write.fence as u64, next.num(0));
-    assert!(
-        after <= RETRY_EVERY + SLACK * 2,
-        "first write {after:?} after the SIGTERM"
-    );
+    history.assert_led_again("SIGTERM", signalled, next.num(0), RETRY_EVERY + SLACK * 2);
     (from_release, from_signal)
 }
 

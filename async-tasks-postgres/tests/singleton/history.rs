@@ -271,6 +271,19 @@ impl History {
         Some((write, write.at.duration_since(at).unwrap_or_default()))
     }
 
+    /// Asserts that a leader wrote again after the fault `fault` at `at`: under `fence`,
+    /// within `within` of it ([`leader_after`](History::leader_after)).
+    pub fn assert_led_again(&self, fault: &str, at: SystemTime, fence: u64, within: Duration) {
+        let (write, after) = self
+            .leader_after(at)
+            .unwrap_or_else(|| panic!("no leader wrote after the {fault}"));
+        assert_eq!(write.fence as u64, fence, "the fence after the {fault}");
+        assert!(
+            after <= within,
+            "first write {after:?} after the {fault}, more than {within:?}"
+        );
+    }
+
     /// The writes of `replica` under `fence` that the server got after `at`.
     pub fn writes_after(&self, replica: &str, fence: i64, at: SystemTime) -> Vec<&Write> {
         self.writes

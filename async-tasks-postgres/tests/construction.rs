@@ -115,6 +115,48 @@ async fn a_store_over_the_users_client_works_and_is_never_reconnected() {
     .await;
 }
 
+/// The stores made without the builder: `connect_with` names its sessions for the crate
+/// (the config named none) and uses the default table, which `from_client`'s store over a
+/// client of the user's shares.
+#[tokio::test]
+async fn stores_made_without_the_builder_share_the_default_table() {
+    within(LIMIT, async {
+        let server = PgServer::shared();
+        let config: tokio_postgres::Config =
+            format!("postgres://postgres@127.0.0.1:{}/postgres", server.port())
+                .parse()
+                .unwrap();
+        let ours = PgLeases::connect_with(config, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        assert_eq!(ours.table(), "\"async_tasks_leases\"");
+        assert_eq!(server.backends("async-tasks-postgres").await.len(), 1);
+        ours.migrate().await.unwrap();
+        let term = ours
+            .try_acquire("defaults", "web-1", TTL)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let theirs = PgLeases::from_client(server.client("from-client").await);
+        assert_eq!(theirs.table(), ours.table());
+        assert!(
+            theirs
+                .try_acquire("defaults", "web-2", TTL)
+                .await
+                .unwrap()
+                .is_none(),
+            "the same row: held by web-1"
+        );
+        theirs.release(&term).await.unwrap();
+        assert!(
+            !ours.renew(&term, TTL).await.unwrap(),
+            "released through the other"
+        );
+    })
+    .await;
+}
+
 /// A pool of one client, counting its loans; or no client at all.
 struct OneClient {
     client: Option<Arc<Client>>,

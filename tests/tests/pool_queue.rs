@@ -47,7 +47,10 @@ async fn a_free_slot_starts_at_once_and_a_full_pool_refuses_without_waiting() {
     // No queue: nothing waits.
     let (_go2, release2) = oneshot::channel();
     let refused = pool.try_spawn(&ctx, "job-2", job(2, &started, release2));
-    assert_eq!(refused.unwrap_err(), AdmitError::Full);
+    let refused = refused.unwrap_err();
+    assert_eq!(refused, AdmitError::Full);
+    assert!(refused.is_full() && !refused.is_closed() && refused.context_error().is_none());
+    assert!(!AdmitError::Closed.is_full());
     assert_eq!(
         AdmitError::Full.to_string(),
         "the pool is full: no free slot, and no room in its queue"

@@ -242,9 +242,9 @@ async fn clones_of_a_pool_share_its_slots_and_queue() {
     timeout(LIMIT, handle.wait()).await.unwrap().unwrap();
 }
 
-/// `queue` called on a clone makes a queue of the clone's own, as every builder method
-/// called on a clone does (regression: the clone kept counting in the original's queue
-/// against its own size).
+/// `queue` called on a clone makes a queue of the clone's own, as `max_concurrency` makes
+/// slots of its own (regression: the clone kept counting in the original's queue against
+/// its own size).
 #[tokio::test]
 async fn a_queue_set_on_a_clone_is_the_clones_own() {
     let a = Pool::new("jobs").max_concurrency(1).queue(1);

@@ -217,15 +217,10 @@ impl Fleet {
     /// started; when it was sent.
     pub fn signal(&self, i: usize, name: &str) -> SystemTime {
         let at = SystemTime::now();
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.replicas[i].pid.to_string())
-            .status()
-            .expect("run kill");
+        let pid = self.replicas[i].pid;
         assert!(
-            status.success(),
-            "kill -{name} {} failed",
-            self.replicas[i].pid
+            crate::support::signal(name, &[pid]),
+            "kill -{name} {pid} failed"
         );
         at
     }

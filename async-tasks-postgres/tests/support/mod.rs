@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_tasks_postgres::PgLeases;
 
 pub use self::proxy::{Mode, Proxy};
-pub use self::server::{PgServer, free_port};
+pub use self::server::{PgServer, free_port, signal};
 
 /// Runs `test`, failing if it takes longer than `limit`: no test of a server may hang.
 pub async fn within<T>(limit: Duration, test: impl Future<Output = T>) -> T {

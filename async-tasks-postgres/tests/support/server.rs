@@ -206,6 +206,8 @@ impl PgServer {
     pub fn pause(&self) -> Paused<'_> {
         let postmaster = self.server.lock().unwrap().id();
         // The postmaster first, so that it starts no process once its children are listed.
+        // A backend may have ended since it was listed: `kill` then fails for that one
+        // only, and still signals the others, so whether all got it says nothing useful.
         signal("STOP", &[postmaster]);
         signal("STOP", &children(postmaster));
         Paused {
@@ -408,19 +410,19 @@ fn children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Sends SIGname to `pids` (processes this test started: its server's).
-fn signal(name: &str, pids: &[u32]) {
+/// Sends SIGname (`KILL`, `STOP`, `CONT`, `TERM`) to `pids`, processes this test started;
+/// whether every one of them got it.
+pub fn signal(name: &str, pids: &[u32]) -> bool {
     if pids.is_empty() {
-        return;
+        return true;
     }
-    // A backend may have ended since it was listed: `kill` then fails for that one only,
-    // and still signals the others, so its status says nothing useful.
     Command::new("kill")
         .arg(format!("-{name}"))
         .args(pids.iter().map(u32::to_string))
         .stderr(Stdio::null())
         .status()
-        .expect("run kill");
+        .expect("run kill")
+        .success()
 }
 
 fn file(path: &Path) -> fs::File {

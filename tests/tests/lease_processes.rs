@@ -36,11 +36,11 @@ fn file_leases_grant_one_term_per_round_across_processes() {
     if let Some(child) = Role::from_env() {
         return child.serve();
     }
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let mut fleet = Fleet::start(
         "file_leases_grant_one_term_per_round_across_processes",
         PROCESSES,
-        &dir.0,
+        dir.path(),
     );
     let mut last_fence = 0;
     let mut wins = [0; PROCESSES];
@@ -83,11 +83,11 @@ fn a_process_killed_mid_operation_leaves_the_lease_usable() {
     if let Some(child) = Role::from_env() {
         return child.serve();
     }
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let mut fleet = Fleet::start(
         "a_process_killed_mid_operation_leaves_the_lease_usable",
         3,
-        &dir.0,
+        dir.path(),
     );
     // Child 0 acquires, renews and releases without end, until it is killed at whatever
     // point of an operation it is in (most of its time is spent in them: locking,
@@ -316,28 +316,5 @@ impl Drop for Fleet {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = env::temp_dir().join(format!(
-            "async-tasks-lease-processes-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -9,36 +9,12 @@
 //! `lease_processes.rs` races `FileLeases` across OS processes; `lease_props.rs` checks
 //! `MemoryLeases` against a model.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_tasks::lease::{FileLeases, Lease, LeaseStore, MemoryLeases, Term};
 
 const TTL: Duration = Duration::from_secs(15);
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "async-tasks-leases-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 async fn acquire(store: &dyn LeaseStore, name: &str, holder: &str) -> Option<Term> {
     store
@@ -217,8 +193,8 @@ macro_rules! each_property {
 
 each_property!(memory, (MemoryLeases::new(), ()));
 each_property!(file, {
-    let dir = TempDir::new();
-    (FileLeases::new(&dir.0).expect("a directory"), dir)
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    (FileLeases::new(dir.path()).expect("a directory"), dir)
 });
 
 #[tokio::test(start_paused = true)]
@@ -346,9 +322,9 @@ async fn a_memory_store_debugs_as_its_live_terms() {
 
 #[tokio::test]
 async fn file_stores_on_one_directory_share_its_leases() {
-    let dir = TempDir::new();
-    let one = FileLeases::new(&dir.0).unwrap();
-    let other = FileLeases::new(&dir.0).unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let one = FileLeases::new(dir.path()).unwrap();
+    let other = FileLeases::new(dir.path()).unwrap();
     let clone = one.clone();
     assert_eq!(clone.dir(), one.dir());
 
@@ -366,8 +342,8 @@ async fn file_stores_on_one_directory_share_its_leases() {
 
 #[tokio::test]
 async fn file_leases_accept_names_that_are_not_file_names() {
-    let dir = TempDir::new();
-    let leases = FileLeases::new(&dir.0).unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let leases = FileLeases::new(dir.path()).unwrap();
     let names = [
         "jobs/outbox",
         "../../etc/passwd",
@@ -385,7 +361,7 @@ async fn file_leases_accept_names_that_are_not_file_names() {
     }
     // Each name has its two files (lease and lock) right in the directory: none made a
     // subdirectory, went elsewhere or met another name's files.
-    let entries: Vec<_> = std::fs::read_dir(&dir.0)
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap())
         .collect();
@@ -418,12 +394,12 @@ fn terms_tell_their_lease_holder_and_fence() {
 fn a_lease_takes_any_store_and_names_itself() {
     let memory = MemoryLeases::new();
     let shared: Arc<dyn LeaseStore> = Arc::new(memory.clone());
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let leases = [
         Lease::new("a", memory.clone()),
         Lease::new("b", Arc::new(memory)),
         Lease::new("c", shared),
-        Lease::new(String::from("d"), FileLeases::new(&dir.0).unwrap()),
+        Lease::new(String::from("d"), FileLeases::new(dir.path()).unwrap()),
     ];
     let names: Vec<&str> = leases.iter().map(Lease::name).collect();
     assert_eq!(names, ["a", "b", "c", "d"]);

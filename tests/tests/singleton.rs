@@ -1083,17 +1083,9 @@ async fn a_run_that_fails_once_its_lease_is_lost_does_not_decide_how_the_singlet
 async fn on_file_leases_a_drain_hands_the_lease_over_under_a_higher_fence() {
     use async_tasks::lease::{FileLeases, LeaseStore};
 
-    /// Removed when dropped, even by a failing assert.
-    struct TempDir(std::path::PathBuf);
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("async-tasks-singleton-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    let store = FileLeases::new(&dir.0).expect("a directory");
+    // Removed when dropped, even by a failing assert.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = FileLeases::new(dir.path()).expect("a directory");
     let board = Board::new();
     let start = |holder: &'static str| {
         let tasks = Tasks::new(holder);

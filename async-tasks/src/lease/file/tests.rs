@@ -1,49 +1,32 @@
 //! Unit tests of `FileLeases` that need its clock seam or look at its files.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tempfile::TempDir;
 
 use super::*;
 
 const TTL: Duration = Duration::from_secs(15);
 
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "async-tasks-file-leases-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A store on `dir` whose clock is the returned one, in milliseconds since the epoch.
 fn store_with_clock(dir: &TempDir, start_ms: u64) -> (FileLeases, Arc<AtomicU64>) {
     let clock = Arc::new(AtomicU64::new(start_ms));
     let now = Arc::clone(&clock);
-    let store = FileLeases::with_clock(dir.0.clone(), Box::new(move || now.load(Ordering::SeqCst)))
-        .expect("the directory");
+    let store = FileLeases::with_clock(
+        dir.path().to_owned(),
+        Box::new(move || now.load(Ordering::SeqCst)),
+    )
+    .expect("the directory");
     (store, clock)
 }
 
 fn lease_file(dir: &TempDir, stem: &str) -> String {
-    fs::read_to_string(dir.0.join(format!("{stem}.lease"))).expect("the lease file")
+    fs::read_to_string(dir.path().join(format!("{stem}.lease"))).expect("the lease file")
 }
 
 #[tokio::test]
 async fn a_term_holds_until_its_expiry_by_the_stores_clock_and_not_at_it() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, clock) = store_with_clock(&dir, 1_000);
     let first = leases.try_acquire("a", "one", TTL).await.unwrap().unwrap();
 
@@ -60,7 +43,7 @@ async fn a_term_holds_until_its_expiry_by_the_stores_clock_and_not_at_it() {
 
 #[tokio::test]
 async fn a_renew_extends_the_term_from_now() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, clock) = store_with_clock(&dir, 0);
     let term = leases.try_acquire("a", "one", TTL).await.unwrap().unwrap();
     clock.store(10_000, Ordering::SeqCst);
@@ -73,7 +56,7 @@ async fn a_renew_extends_the_term_from_now() {
 
 #[tokio::test]
 async fn a_ttl_is_rounded_up_to_the_millisecond() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, clock) = store_with_clock(&dir, 0);
     leases
         .try_acquire("a", "one", Duration::from_micros(1_500))
@@ -92,7 +75,7 @@ async fn a_ttl_is_rounded_up_to_the_millisecond() {
 
 #[tokio::test]
 async fn the_file_says_who_holds_the_lease_until_when_and_keeps_the_fence() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 1_000);
     let term = leases
         .try_acquire("outbox", "web-1", TTL)
@@ -112,7 +95,7 @@ async fn the_file_says_who_holds_the_lease_until_when_and_keeps_the_fence() {
 
 #[tokio::test]
 async fn fences_survive_every_process_going_away() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 0);
     let first = leases.try_acquire("a", "one", TTL).await.unwrap().unwrap();
     leases.release(&first).await.unwrap();
@@ -129,12 +112,12 @@ async fn fences_survive_every_process_going_away() {
 
 #[tokio::test]
 async fn names_become_files_of_their_own_inside_the_directory() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 0);
     for name in ["../escaped", "a/b", "A", "%41", "", "."] {
         leases.try_acquire(name, "h", TTL).await.unwrap().unwrap();
     }
-    let mut files: Vec<String> = fs::read_dir(&dir.0)
+    let mut files: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|file| file.ends_with(".lease"))
@@ -151,31 +134,31 @@ async fn names_become_files_of_their_own_inside_the_directory() {
             "a%2Fb.lease",
         ]
     );
-    assert!(!dir.0.parent().unwrap().join("escaped.lease").exists());
+    assert!(!dir.path().parent().unwrap().join("escaped.lease").exists());
 }
 
 #[tokio::test]
 async fn a_temporary_file_left_by_a_killed_process_is_harmless() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, clock) = store_with_clock(&dir, 0);
     let term = leases.try_acquire("a", "one", TTL).await.unwrap().unwrap();
     clock.store(1_000, Ordering::SeqCst);
     // Killed after writing half of the next state aside: the lease file is untouched.
     fs::write(
-        dir.0.join("a.lease.tmp"),
+        dir.path().join("a.lease.tmp"),
         "async-tasks lease 1\nname a\nfen",
     )
     .unwrap();
     assert!(leases.renew(&term, TTL).await.unwrap());
     assert!(lease_file(&dir, "a").contains("expires_ms 16000\n"));
-    assert!(!dir.0.join("a.lease.tmp").exists());
+    assert!(!dir.path().join("a.lease.tmp").exists());
 }
 
 #[tokio::test]
 async fn a_broken_lease_file_is_an_error_that_names_it() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 0);
-    fs::write(dir.0.join("a.lease"), "hello").unwrap();
+    fs::write(dir.path().join("a.lease"), "hello").unwrap();
     let err = leases.try_acquire("a", "one", TTL).await.unwrap_err();
     let io = err.downcast_ref::<io::Error>().expect("an io::Error");
     assert_eq!(io.kind(), io::ErrorKind::InvalidData);
@@ -187,10 +170,10 @@ async fn a_broken_lease_file_is_an_error_that_names_it() {
 #[tokio::test]
 async fn two_names_sharing_a_file_are_refused_rather_than_merged() {
     // As on a file system that ignores case, where `Outbox.lease` is `outbox.lease`.
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 0);
     leases.try_acquire("a", "one", TTL).await.unwrap().unwrap();
-    fs::copy(dir.0.join("a.lease"), dir.0.join("b.lease")).unwrap();
+    fs::copy(dir.path().join("a.lease"), dir.path().join("b.lease")).unwrap();
     let err = leases.try_acquire("b", "two", TTL).await.unwrap_err();
     assert!(
         err.to_string()
@@ -201,26 +184,26 @@ async fn two_names_sharing_a_file_are_refused_rather_than_merged() {
 
 #[tokio::test]
 async fn an_unusable_directory_is_an_error_not_a_panic() {
-    let dir = TempDir::new();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (leases, _clock) = store_with_clock(&dir, 0);
-    fs::remove_dir_all(&dir.0).unwrap();
-    fs::write(&dir.0, "a file where the directory was").unwrap();
+    fs::remove_dir_all(dir.path()).unwrap();
+    fs::write(dir.path(), "a file where the directory was").unwrap();
     let err = leases.try_acquire("a", "one", TTL).await.unwrap_err();
     assert!(err.to_string().starts_with("locking "), "{err}");
-    fs::remove_file(&dir.0).unwrap();
+    fs::remove_file(dir.path()).unwrap();
 }
 
 #[test]
 fn new_creates_the_directory_and_its_parents() {
-    let dir = TempDir::new();
-    let leases = FileLeases::new(dir.0.join("x/y")).unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let leases = FileLeases::new(dir.path().join("x/y")).unwrap();
     assert!(leases.dir().is_dir());
     assert_eq!(
         format!("{leases:?}"),
-        format!("FileLeases {{ dir: {:?} }}", dir.0.join("x/y"))
+        format!("FileLeases {{ dir: {:?} }}", dir.path().join("x/y"))
     );
     assert!(
-        FileLeases::new(dir.0.join("x/y")).is_ok(),
+        FileLeases::new(dir.path().join("x/y")).is_ok(),
         "it exists already"
     );
 }

@@ -20,7 +20,6 @@ use std::os::unix::fs::chown;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -322,23 +321,18 @@ fn as_user(mut command: Command, run_as: RunAs) -> Command {
     command
 }
 
-/// A new directory in the temp dir, owned by whoever runs the server.
+/// A new directory in the temp dir, owned by whoever runs the server, and kept: the
+/// reaper removes it once the server is gone.
 fn make_dir(run_as: RunAs) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed); // a unique number, nothing more
-        let dir = std::env::temp_dir().join(format!("async-tasks-pg-{}-{n}", std::process::id()));
-        match fs::create_dir(&dir) {
-            Ok(()) => {
-                if let Some((uid, gid)) = run_as {
-                    chown(&dir, Some(uid), Some(gid)).expect("give the server its directory");
-                }
-                return dir;
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(err) => panic!("create {}: {err}", dir.display()),
-        }
+    let dir = tempfile::Builder::new()
+        .prefix("async-tasks-pg-")
+        .tempdir()
+        .expect("create the server's directory")
+        .keep();
+    if let Some((uid, gid)) = run_as {
+        chown(&dir, Some(uid), Some(gid)).expect("give the server its directory");
     }
+    dir
 }
 
 /// Starts the reaper of the server in `dir`.

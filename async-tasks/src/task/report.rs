@@ -30,6 +30,18 @@ pub(crate) struct Who<'a> {
     pub(crate) attempt: Option<u32>,
 }
 
+impl<'a> Who<'a> {
+    /// A run of `set` named `name` that is not a loop's iteration.
+    pub(crate) fn run(set: &'a Arc<Set>, name: &'a str) -> Who<'a> {
+        Who {
+            set,
+            name,
+            iteration: None,
+            attempt: None,
+        }
+    }
+}
+
 /// How a loop goes on after a failed iteration, for its report.
 #[derive(Clone, Copy)]
 pub(crate) enum Next {

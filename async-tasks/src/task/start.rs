@@ -18,7 +18,7 @@ use tracing::Span;
 
 use super::handle::TaskHandle;
 use super::listing::{LoopStats, TaskName, Ticket};
-use super::report::{Next, drop_runner, runner_name};
+use super::report::{drop_runner, runner_name};
 use super::set::Set;
 use super::snapshot::TaskKind;
 use super::span::named_task_span;
@@ -139,11 +139,8 @@ pub(super) fn start_runner<R: Runner + 'static>(
             let outcome = task.run.once(&task.owned).await;
             // Its name asked again rather than kept, for the same reason.
             let runner = &task.owned;
-            task.run.end_run(
-                outcome,
-                |_, set| runner_name(runner).unwrap_or(&set.name),
-                Next::Ends,
-            );
+            task.run
+                .end_run(outcome, |_, set| runner_name(runner).unwrap_or(&set.name));
             drop_runner(task.owned, task.run.member.set());
         }
     });
@@ -201,7 +198,7 @@ where
             let outcome = task.run.call(task.owned).await;
             // Its name comes back from the listing, for the same reason.
             task.run
-                .end(outcome, |listed, _| listed.unwrap_or_default(), Next::Ends)
+                .end(outcome, |listed, _| listed.unwrap_or_default())
         }
     });
     TaskHandle::new(handle, name, Arc::clone(&set.path))

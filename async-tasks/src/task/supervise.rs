@@ -226,42 +226,33 @@ impl Run {
     /// then reported by the name `name` gives (from the name it was listed by, if it was,
     /// and its set), and concluded: its value, or how it did not succeed.
     #[inline]
-    pub(crate) fn end<T, N>(
-        &mut self,
-        outcome: Outcome<T>,
-        name: N,
-        next: Next,
-    ) -> Result<T, TaskError>
+    pub(crate) fn end<T, N>(&mut self, outcome: Outcome<T>, name: N) -> Result<T, TaskError>
     where
         N: for<'s> FnOnce(Option<&'s str>, &'s Set) -> &'s str,
     {
-        let listed = self.member.finish(|| outcome.ended());
-        let set = self.member.set();
-        let who = || Who {
-            set,
-            name: name(listed.as_deref(), set),
-            iteration: None,
-            attempt: None,
-        };
-        conclude(outcome, &self.span, who, next)
+        let (listed, set, span) = self.unlist(|| outcome.ended());
+        let who = || Who::run(set, name(listed.as_deref(), set));
+        conclude(outcome, span, who, Next::Ends)
     }
 
     /// [`end`](Run::end) for a run whose result nobody waits for (a runner's): the same
     /// report, nothing to hand back (and no error made for a cancellation).
     #[inline]
-    pub(crate) fn end_run<N>(&mut self, outcome: Outcome, name: N, next: Next)
+    pub(crate) fn end_run<N>(&mut self, outcome: Outcome, name: N)
     where
         N: for<'s> FnOnce(Option<&'s str>, &'s Set) -> &'s str,
     {
-        let listed = self.member.finish(|| outcome.ended());
-        let set = self.member.set();
-        let who = || Who {
-            set,
-            name: name(listed.as_deref(), set),
-            iteration: None,
-            attempt: None,
-        };
-        conclude_run(outcome, &self.span, who, next);
+        let (listed, set, span) = self.unlist(|| outcome.ended());
+        let who = || Who::run(set, name(listed.as_deref(), set));
+        conclude_run(outcome, span, who, Next::Ends);
+    }
+
+    /// Unlists the task as `ended` says: the name it was listed by (if it was), its set and
+    /// its span, for its report.
+    #[inline]
+    fn unlist(&mut self, ended: impl FnOnce() -> Ended) -> (Option<TaskName>, &Arc<Set>, &Span) {
+        let listed = self.member.finish(ended);
+        (listed, self.member.set(), &self.span)
     }
 }
 

@@ -1,8 +1,12 @@
-//! What each operation does to a lease, against a real server: the trait's contract
-//! (`async_tasks::lease::LeaseStore`), one call at a time. Races are in `concurrency.rs`.
+//! What each operation does to a lease, against a real server, one call at a time: the
+//! trait's contract (`async_tasks::lease::LeaseStore`), as every store of the workspace is
+//! held to it (`tests/tests/support/lease_contract.rs`), then what the rows and the
+//! database's clock show. Races are in `concurrency.rs`.
 //!
 //! One server for the binary; each test has a table of its own.
 
+#[path = "../../tests/tests/support/lease_contract.rs"]
+mod lease_contract;
 mod support;
 
 use std::time::Duration;
@@ -14,41 +18,26 @@ use support::{PgServer, db_now, row, store, within};
 const TTL: Duration = Duration::from_secs(60);
 const LIMIT: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn a_held_lease_is_refused_to_everyone_its_own_holder_included() {
-    within(LIMIT, async {
-        let store = store(PgServer::shared(), "held").await;
-
-        let term = store
-            .try_acquire("outbox", "web-1", TTL)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (term.name(), term.holder(), term.fence()),
-            ("outbox", "web-1", 1)
-        );
-
-        assert_eq!(
-            store.try_acquire("outbox", "web-2", TTL).await.unwrap(),
-            None
-        );
-        assert_eq!(
-            store.try_acquire("outbox", "web-1", TTL).await.unwrap(),
-            None
-        );
-
-        // Leases are independent of one another.
-        let other = store
-            .try_acquire("cron", "web-2", TTL)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((other.holder(), other.fence()), ("web-2", 1));
-        assert!(store.renew(&term, TTL).await.unwrap(), "still held");
-    })
-    .await;
+/// One test per property of the contract, each on a table of its own (named after it).
+macro_rules! contract_tests {
+    ($($property:ident),+ $(,)?) => {
+        mod contract {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $property() {
+                    within(LIMIT, async {
+                        let store = store(PgServer::shared(), stringify!($property)).await;
+                        lease_contract::$property(&store).await;
+                    })
+                    .await;
+                }
+            )+
+        }
+    };
 }
+
+lease_contract::each_property!(contract_tests);
 
 #[tokio::test]
 async fn renew_extends_only_the_term_that_holds_the_lease() {
@@ -87,52 +76,6 @@ async fn renew_extends_only_the_term_that_holds_the_lease() {
 
         store.release(&term).await.unwrap();
         assert!(!store.renew(&term, TTL).await.unwrap(), "released");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn release_frees_at_once_and_never_a_later_term() {
-    within(LIMIT, async {
-        let store = store(PgServer::shared(), "release").await;
-
-        let first = store
-            .try_acquire("outbox", "web-1", TTL)
-            .await
-            .unwrap()
-            .unwrap();
-        store.release(&first).await.unwrap();
-        let second = store
-            .try_acquire("outbox", "web-2", TTL)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(second.fence(), first.fence() + 1);
-
-        // The old term's release (again), or a forged one, leaves the new term alone.
-        store.release(&first).await.unwrap();
-        store
-            .release(&Term::new("outbox", "web-1", second.fence()))
-            .await
-            .unwrap();
-        store
-            .release(&Term::new("never-taken", "web-1", 1))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.try_acquire("outbox", "web-3", TTL).await.unwrap(),
-            None
-        );
-        assert!(store.renew(&second, TTL).await.unwrap());
-
-        // The holder of a released lease can take it again, in a new term.
-        store.release(&second).await.unwrap();
-        let third = store
-            .try_acquire("outbox", "web-2", TTL)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(third.fence(), second.fence() + 1);
     })
     .await;
 }

@@ -19,6 +19,23 @@ pub fn replica(server: &PgServer, lease: &str, name: &str) -> Config {
     Config::new(server.url(&format!("{lease}-{name}")), lease, name, name)
 }
 
+/// Three replicas `r1`..`r3` of `lease`, `tune` applied to each one's config, and which of
+/// them leads first, under which fence (once it has written three times).
+pub async fn three_replicas(
+    server: &PgServer,
+    lease: &str,
+    tune: impl Fn(&mut Config),
+) -> (Fleet, usize, u64) {
+    let mut fleet = Fleet::new();
+    for name in ["r1", "r2", "r3"] {
+        let mut config = replica(server, lease, name);
+        tune(&mut config);
+        fleet.start(&config);
+    }
+    let (first, fence) = first_leader(&fleet).await;
+    (fleet, first, fence)
+}
+
 /// `later - earlier`, or zero.
 pub fn since(earlier: SystemTime, later: SystemTime) -> Duration {
     later.duration_since(earlier).unwrap_or_default()
@@ -106,11 +123,7 @@ pub fn kill_9_the_leader() {
 /// after its last renew, and a follower campaigns every `retry_every`.
 pub async fn kill_9(server: &PgServer, lease: &str) -> Duration {
     let admin = prepare(server, lease).await;
-    let mut fleet = Fleet::new();
-    for name in ["r1", "r2", "r3"] {
-        fleet.start(&replica(server, lease, name));
-    }
-    let (old, fence) = first_leader(&fleet).await;
+    let (mut fleet, old, fence) = three_replicas(server, lease, |_| {}).await;
 
     let mark = fleet.mark();
     let killed = fleet.signal(old, "KILL");
@@ -164,14 +177,11 @@ pub fn sigstop_the_leader_past_its_ttl() {
 /// its last good renew and its loss.
 pub async fn sigstop_leader(server: &PgServer, lease: &str) -> (Duration, Duration) {
     let admin = prepare(server, lease).await;
-    let mut fleet = Fleet::new();
-    for name in ["r1", "r2", "r3"] {
-        let mut config = replica(server, lease, name);
+    let (mut fleet, old, fence) = three_replicas(server, lease, |config| {
         // A stretch of 300 ms between `writing` and the write, for the stop to land in.
         config.work = Duration::from_millis(300);
-        fleet.start(&config);
-    }
-    let (old, fence) = first_leader(&fleet).await;
+    })
+    .await;
     let name = fleet.replicas[old].name.clone();
 
     let mark = fleet.mark();
@@ -270,11 +280,7 @@ pub fn sigstop_the_leader_between_iterations() {
         let server = PgServer::shared();
         let lease = "stop-idle";
         let admin = prepare(server, lease).await;
-        let mut fleet = Fleet::new();
-        for name in ["r1", "r2", "r3"] {
-            fleet.start(&replica(server, lease, name));
-        }
-        let (old, fence) = first_leader(&fleet).await;
+        let (mut fleet, old, fence) = three_replicas(server, lease, |_| {}).await;
         let name = fleet.replicas[old].name.clone();
 
         // Stopped while its run waits between two writes (an accepted write, then a pause
@@ -348,11 +354,7 @@ pub fn sigstop_the_database_past_the_renew_deadline() {
 /// resume a replica led again.
 pub async fn sigstop_database(server: &PgServer, lease: &str) -> (Duration, Duration) {
     let admin = prepare(server, lease).await;
-    let mut fleet = Fleet::new();
-    for name in ["r1", "r2", "r3"] {
-        fleet.start(&replica(server, lease, name));
-    }
-    let (old, fence) = first_leader(&fleet).await;
+    let (mut fleet, old, fence) = three_replicas(server, lease, |_| {}).await;
 
     let mark = fleet.mark();
     let (paused, lost, let_go) = {

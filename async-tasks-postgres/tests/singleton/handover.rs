@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::faults::{checked, first_leader, leaders, replica, since, wrote};
+use crate::faults::{checked, first_leader, leaders, replica, since, three_replicas, wrote};
 use crate::fleet::{Fleet, Line};
 use crate::support::PgServer;
 use crate::{RETRY_EVERY, SLACK, START, TTL, block_on, note, prepare};
@@ -66,11 +66,7 @@ pub fn a_drain_hands_over_within_retry_every() {
 /// Returns the handover from the release and from the signal.
 pub async fn drain_handover(server: &PgServer, lease: &str) -> (Duration, Duration) {
     let admin = prepare(server, lease).await;
-    let mut fleet = Fleet::new();
-    for name in ["r1", "r2", "r3"] {
-        fleet.start(&replica(server, lease, name));
-    }
-    let (old, fence) = first_leader(&fleet).await;
+    let (mut fleet, old, fence) = three_replicas(server, lease, |_| {}).await;
 
     let mark = fleet.mark();
     let signalled = fleet.signal(old, "TERM");

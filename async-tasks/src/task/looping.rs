@@ -98,6 +98,11 @@ impl<R: Runner> Looping<R> {
         }
     }
 
+    /// The live stats it tells the listing (a singleton's term among them).
+    pub(super) fn stats(&self) -> &Arc<LoopStats> {
+        &self.stats
+    }
+
     /// Runs iterations with `ctx` for as long as it is not closing (checked before each),
     /// each in its own span under `parent`, pausing and retrying as the policy says; returns
     /// how the loop ended, for a shutdown report: `Finished` when its context closed or

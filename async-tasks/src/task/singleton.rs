@@ -49,12 +49,7 @@ pub(super) fn start_singleton<R: Runner + 'static>(
     let looping = Looping::new(runner, name, policy);
     let listed = looping.listed(set, TaskKind::Singleton);
     let watch = Watching {
-        stats: Arc::clone(
-            listed
-                .stats
-                .as_ref()
-                .expect("a loop is listed with its stats"),
-        ),
+        stats: Arc::clone(looping.stats()),
         meter: LeaseMeter::new(lease.name()),
     };
     let ctx = ctx.join(&set.ctx);

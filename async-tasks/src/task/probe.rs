@@ -15,10 +15,7 @@ impl Tasks {
             .subtree()
             .iter()
             .map(|set| {
-                let records: Vec<_> =
-                    std::iter::successors(Some(&**set), |set| set.parent.as_deref())
-                        .filter_map(|set| set.record())
-                        .collect();
+                let records: Vec<_> = set.lineage().filter_map(|set| set.record()).collect();
                 set.listing
                     .collectors()
                     .iter()

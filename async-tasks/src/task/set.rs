@@ -195,10 +195,14 @@ impl Set {
         set
     }
 
+    /// This set, then its parent, and so on up to the root.
+    pub(crate) fn lineage(&self) -> impl Iterator<Item = &Set> {
+        std::iter::successors(Some(self), |set| set.parent.as_deref())
+    }
+
     /// Whether this set is `other` or one of its descendants.
     pub(crate) fn is_within(&self, other: &Set) -> bool {
-        std::iter::successors(Some(self), |set| set.parent.as_deref())
-            .any(|set| std::ptr::eq(set, other))
+        self.lineage().any(|set| std::ptr::eq(set, other))
     }
 
     /// One token of each ancestor's tracker, so that the task counts there too (invariant
@@ -209,7 +213,9 @@ impl Set {
         let parent = self.parent.as_deref()?;
         Some(Box::new(Ancestors {
             _parent: parent.tracker.token(),
-            _further: std::iter::successors(parent.parent.as_deref(), |set| set.parent.as_deref())
+            _further: parent
+                .lineage()
+                .skip(1)
                 .map(|set| set.tracker.token())
                 .collect(),
         }))
@@ -242,8 +248,7 @@ impl Set {
     /// [`ErrorClass::Error`]. A classifier that panics is reported, and the error is an
     /// error.
     pub(crate) fn classify(&self, err: &(dyn std::error::Error + 'static)) -> ErrorClass {
-        let classifier = std::iter::successors(Some(self), |set| set.parent.as_deref())
-            .find_map(|set| lock(&set.classes).clone());
+        let classifier = self.lineage().find_map(|set| lock(&set.classes).clone());
         let Some(classify) = classifier else {
             return ErrorClass::Error;
         };
@@ -279,7 +284,8 @@ impl Set {
     pub(crate) fn root_spans(&self) -> bool {
         // Relaxed: as in `set_root_spans`.
         ROOT_SPANS_ASKED.load(Ordering::Relaxed)
-            && std::iter::successors(Some(self), |set| set.parent.as_deref())
+            && self
+                .lineage()
                 .any(|set| set.root_spans.load(Ordering::Relaxed))
     }
 

@@ -2,11 +2,10 @@
 //! behind and says who finished, was canceled, failed, panicked and was aborted —
 //! [`ShutdownReport`] and [`TaskFailure`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::HashSet;
 
 use super::listing::{Ending, Ticket};
 use super::set::{Collecting, Set};
@@ -228,7 +227,7 @@ fn since_the_shutdown_began(set: &Arc<Set>) -> (Vec<Ending>, usize) {
         ended.extend(here);
         overflow += counted;
     }
-    for ancestor in std::iter::successors(set.parent.as_deref(), |set| set.parent.as_deref()) {
+    for ancestor in set.lineage().skip(1) {
         ended.extend(ancestor.copy_record_within(&set.path));
     }
     let mut seen = HashSet::new();
